@@ -1,0 +1,27 @@
+import { GraphQLError } from 'graphql';
+
+/** The error codes of the public API (../shared/API.md), plus the gateway's operation-limit code. */
+export const ErrorCode = {
+  Unauthenticated: 'UNAUTHENTICATED',
+  Forbidden: 'FORBIDDEN',
+  BadUserInput: 'BAD_USER_INPUT',
+  NotFound: 'NOT_FOUND',
+  RateLimited: 'RATE_LIMITED',
+  Conflict: 'CONFLICT',
+  OperationLimitExceeded: 'OPERATION_LIMIT_EXCEEDED',
+} as const;
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+export function appError(code: ErrorCode, message: string, extensions: Record<string, unknown> = {}): GraphQLError {
+  return new GraphQLError(message, { extensions: { ...extensions, code } });
+}
+
+export const unauthenticated = (message = 'You must be signed in') => appError(ErrorCode.Unauthenticated, message);
+export const forbidden = (message = 'Not allowed') => appError(ErrorCode.Forbidden, message);
+export const notFound = (message: string) => appError(ErrorCode.NotFound, message);
+export const conflict = (message: string, field?: string) =>
+  appError(ErrorCode.Conflict, message, field ? { field } : {});
+export const badUserInput = (message: string, field?: string) =>
+  appError(ErrorCode.BadUserInput, message, field ? { field } : {});
+export const rateLimited = (message: string, retryAfterSeconds: number) =>
+  appError(ErrorCode.RateLimited, message, { retryAfterSeconds });
