@@ -1,0 +1,151 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { ApolloServer, type BaseContext } from '@apollo/server';
+import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
+import { unwrapResolverError } from '@apollo/server/errors';
+import type { GraphQLFormattedError, GraphQLSchema } from 'graphql';
+import { ErrorCode } from './errors.ts';
+import { handleGraphQL, HttpError, sendJson } from './http.ts';
+import { IDENTITY_HEADER, verifyIdentity, type Identity } from './identity.ts';
+import type { Logger } from './logger.ts';
+
+export type ReadinessChecks = Record<string, () => Promise<void>>;
+
+/** Runs each named check with a timeout; healthy when all pass. */
+export async function checkReadiness(checks: ReadinessChecks, timeoutMs = 2_000) {
+  const results = await Promise.all(
+    Object.entries(checks).map(async ([name, check]) => {
+      let timer: NodeJS.Timeout | undefined;
+      try {
+        await Promise.race([
+          check(),
+          new Promise((_, reject) => {
+            timer = setTimeout(() => reject(new Error('timeout')), timeoutMs);
+          }),
+        ]);
+        return [name, 'ok'] as const;
+      } catch (error) {
+        return [name, error instanceof Error ? error.message : String(error)] as const;
+      } finally {
+        clearTimeout(timer);
+      }
+    }),
+  );
+  return { ok: results.every(([, r]) => r === 'ok'), checks: Object.fromEntries(results) };
+}
+
+const CLIENT_CODES = new Set<string>([
+  ...Object.values(ErrorCode),
+  'GRAPHQL_PARSE_FAILED',
+  'GRAPHQL_VALIDATION_FAILED',
+  'BAD_REQUEST',
+  'PERSISTED_QUERY_NOT_FOUND',
+  'PERSISTED_QUERY_NOT_SUPPORTED',
+  'OPERATION_RESOLUTION_FAILURE',
+]);
+
+/** Client-caused errors pass through; anything else is logged and, in production, masked. */
+export function errorFormatter(logger: Logger, production: boolean) {
+  return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
+    const code = formatted.extensions?.code;
+    if (typeof code === 'string' && CLIENT_CODES.has(code)) return formatted;
+    logger.error({ err: unwrapResolverError(error), path: formatted.path }, 'internal error');
+    if (!production) return formatted;
+    return { message: 'Internal server error', path: formatted.path, extensions: { code: 'INTERNAL_SERVER_ERROR' } };
+  };
+}
+
+export interface SubgraphRequestInfo {
+  identity: Identity | null;
+  req: IncomingMessage;
+}
+
+export interface SubgraphServerOptions<TContext extends BaseContext> {
+  name: string;
+  schema: GraphQLSchema;
+  host: string;
+  port: number;
+  signingSecret: string;
+  maxSkewSeconds: number;
+  production: boolean;
+  logger: Logger;
+  readiness: ReadinessChecks;
+  context: (info: SubgraphRequestInfo) => TContext | Promise<TContext>;
+  /** Runs after HTTP has drained: close pools and connections here. */
+  onStop?: () => Promise<void>;
+}
+
+export interface RunningServer {
+  url: string;
+  port: number;
+  httpServer: Server;
+  stop(): Promise<void>;
+}
+
+/**
+ * The shape every subgraph shares: /graphql behind the gateway signature (401 without it), /healthz
+ * (process up), /readyz (dependencies reachable), graceful drain.
+ */
+export async function startSubgraphServer<TContext extends BaseContext>(
+  options: SubgraphServerOptions<TContext>,
+): Promise<RunningServer> {
+  const { logger } = options;
+  const httpServer = createServer();
+  const apollo = new ApolloServer<TContext>({
+    schema: options.schema,
+    plugins: [ApolloServerPluginDrainHttpServer({ httpServer })],
+    formatError: errorFormatter(logger, options.production),
+    includeStacktraceInErrorResponses: !options.production,
+  });
+  await apollo.start();
+
+  const route = async (req: IncomingMessage, res: ServerResponse) => {
+    const path = (req.url ?? '/').split('?')[0];
+    if (path === '/healthz') return sendJson(res, 200, { status: 'ok' });
+    if (path === '/readyz') {
+      const result = await checkReadiness(options.readiness);
+      return sendJson(res, result.ok ? 200 : 503, result);
+    }
+    if (path !== '/graphql') return sendJson(res, 404, { error: 'not found' });
+    const header = req.headers[IDENTITY_HEADER];
+    const verified = verifyIdentity(
+      options.signingSecret,
+      Array.isArray(header) ? header[0] : header,
+      options.maxSkewSeconds,
+    );
+    if (!verified.ok) {
+      return sendJson(res, 401, { errors: [{ message: `Unauthorized: ${verified.reason}`, extensions: { code: 'UNAUTHENTICATED' } }] });
+    }
+    await handleGraphQL(apollo, req, res, async () => options.context({ identity: verified.identity, req }));
+  };
+
+  httpServer.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    route(req, res).catch((error: unknown) => {
+      if (error instanceof HttpError) return sendJson(res, error.status, { error: error.message });
+      logger.error({ err: error }, 'request failed');
+      if (!res.headersSent) sendJson(res, 500, { error: 'internal error' });
+      else res.destroy();
+    });
+  });
+  httpServer.keepAliveTimeout = 65_000;
+
+  await new Promise<void>((resolve, reject) => {
+    httpServer.once('error', reject);
+    httpServer.listen(options.port, options.host, () => resolve());
+  });
+  const { port } = httpServer.address() as AddressInfo;
+  const url = `http://${options.host}:${port}/graphql`;
+  logger.info({ url }, `${options.name} subgraph ready`);
+
+  let stopping: Promise<void> | undefined;
+  return {
+    url,
+    port,
+    httpServer,
+    stop: () =>
+      (stopping ??= (async () => {
+        await apollo.stop();
+        await options.onStop?.();
+      })()),
+  };
+}

@@ -1,0 +1,47 @@
+import { z } from 'zod';
+import { badUserInput } from './errors.ts';
+
+export const DEFAULT_PAGE_SIZE = 20;
+export const MAX_PAGE_SIZE = 100;
+
+/** `first` per the API: default 20, at most 100; anything else is BAD_USER_INPUT. */
+export function pageSize(first: number | null | undefined): number {
+  if (first === null || first === undefined) return DEFAULT_PAGE_SIZE;
+  if (!Number.isInteger(first) || first < 0 || first > MAX_PAGE_SIZE) {
+    throw badUserInput(`first must be between 0 and ${MAX_PAGE_SIZE}`, 'first');
+  }
+  return first;
+}
+
+/**
+ * Opaque keyset cursors: base64url JSON tagged with the list they belong to, so a cursor from another list,
+ * or one that does not decode to the expected shape, is BAD_USER_INPUT.
+ */
+export function encodeCursor(list: string, key: unknown): string {
+  return Buffer.from(JSON.stringify({ l: list, k: key })).toString('base64url');
+}
+
+export function decodeCursor<S extends z.ZodType>(list: string, cursor: string, schema: S): z.infer<S> {
+  let decoded: unknown;
+  try {
+    decoded = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+  } catch {
+    throw badUserInput('Invalid cursor', 'after');
+  }
+  const envelope = z.object({ l: z.literal(list), k: z.unknown() }).safeParse(decoded);
+  const key = envelope.success ? schema.safeParse(envelope.data.k) : undefined;
+  if (!key?.success) throw badUserInput('Invalid cursor', 'after');
+  return key.data;
+}
+
+export interface Connection<T> {
+  edges: { cursor: string; node: T }[];
+  pageInfo: { hasNextPage: boolean; endCursor: string | null };
+}
+
+/** Builds a connection from `size + 1` fetched rows (the extra row only tells that a next page exists). */
+export function toConnection<R, T>(rows: R[], size: number, cursorOf: (row: R) => string, nodeOf: (row: R) => T): Connection<T> {
+  const page = rows.slice(0, size);
+  const edges = page.map((row) => ({ cursor: cursorOf(row), node: nodeOf(row) }));
+  return { edges, pageInfo: { hasNextPage: rows.length > size, endCursor: edges.at(-1)?.cursor ?? null } };
+}
