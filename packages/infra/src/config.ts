@@ -46,12 +46,17 @@ export const subgraphEnvSchema = z.object({
   NODE_ENV: env.nodeEnv(),
   LOG_LEVEL: env.logLevel(),
   HOST: z.string().default('127.0.0.1'),
-  DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL'),
-  REDIS_URL: z.string().regex(/^rediss?:\/\//, 'must be a redis:// URL'),
-  NATS_URL: z.string().regex(/^(nats|tls):\/\//, 'must be a nats:// URL'),
   GATEWAY_SIGNING_SECRET: env.secret(),
   IDENTITY_MAX_SKEW_SECONDS: env.int(60, 1),
-  DB_POOL_SIZE: env.int(10, 1),
   SHUTDOWN_GRACE_MS: env.int(10_000, 0),
 });
 export type SubgraphEnv = z.infer<typeof subgraphEnvSchema>;
+
+/** Where a distributed process finds Postgres, Redis and NATS (embedded mode brings its own). */
+export const connectionsEnvSchema = z.object({
+  DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL'),
+  REDIS_URL: z.string().regex(/^rediss?:\/\//, 'must be a redis:// URL'),
+  NATS_URL: z.string().regex(/^(nats|tls):\/\//, 'must be a nats:// URL'),
+  DB_POOL_SIZE: env.int(10, 1),
+});
+export type ConnectionsEnv = z.infer<typeof connectionsEnvSchema>;

@@ -1,4 +1,5 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
+import { GraphQLError } from 'graphql';
 
 /**
  * Gateway → subgraph trust. The gateway verifies the caller's access token once and forwards who the caller
@@ -62,4 +63,12 @@ export function verifyIdentity(
   } catch {
     return { ok: false, reason: 'malformed identity' };
   }
+}
+
+/** The signed-in caller, or UNAUTHENTICATED. */
+export function requireIdentity(identity: Identity | null): Identity {
+  if (!identity) {
+    throw new GraphQLError('You must be signed in', { extensions: { code: 'UNAUTHENTICATED' } });
+  }
+  return identity;
 }

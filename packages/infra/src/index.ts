@@ -14,3 +14,8 @@ export * from './kv/redis.ts';
 export * from './bus/bus.ts';
 export * from './bus/memory.ts';
 export * from './bus/nats.ts';
+export * from './loaders.ts';
+export * from './scalars.ts';
+export * from './services.ts';
+export * from './subgraph.ts';
+export * from './subgraph-process.ts';

@@ -45,3 +45,6 @@ export function toConnection<R, T>(rows: R[], size: number, cursorOf: (row: R) =
   const edges = page.map((row) => ({ cursor: cursorOf(row), node: nodeOf(row) }));
   return { edges, pageInfo: { hasNextPage: rows.length > size, endCursor: edges.at(-1)?.cursor ?? null } };
 }
+
+/** Ids are UUIDs; anything else cannot name a row, so lookups answer null without asking Postgres. */
+export const isUuid = (value: string) => z.uuid().safeParse(value).success;

@@ -11,3 +11,28 @@ export const testServices = {
 export const uniquePrefix = (name: string) => `t${randomBytes(4).toString('hex')}_${name}`;
 
 export const silentLogger = pino({ level: 'silent' });
+
+export interface GraphQLResponse<T = Record<string, unknown>> {
+  data?: T | null;
+  errors?: { message: string; path?: (string | number)[]; extensions?: { code?: string; field?: string; [k: string]: unknown } }[];
+}
+
+/** Posts a GraphQL operation; `headers` lets a test sign it like the gateway or send a bearer token. */
+export async function postGraphQL<T = Record<string, unknown>>(
+  url: string,
+  query: string,
+  variables: Record<string, unknown> = {},
+  headers: Record<string, string> = {},
+): Promise<{ status: number; body: GraphQLResponse<T> }> {
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: JSON.stringify({ query, variables }),
+  });
+  return { status: res.status, body: (await res.json()) as GraphQLResponse<T> };
+}
+
+export const TEST_SECRETS = {
+  JWT_SECRET: 'test-jwt-secret-test-jwt-secret-0123456789',
+  GATEWAY_SIGNING_SECRET: 'test-signing-secret-test-signing-secret-01',
+};

@@ -1,0 +1,11 @@
+import { createLogger, loadConfig, onShutdown, runMain } from '@insta/infra';
+import { embeddedEnvSchema, startSystem } from './system.ts';
+
+runMain(async () => {
+  const { LOG_LEVEL } = loadConfig(embeddedEnvSchema);
+  const logger = createLogger('insta', LOG_LEVEL);
+  const system = await startSystem({ env: process.env, logger });
+  onShutdown(logger, 10_000, system.stop);
+  logger.info({ backends: system.backends }, 'backing services');
+  console.log(`\n  GraphQL API and explorer: ${system.gatewayUrl}\n`);
+});

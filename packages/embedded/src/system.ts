@@ -1,0 +1,145 @@
+import { join, resolve } from 'node:path';
+import { z } from 'zod';
+import { createPrismaClient, migrateDeploy } from '@insta/db';
+import { startEmbeddedPostgres } from '@insta/db/pglite';
+import { createGatewayServer, loadGatewayConfig } from '@insta/gateway';
+import {
+  connectNats,
+  connectRedis,
+  createObjectStorage,
+  DEPLOYMENT_PREFIX,
+  env,
+  loadConfig,
+  ensureBucket,
+  MemoryEventBus,
+  MemoryKeyValueStore,
+  NatsEventBus,
+  RedisKeyValueStore,
+  type EventBus,
+  type KeyValueStore,
+  type Logger,
+  type RunningServer,
+} from '@insta/infra';
+import { loadFeedConfig, startFeedSubgraph } from '@insta/feed';
+import { loadMediaConfig, startMediaSubgraph } from '@insta/media';
+import { loadPostsConfig, startPostsSubgraph } from '@insta/posts';
+import { loadSocialGraphConfig, startSocialGraphSubgraph } from '@insta/social-graph';
+import { loadUsersConfig, startUsersSubgraph } from '@insta/users';
+import { startEmbeddedObjectStore } from './object-store.ts';
+import { loadOrCreateSecrets } from './secrets.ts';
+
+/** Variables of the one-process launcher; the services' own variables are read by their config loaders. */
+export const embeddedEnvSchema = z.object({
+  LOG_LEVEL: env.logLevel(),
+  /** Where embedded Postgres, objects and generated secrets are kept. */
+  DATA_DIR: z.string().default('.data'),
+  /** Gateway port; the subgraphs take the next five (all random when 0). */
+  PORT: env.port(4000),
+  EMBEDDED_POSTGRES_PORT: env.port(0),
+  EMBEDDED_S3_PORT: env.port(0),
+  DB_POOL_SIZE: env.int(10, 1),
+  S3_BUCKET: z.string().default('insta-media'),
+});
+
+export interface SystemOptions {
+  env: NodeJS.ProcessEnv;
+  logger: Logger;
+}
+
+export interface RunningSystem {
+  gatewayUrl: string;
+  /** Which backing services are real and which embedded. */
+  backends: Record<'postgres' | 'redis' | 'nats' | 's3', 'external' | 'embedded'>;
+  stop(): Promise<void>;
+}
+
+/**
+ * The gateway and all five subgraphs in one process. Each backing service is the real one when its variable is
+ * set (DATABASE_URL, REDIS_URL, NATS_URL, S3_ENDPOINT) and an embedded stand-in otherwise: PGlite over the
+ * Postgres wire protocol, in-process KV and event-bus adapters, and s3rver.
+ */
+export async function startSystem({ env: source, logger }: SystemOptions): Promise<RunningSystem> {
+  const stops: (() => Promise<void>)[] = [];
+  const stop = async () => {
+    for (const fn of stops.reverse()) await fn();
+  };
+  try {
+    const config = loadConfig(embeddedEnvSchema, source);
+    const dataDir = resolve(config.DATA_DIR);
+    const env = source;
+    const secrets = await loadOrCreateSecrets(dataDir, env);
+    const backends: RunningSystem['backends'] = { postgres: 'external', redis: 'external', nats: 'external', s3: 'external' };
+
+    let databaseUrl = env.DATABASE_URL;
+    if (!databaseUrl) {
+      const pg = await startEmbeddedPostgres({ dataDir: join(dataDir, 'pglite'), port: config.EMBEDDED_POSTGRES_PORT });
+      stops.push(pg.stop);
+      databaseUrl = pg.url;
+      backends.postgres = 'embedded';
+    }
+    await migrateDeploy(databaseUrl);
+    const db = createPrismaClient({ url: databaseUrl, poolSize: config.DB_POOL_SIZE });
+    stops.push(() => db.$disconnect());
+
+    let kv: KeyValueStore;
+    if (env.REDIS_URL) kv = new RedisKeyValueStore(await connectRedis(env.REDIS_URL), `${DEPLOYMENT_PREFIX}:`);
+    else {
+      kv = new MemoryKeyValueStore(`${DEPLOYMENT_PREFIX}:`);
+      backends.redis = 'embedded';
+    }
+    stops.push(() => kv.close());
+
+    let bus: EventBus;
+    if (env.NATS_URL) bus = new NatsEventBus(await connectNats(env.NATS_URL, 'insta-embedded'), DEPLOYMENT_PREFIX, logger);
+    else {
+      bus = new MemoryEventBus(DEPLOYMENT_PREFIX, logger);
+      backends.nats = 'embedded';
+    }
+    stops.push(() => bus.close());
+
+    let s3Env: Record<string, string | undefined> = {};
+    if (!env.S3_ENDPOINT) {
+      const s3 = await startEmbeddedObjectStore({
+        directory: join(dataDir, 's3'),
+        port: config.EMBEDDED_S3_PORT,
+        bucket: config.S3_BUCKET,
+      });
+      stops.push(s3.stop);
+      s3Env = s3.env;
+      backends.s3 = 'embedded';
+    }
+
+    const gatewayPort = config.PORT;
+    const subgraphPort = (offset: number) => String(gatewayPort === 0 ? 0 : gatewayPort + offset);
+    const base = { ...env, ...secrets, ...s3Env };
+    const deps = { db, kv, bus, logger };
+    const start = async (server: Promise<RunningServer>) => {
+      const running = await server;
+      stops.push(running.stop);
+      return running.url;
+    };
+    const mediaConfig = loadMediaConfig({ ...base, PORT: subgraphPort(5) });
+    const storage = createObjectStorage(mediaConfig);
+    await ensureBucket(storage);
+    const urls = {
+      USERS_URL: await start(startUsersSubgraph({ ...deps, config: loadUsersConfig({ ...base, PORT: subgraphPort(1) }) })),
+      POSTS_URL: await start(startPostsSubgraph({ ...deps, config: loadPostsConfig({ ...base, PORT: subgraphPort(2) }) })),
+      FEED_URL: await start(startFeedSubgraph({ ...deps, config: loadFeedConfig({ ...base, PORT: subgraphPort(3) }) })),
+      SOCIAL_GRAPH_URL: await start(
+        'social-graph',
+        startSocialGraphSubgraph({ ...deps, config: loadSocialGraphConfig({ ...base, PORT: subgraphPort(4) }) }),
+      ),
+      MEDIA_URL: await start(startMediaSubgraph({ ...deps, config: mediaConfig, storage })),
+    };
+    const gateway = await createGatewayServer({
+      config: loadGatewayConfig({ ...base, ...urls, PORT: String(gatewayPort) }),
+      kv,
+      logger,
+    });
+    stops.push(gateway.stop);
+    return { gatewayUrl: gateway.url, backends, stop };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}

@@ -1,0 +1,11 @@
+import { createPrismaClient } from '@insta/db';
+import { createObjectStorage, runSubgraphProcess } from '@insta/infra';
+import { loadMediaConfig } from './config.ts';
+import { startMediaSubgraph } from './server.ts';
+
+runSubgraphProcess({
+  name: 'media',
+  loadConfig: loadMediaConfig,
+  connectDb: (c) => createPrismaClient({ url: c.DATABASE_URL, poolSize: c.DB_POOL_SIZE }),
+  start: (deps) => startMediaSubgraph({ ...deps, storage: createObjectStorage(deps.config) }),
+});

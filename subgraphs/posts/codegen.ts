@@ -1,0 +1,3 @@
+import { subgraphCodegen } from '../../scripts/codegen-config.ts';
+
+export default subgraphCodegen('posts', { Post: '../posts.repository.ts#PostRecord' });

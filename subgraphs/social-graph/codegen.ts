@@ -1,0 +1,3 @@
+import { subgraphCodegen } from '../../scripts/codegen-config.ts';
+
+export default subgraphCodegen('social-graph');

@@ -1,0 +1,7 @@
+import type { Identity } from '@insta/infra';
+import type { Loaders } from './loaders.ts';
+
+export interface Context {
+  identity: Identity | null;
+  loaders: Loaders;
+}

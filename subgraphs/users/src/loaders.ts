@@ -1,0 +1,9 @@
+import { keyedLoader } from '@insta/infra';
+import type { UsersRepository } from './users.repository.ts';
+
+export function createLoaders(users: UsersRepository) {
+  return {
+    userById: keyedLoader((ids: readonly string[]) => users.findByIds(ids), (u) => u.id),
+  };
+}
+export type Loaders = ReturnType<typeof createLoaders>;

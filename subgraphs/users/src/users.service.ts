@@ -1,0 +1,46 @@
+import { badUserInput, decodeCursor, encodeCursor, isUuid, pageSize, toConnection, type Connection } from '@insta/infra';
+import { z } from 'zod';
+import type { UserRecord, UsersRepository } from './users.repository.ts';
+import { parseInput, searchQuerySchema, updateProfileSchema, USERNAME } from './validation.ts';
+
+const searchCursor = z.object({ r: z.number().int().min(0).max(2), u: z.string().regex(USERNAME) });
+
+export class UsersService {
+  constructor(private readonly users: UsersRepository) {}
+
+  /** `user(id:, username:)`: exactly one argument; unknown users are null. */
+  async lookup(
+    args: { id?: string | null; username?: string | null },
+    byId: (id: string) => Promise<UserRecord | null>,
+  ): Promise<UserRecord | null> {
+    const hasId = args.id !== undefined && args.id !== null;
+    const hasUsername = args.username !== undefined && args.username !== null;
+    if (hasId === hasUsername) throw badUserInput('Give exactly one of id and username', hasId ? 'username' : 'id');
+    if (hasId) return isUuid(args.id!) ? byId(args.id!) : null;
+    return this.users.findByUsername(args.username!.trim().toLowerCase());
+  }
+
+  async search(rawQuery: string, first: number | null | undefined, after: string | null | undefined): Promise<Connection<UserRecord>> {
+    const query = parseInput(searchQuerySchema, rawQuery, 'query');
+    const size = pageSize(first);
+    const list = `search:${query}`;
+    const key = after ? decodeCursor(list, after, searchCursor) : null;
+    const rows = await this.users.search(query, key ? { rank: key.r, username: key.u } : null, size + 1);
+    return toConnection(
+      rows,
+      size,
+      (row) => encodeCursor(list, { r: Number(row.rank), u: row.username }),
+      (row) => row,
+    );
+  }
+
+  async updateProfile(userId: string, input: unknown): Promise<UserRecord> {
+    const patch = parseInput(updateProfileSchema, input, 'input');
+    const data: Parameters<UsersRepository['update']>[1] = {};
+    if (patch.displayName !== undefined) data.displayName = patch.displayName || null;
+    if (patch.bio !== undefined) data.bio = patch.bio || null;
+    if (patch.avatarMediaId !== undefined) data.avatarMediaId = patch.avatarMediaId;
+    if (patch.isPrivate !== undefined && patch.isPrivate !== null) data.isPrivate = patch.isPrivate;
+    return this.users.update(userId, data);
+  }
+}
