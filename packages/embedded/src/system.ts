@@ -13,6 +13,7 @@ import {
   ensureBucket,
   MemoryEventBus,
   MemoryKeyValueStore,
+  startEmbeddedObjectStore,
   NatsEventBus,
   RedisKeyValueStore,
   type EventBus,
@@ -25,7 +26,7 @@ import { loadMediaConfig, startMediaSubgraph } from '@insta/media';
 import { loadPostsConfig, startPostsSubgraph } from '@insta/posts';
 import { loadSocialGraphConfig, startSocialGraphSubgraph } from '@insta/social-graph';
 import { loadUsersConfig, startUsersSubgraph } from '@insta/users';
-import { startEmbeddedObjectStore } from './object-store.ts';
+
 import { loadOrCreateSecrets } from './secrets.ts';
 
 /** Variables of the one-process launcher; the services' own variables are read by their config loaders. */
@@ -126,7 +127,6 @@ export async function startSystem({ env: source, logger }: SystemOptions): Promi
       POSTS_URL: await start(startPostsSubgraph({ ...deps, config: loadPostsConfig({ ...base, PORT: subgraphPort(2) }) })),
       FEED_URL: await start(startFeedSubgraph({ ...deps, config: loadFeedConfig({ ...base, PORT: subgraphPort(3) }) })),
       SOCIAL_GRAPH_URL: await start(
-        'social-graph',
         startSocialGraphSubgraph({ ...deps, config: loadSocialGraphConfig({ ...base, PORT: subgraphPort(4) }) }),
       ),
       MEDIA_URL: await start(startMediaSubgraph({ ...deps, config: mediaConfig, storage })),

@@ -19,3 +19,4 @@ export * from './scalars.ts';
 export * from './services.ts';
 export * from './subgraph.ts';
 export * from './subgraph-process.ts';
+export * from './s3rver.ts';
