@@ -49,6 +49,7 @@ export interface SystemOptions {
 
 export interface RunningSystem {
   gatewayUrl: string;
+  subgraphUrls: Record<'USERS_URL' | 'POSTS_URL' | 'FEED_URL' | 'SOCIAL_GRAPH_URL' | 'MEDIA_URL', string>;
   /** Which backing services are real and which embedded. */
   backends: Record<'postgres' | 'redis' | 'nats' | 's3', 'external' | 'embedded'>;
   stop(): Promise<void>;
@@ -137,7 +138,7 @@ export async function startSystem({ env: source, logger }: SystemOptions): Promi
       logger,
     });
     stops.push(gateway.stop);
-    return { gatewayUrl: gateway.url, backends, stop };
+    return { gatewayUrl: gateway.url, subgraphUrls: urls, backends, stop };
   } catch (error) {
     await stop();
     throw error;

@@ -97,6 +97,8 @@ export async function startSubgraphServer<TContext extends BaseContext>(
     plugins: [ApolloServerPluginDrainHttpServer({ httpServer }), ApolloServerPluginInlineTraceDisabled()],
     formatError: errorFormatter(logger, options.production),
     includeStacktraceInErrorResponses: !options.production,
+    // Draining is ours (onShutdown / the embedded launcher); Apollo's own signal handlers would race it.
+    stopOnTerminationSignals: false,
   });
   await apollo.start();
 

@@ -1,0 +1,33 @@
+import type { IncomingHttpHeaders } from 'node:http';
+import { GraphQLError } from 'graphql';
+import { ErrorCode, revokedSessionKey, verifyAccessToken, type Identity, type KeyValueStore } from '@insta/infra';
+
+/**
+ * Who is calling: `Authorization: Bearer <access token>`, checked once here. No header means anonymous; a bad,
+ * expired or revoked token fails the whole request with 401 UNAUTHENTICATED (a client that sent a token expects
+ * to be signed in, and silently serving it anonymous data hides the need to refresh).
+ */
+function unauthenticated(message: string): GraphQLError {
+  return new GraphQLError(message, {
+    extensions: { code: ErrorCode.Unauthenticated, http: { status: 401 } },
+  });
+}
+
+export async function authenticate(
+  headers: IncomingHttpHeaders | { authorization?: string | undefined },
+  jwtSecret: string,
+  kv: Pick<KeyValueStore, 'exists'>,
+): Promise<Identity | null> {
+  const header = headers.authorization;
+  if (header === undefined || header === '') return null;
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
+  if (!match?.[1]) throw unauthenticated('The Authorization header must be "Bearer <access token>"');
+  const result = await verifyAccessToken(jwtSecret, match[1]);
+  if (!result.ok) {
+    throw unauthenticated(result.reason === 'expired' ? 'The access token has expired' : 'The access token is invalid');
+  }
+  if (await kv.exists(revokedSessionKey(result.identity.sessionId))) {
+    throw unauthenticated('The session has been signed out');
+  }
+  return result.identity;
+}

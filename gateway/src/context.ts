@@ -1,0 +1,8 @@
+import type { IncomingHttpHeaders } from 'node:http';
+import type { Identity } from '@insta/infra';
+
+/** Per-request context of the gateway: who is calling, and the client headers forwarded to subgraphs. */
+export interface GatewayContext {
+  identity: Identity | null;
+  clientHeaders?: IncomingHttpHeaders;
+}

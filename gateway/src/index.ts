@@ -1,0 +1,23 @@
+import {
+  DEPLOYMENT_PREFIX,
+  RedisKeyValueStore,
+  connectRedis,
+  connectionsEnvSchema,
+  createLogger,
+  loadConfig,
+  onShutdown,
+  runMain,
+} from '@insta/infra';
+import { createGatewayServer, loadGatewayConfig } from './server.ts';
+
+runMain(async () => {
+  const config = loadGatewayConfig();
+  const { REDIS_URL } = loadConfig(connectionsEnvSchema.pick({ REDIS_URL: true }));
+  const logger = createLogger('gateway', config.LOG_LEVEL);
+  const kv = new RedisKeyValueStore(await connectRedis(REDIS_URL), `${DEPLOYMENT_PREFIX}:`);
+  const server = await createGatewayServer({ config, kv, logger });
+  onShutdown(logger, config.SHUTDOWN_GRACE_MS, async () => {
+    await server.stop();
+    await kv.close();
+  });
+});

@@ -1,0 +1,36 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError } from '@insta/infra';
+import { DEFAULT_SUPERGRAPH_PATH, loadGatewayConfig } from '../src/config.ts';
+
+const secrets = {
+  JWT_SECRET: 'j'.repeat(32),
+  GATEWAY_SIGNING_SECRET: 's'.repeat(32),
+};
+
+describe('gateway config', () => {
+  it('should default to local subgraphs, the committed supergraph and open tooling in development', () => {
+    const config = loadGatewayConfig(secrets);
+    expect(config).toMatchObject({
+      HOST: '127.0.0.1',
+      PORT: 4000,
+      USERS_URL: 'http://127.0.0.1:4001/graphql',
+      MEDIA_URL: 'http://127.0.0.1:4005/graphql',
+      SUPERGRAPH_PATH: DEFAULT_SUPERGRAPH_PATH,
+      INTROSPECTION: true,
+      EXPLORER: true,
+    });
+    expect(DEFAULT_SUPERGRAPH_PATH).toMatch(/schema\/supergraph\.graphql$/);
+  });
+
+  it('should turn introspection and the explorer off in production unless asked for', () => {
+    expect(loadGatewayConfig({ ...secrets, NODE_ENV: 'production' })).toMatchObject({ INTROSPECTION: false, EXPLORER: false });
+    expect(loadGatewayConfig({ ...secrets, NODE_ENV: 'production', EXPLORER: 'true' }).EXPLORER).toBe(true);
+  });
+
+  it('should name every missing or short secret', () => {
+    expect(() => loadGatewayConfig({ JWT_SECRET: 'short' })).toThrow(ConfigError);
+    expect(() => loadGatewayConfig({ JWT_SECRET: 'short' })).toThrow(
+      /JWT_SECRET: must be at least 32 characters[\s\S]*GATEWAY_SIGNING_SECRET/,
+    );
+  });
+});

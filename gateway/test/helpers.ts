@@ -1,0 +1,140 @@
+import { readFileSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { buildSubgraphSchema } from '@apollo/subgraph';
+import { parse } from 'graphql';
+import { SignJWT } from 'jose';
+import {
+  ACCESS_TOKEN_AUDIENCE,
+  ACCESS_TOKEN_ISSUER,
+  MemoryKeyValueStore,
+  createLogger,
+  startSubgraphServer,
+  type Identity,
+  type RunningServer,
+} from '@insta/infra';
+import { composeSupergraph } from '../src/compose.ts';
+import { loadGatewayConfig, type GatewayConfig } from '../src/config.ts';
+import { createGatewayServer, type GatewayServer } from '../src/server.ts';
+
+export const JWT_SECRET = 'test-jwt-secret-0123456789abcdef0123456789';
+export const SIGNING_SECRET = 'test-signing-secret-0123456789abcdef012345';
+
+const fixture = (name: string) => readFileSync(new URL(`./fixtures/${name}.graphql`, import.meta.url), 'utf8');
+export const fixtureSdls = () => ({ users: fixture('users'), posts: fixture('posts') });
+
+const logger = createLogger('gateway-test', 'silent');
+
+/** A tiny "users" subgraph behind the real gateway-signature check; it reports what it received. */
+async function startUsersSubgraph(): Promise<RunningServer> {
+  const user = (id: string) => ({ id, username: `user${id}` });
+  const schema = buildSubgraphSchema({
+    typeDefs: parse(fixtureSdls().users),
+    resolvers: {
+      Query: {
+        seen: (_: unknown, __: unknown, context: unknown) => {
+          const { identity, headers } = context as SubgraphContext;
+          return { userId: identity?.userId ?? null, sessionId: identity?.sessionId ?? null, headers };
+        },
+        user: (_: unknown, { id }: { id: string }) => user(id),
+      },
+      Seen: {
+        header: (seen: { headers: SubgraphContext['headers'] }, { name }: { name: string }) => {
+          const value = seen.headers[name.toLowerCase()];
+          return Array.isArray(value) ? value.join(', ') : (value ?? null);
+        },
+      },
+      User: {
+        friends: (parent: { id: string }, { first }: { first?: number }) =>
+          Array.from({ length: Math.min(first ?? 2, 3) }, (_, i) => user(`${parent.id}${i}`)),
+      },
+      Mutation: { touch: () => true },
+    },
+  });
+  return startSubgraphServer<SubgraphContext>({
+    name: 'users',
+    schema,
+    host: '127.0.0.1',
+    port: 0,
+    signingSecret: SIGNING_SECRET,
+    maxSkewSeconds: 60,
+    production: false,
+    logger,
+    readiness: {},
+    context: ({ identity, req }) => ({ identity, headers: req.headers }),
+  });
+}
+
+interface SubgraphContext {
+  identity: Identity | null;
+  headers: NodeJS.Dict<string | string[]>;
+}
+
+export interface TestGateway {
+  gateway: GatewayServer;
+  kv: MemoryKeyValueStore;
+  config: GatewayConfig;
+  /** POST a GraphQL operation; returns status and parsed body. */
+  post(body: unknown, headers?: Record<string, string>): Promise<{ status: number; body: GraphQLBody }>;
+  close(): Promise<void>;
+}
+
+export interface GraphQLBody {
+  data?: Record<string, unknown> | null;
+  errors?: { message: string; extensions?: { code?: string } }[];
+}
+
+/** Real gateway on a free port, in front of the tiny users subgraph, with a composed fixture supergraph. */
+export async function startTestGateway(env: Record<string, string> = {}): Promise<TestGateway> {
+  const users = await startUsersSubgraph();
+  const dir = await mkdtemp(join(tmpdir(), 'gateway-test-'));
+  const composed = composeSupergraph([{ name: 'users', url: 'http://users:4001/graphql', sdl: fixtureSdls().users }]);
+  if (!composed.ok) throw new Error(composed.errors.join('\n'));
+  const supergraphPath = join(dir, 'supergraph.graphql');
+  await writeFile(supergraphPath, composed.supergraphSdl);
+
+  const config = loadGatewayConfig({
+    NODE_ENV: 'test',
+    PORT: '0',
+    JWT_SECRET,
+    GATEWAY_SIGNING_SECRET: SIGNING_SECRET,
+    USERS_URL: users.url,
+    SUPERGRAPH_PATH: supergraphPath,
+    EXPLORER: 'false',
+    ...env,
+  });
+  const kv = new MemoryKeyValueStore('gateway-test:');
+  const gateway = await createGatewayServer({ config, kv, logger });
+
+  return {
+    gateway,
+    kv,
+    config,
+    async post(body, headers = {}) {
+      const response = await fetch(gateway.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...headers },
+        body: JSON.stringify(body),
+      });
+      return { status: response.status, body: (await response.json()) as GraphQLBody };
+    },
+    async close() {
+      await gateway.stop();
+      await users.stop();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export function accessToken(identity: Identity, options: { secret?: string; expiresAt?: number } = {}) {
+  const now = Math.floor(Date.now() / 1000);
+  return new SignJWT({ sid: identity.sessionId })
+    .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+    .setSubject(identity.userId)
+    .setIssuer(ACCESS_TOKEN_ISSUER)
+    .setAudience(ACCESS_TOKEN_AUDIENCE)
+    .setIssuedAt(now - 120)
+    .setExpirationTime(options.expiresAt ?? now + 300)
+    .sign(new TextEncoder().encode(options.secret ?? JWT_SECRET));
+}

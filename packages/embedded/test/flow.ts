@@ -1,0 +1,45 @@
+import { expect } from 'vitest';
+import { postGraphQL } from '@insta/infra/testing';
+
+const auth = (token: string) => ({ authorization: `Bearer ${token}` });
+
+/**
+ * The walking-skeleton round trip through the gateway: signUp → me → signIn → refreshToken → searchUsers,
+ * with fields from several subgraphs in one query, then signOut. Returns the user id.
+ */
+export async function accountRoundTrip(gatewayUrl: string, tag: string) {
+  const input = { username: `e2e_${tag}`, email: `e2e_${tag}@example.com`, password: 'a long enough password', displayName: `End To End ${tag}` };
+  const signUp = await postGraphQL(gatewayUrl, 'mutation($i: SignUpInput!) { signUp(input: $i) { accessToken refreshToken user { id username } } }', { i: input });
+  expect(signUp.body.errors).toBeUndefined();
+  const { accessToken, refreshToken, user } = signUp.body.data!.signUp as { accessToken: string; refreshToken: string; user: { id: string } };
+
+  const me = await postGraphQL(gatewayUrl, '{ me { id username displayName followerCount followingCount } }', {}, auth(accessToken));
+  expect(me.body).toEqual({
+    data: { me: { id: user.id, username: input.username, displayName: input.displayName, followerCount: 0, followingCount: 0 } },
+  });
+
+  const signIn = await postGraphQL(gatewayUrl, 'mutation($i: SignInInput!) { signIn(input: $i) { accessToken user { id } } }', {
+    i: { login: input.email, password: input.password },
+  });
+  expect((signIn.body.data!.signIn as { user: { id: string } }).user.id).toBe(user.id);
+
+  const refreshed = await postGraphQL(gatewayUrl, 'mutation($t: String!) { refreshToken(refreshToken: $t) { accessToken refreshToken } }', { t: refreshToken });
+  expect(refreshed.body.errors).toBeUndefined();
+  const newAccess = (refreshed.body.data!.refreshToken as { accessToken: string }).accessToken;
+
+  const search = await postGraphQL(gatewayUrl, 'query($q: String!) { searchUsers(query: $q, first: 5) { edges { node { id username } } } }', { q: `e2e_${tag}` }, auth(newAccess));
+  expect(search.body.data).toEqual({ searchUsers: { edges: [{ node: { id: user.id, username: input.username } }] } });
+
+  const signOut = await postGraphQL(gatewayUrl, 'mutation { signOut }', {}, auth(newAccess));
+  expect(signOut.body.data).toEqual({ signOut: true });
+  const afterSignOut = await postGraphQL(gatewayUrl, '{ me { id } }', {}, auth(newAccess));
+  expect(afterSignOut.body.errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
+  return user.id;
+}
+
+export async function expectExplorer(gatewayUrl: string) {
+  const res = await fetch(gatewayUrl, { headers: { accept: 'text/html' } });
+  expect(res.status).toBe(200);
+  expect(res.headers.get('content-type')).toContain('text/html');
+  expect(await res.text()).toMatch(/graphiql/i);
+}
