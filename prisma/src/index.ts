@@ -45,3 +45,4 @@ export function migrateDeploy(databaseUrl: string): Promise<void> {
     child.on('close', (code) => (code === 0 ? resolve() : reject(new MigrateDeployError(code, output))))
   })
 }
+export * from './outbox'

@@ -20,3 +20,4 @@ export * from './services.ts';
 export * from './subgraph.ts';
 export * from './subgraph-process.ts';
 export * from './s3rver.ts';
+export * from './outbox.ts';

@@ -1,5 +1,13 @@
-import type { PrismaClient } from '@insta/db';
-import { commonServerOptions, startSubgraphServer, subgraphSchema, type RunningServer, type SubgraphDeps } from '@insta/infra';
+import { outboxStore, type PrismaClient } from '@insta/db';
+import { USERS_STREAM } from '@insta/events';
+import {
+  commonServerOptions,
+  OutboxRelay,
+  startSubgraphServer,
+  subgraphSchema,
+  type RunningServer,
+  type SubgraphDeps,
+} from '@insta/infra';
 import { AuthService } from './auth.service.ts';
 import type { UsersConfig } from './config.ts';
 import type { Context } from './context.ts';
@@ -12,14 +20,23 @@ import { UsersService } from './users.service.ts';
 export type UsersDeps = SubgraphDeps<UsersConfig, PrismaClient>;
 
 export async function startUsersSubgraph(deps: UsersDeps): Promise<RunningServer> {
-  const usersRepository = new UsersRepository(deps.db);
+  await deps.bus.ensureStream(USERS_STREAM);
+  const relay = new OutboxRelay(outboxStore(deps.db, 'users.outbox'), deps.bus, deps.logger);
+  relay.start();
+  const usersRepository = new UsersRepository(deps.db, () => relay.notify());
   const auth = new AuthService(usersRepository, new SessionsRepository(deps.db), deps.kv, deps.config);
   const users = new UsersService(usersRepository);
-  return startSubgraphServer<Context>({
+  try {
+    return await startSubgraphServer<Context>({
     ...commonServerOptions('users', deps),
     schema: subgraphSchema('users', resolvers),
     context: ({ identity }) => ({ identity, loaders: createLoaders(usersRepository), auth, users }),
-  });
+    onStop: () => relay.stop(),
+    });
+  } catch (error) {
+    await relay.stop();
+    throw error;
+  }
 }
 
 export { loadUsersConfig, type UsersConfig } from './config.ts';

@@ -1,4 +1,5 @@
-import { Prisma, type PrismaClient } from '@insta/db';
+import { outboxRow, Prisma, type PrismaClient } from '@insta/db';
+import { UsersSubjects, type UserActiveEvent, type UserCreatedEvent, type UserUpdatedEvent } from '@insta/events';
 
 /** A user as the resolvers see it: everything but the password hash. */
 export interface UserRecord {
@@ -40,13 +41,33 @@ function uniqueViolationFields(error: Prisma.PrismaClientKnownRequestError): str
   return meta?.driverAdapterError?.cause?.constraint?.fields ?? [];
 }
 
-/** The only code of the users subgraph that touches the users.users table. */
+type ProfilePatch = { displayName?: string | null; bio?: string | null; avatarMediaId?: string | null; isPrivate?: boolean };
+
+/**
+ * The only code of the users subgraph that touches users.users and users.outbox. Every change that other
+ * subgraphs mirror writes its event to the outbox in the same transaction, then calls `afterCommit`.
+ */
 export class UsersRepository {
-  constructor(private readonly db: PrismaClient) {}
+  constructor(
+    private readonly db: PrismaClient,
+    private readonly afterCommit: () => void,
+  ) {}
 
   async create(data: { username: string; email: string; passwordHash: string; displayName: string | null }): Promise<UserRecord> {
     try {
-      return await this.db.user.create({ data, select: publicColumns });
+      const user = await this.db.$transaction(async (tx) => {
+        const created = await tx.user.create({ data, select: publicColumns });
+        const event: UserCreatedEvent = {
+          userId: created.id,
+          username: created.username,
+          isPrivate: created.isPrivate,
+          createdAt: created.createdAt.toISOString(),
+        };
+        await tx.usersOutbox.create({ data: outboxRow(UsersSubjects.userCreated, event) });
+        return created;
+      });
+      this.afterCommit();
+      return user;
     } catch (error) {
       if (error instanceof Prisma.PrismaClientKnownRequestError && error.code === 'P2002') {
         throw new UniqueViolation(uniqueViolationFields(error));
@@ -78,14 +99,28 @@ export class UsersRepository {
   }
 
   async touchLastActive(id: string): Promise<void> {
-    await this.db.user.update({ where: { id }, data: { lastActiveAt: new Date() }, select: { id: true } });
+    const now = new Date();
+    const event: UserActiveEvent = { userId: id, lastActiveAt: now.toISOString() };
+    await this.db.$transaction([
+      this.db.user.update({ where: { id }, data: { lastActiveAt: now }, select: { id: true } }),
+      this.db.usersOutbox.create({ data: outboxRow(UsersSubjects.userActive, event, now) }),
+    ]);
+    this.afterCommit();
   }
 
-  update(
-    id: string,
-    patch: { displayName?: string | null; bio?: string | null; avatarMediaId?: string | null; isPrivate?: boolean },
-  ): Promise<UserRecord> {
-    return this.db.user.update({ where: { id }, data: patch, select: publicColumns });
+  async update(id: string, patch: ProfilePatch): Promise<UserRecord> {
+    const user = await this.db.$transaction(async (tx) => {
+      const updated = await tx.user.update({ where: { id }, data: patch, select: publicColumns });
+      const event: UserUpdatedEvent = {
+        userId: id,
+        isPrivate: updated.isPrivate,
+        changed: Object.keys(patch) as UserUpdatedEvent['changed'],
+      };
+      await tx.usersOutbox.create({ data: outboxRow(UsersSubjects.userUpdated, event) });
+      return updated;
+    });
+    this.afterCommit();
+    return user;
   }
 
   /**

@@ -1,0 +1,6 @@
+/**
+ * The domain events the subgraphs publish on JetStream: one module per publishing subgraph, with its stream, its
+ * subjects and the payload type of each. Publishers and consumers import the same types from here.
+ */
+export * from './common.ts';
+export * from './users.ts';

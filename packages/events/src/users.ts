@@ -1,0 +1,31 @@
+import { DEFAULT_DUPLICATE_WINDOW_MS, type EventEnvelope, type StreamDefinition } from './common.ts';
+
+export const USERS_STREAM: StreamDefinition = { name: 'USERS', subjects: ['users.>'], duplicateWindowMs: DEFAULT_DUPLICATE_WINDOW_MS };
+
+export const UsersSubjects = {
+  /** A new account. */
+  userCreated: 'users.user.created',
+  /** Profile fields changed; `isPrivate` is always present so consumers can mirror it. */
+  userUpdated: 'users.user.updated',
+  /** The user signed in or refreshed a session (feeds fan out only to recently active users). */
+  userActive: 'users.user.active',
+} as const;
+
+export interface UserCreatedEvent {
+  userId: string;
+  username: string;
+  isPrivate: boolean;
+  createdAt: string;
+}
+
+export interface UserUpdatedEvent {
+  userId: string;
+  isPrivate: boolean;
+  /** The fields this change touched. */
+  changed: ('displayName' | 'bio' | 'avatarMediaId' | 'isPrivate')[];
+}
+
+export interface UserActiveEvent {
+  userId: string;
+  lastActiveAt: string;
+}
