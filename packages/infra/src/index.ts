@@ -21,3 +21,4 @@ export * from './subgraph.ts';
 export * from './subgraph-process.ts';
 export * from './s3rver.ts';
 export * from './outbox.ts';
+export * from './internal-client.ts';
