@@ -88,6 +88,10 @@ export class UsersRepository {
     return this.db.user.findMany({ where: { id: { in: [...ids] } }, select: publicColumns });
   }
 
+  findByUsernames(usernames: string[]): Promise<UserRecord[]> {
+    return this.db.user.findMany({ where: { username: { in: usernames } }, select: publicColumns });
+  }
+
   findByUsername(username: string): Promise<UserRecord | null> {
     return this.db.user.findUnique({ where: { username }, select: publicColumns });
   }

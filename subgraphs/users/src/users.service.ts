@@ -1,4 +1,4 @@
-import { badUserInput, decodeCursor, encodeCursor, isUuid, pageSize, toConnection, type Connection } from '@insta/infra';
+import { badUserInput, decodeCursor, encodeCursor, isUuid, MAX_PAGE_SIZE, pageSize, toConnection, type Connection } from '@insta/infra';
 import { z } from 'zod';
 import type { UserRecord, UsersRepository } from './users.repository.ts';
 import { parseInput, searchQuerySchema, updateProfileSchema, USERNAME } from './validation.ts';
@@ -18,6 +18,12 @@ export class UsersService {
     if (hasId === hasUsername) throw badUserInput('Give exactly one of id and username', hasId ? 'username' : 'id');
     if (hasId) return isUuid(args.id!) ? byId(args.id!) : null;
     return this.users.findByUsername(args.username!.trim().toLowerCase());
+  }
+
+  /** At most 100 names per call; unknown names are left out. */
+  byUsernames(usernames: string[]): Promise<UserRecord[]> {
+    if (usernames.length > MAX_PAGE_SIZE) throw badUserInput(`At most ${MAX_PAGE_SIZE} usernames`, 'usernames');
+    return this.users.findByUsernames([...new Set(usernames.map((u) => u.trim().toLowerCase()))]);
   }
 
   async search(rawQuery: string, first: number | null | undefined, after: string | null | undefined): Promise<Connection<UserRecord>> {

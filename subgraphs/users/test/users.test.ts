@@ -176,3 +176,20 @@ describe('searchUsers', () => {
     expect(text).not.toContain('Seq Scan');
   });
 });
+
+describe('usersByUsernames (internal)', () => {
+  it('should return the existing users among the names, case-insensitively, once each', async () => {
+    const a = await createUser();
+    const b = await createUser();
+    const res = await h.request('query($n: [String!]!) { usersByUsernames(usernames: $n) { id } }', {
+      n: [a.user.username.toUpperCase(), b.user.username, a.user.username, 'nobody_by_this_name'],
+    });
+    expect(res.body.data!.usersByUsernames.map((u: { id: string }) => u.id).sort()).toEqual([a.user.id, b.user.id].sort());
+  });
+
+  it('should not be part of the public API', async () => {
+    const { readFile } = await import('node:fs/promises');
+    const supergraph = await readFile(new URL('../../../schema/supergraph.graphql', import.meta.url), 'utf8');
+    expect(supergraph).toMatch(/usersByUsernames\(usernames: \[String!\]!\): \[User!\]! @inaccessible/);
+  });
+});

@@ -4,4 +4,5 @@ export const Query: QueryResolvers = {
   me: (_, __, ctx) => (ctx.identity ? ctx.loaders.userById.load(ctx.identity.userId) : null),
   user: (_, args, ctx) => ctx.users.lookup(args, (id) => ctx.loaders.userById.load(id)),
   searchUsers: (_, args, ctx) => ctx.users.search(args.query, args.first, args.after),
+  usersByUsernames: (_, { usernames }, ctx) => ctx.users.byUsernames(usernames),
 };
