@@ -5,4 +5,6 @@ import type { Identity } from '@insta/infra';
 export interface GatewayContext {
   identity: Identity | null;
   clientHeaders?: IncomingHttpHeaders;
+  /** The signed identity header, made on the first subgraph fetch and reused by the others of the request. */
+  identityHeader?: string;
 }

@@ -1,6 +1,6 @@
 import { RemoteGraphQLDataSource, type GraphQLDataSourceProcessOptions } from '@apollo/gateway';
 import { Agent, request } from 'undici';
-import { IDENTITY_HEADER, signIdentity } from '@insta/infra';
+import { IDENTITY_HEADER, identitySigner } from '@insta/infra';
 import type { GatewayContext } from './context.ts';
 
 type Fetcher = RemoteGraphQLDataSource['fetcher'];
@@ -59,18 +59,18 @@ function undiciResponse(url: string, status: number, headers: Headers, text: str
 }
 
 export class SubgraphDataSource extends RemoteGraphQLDataSource<GatewayContext> {
-  constructor(
-    url: string,
-    fetcher: Fetcher,
-    private readonly signingSecret: string,
-  ) {
+  private readonly sign: ReturnType<typeof identitySigner>;
+
+  constructor(url: string, fetcher: Fetcher, signingSecret: string) {
     super({ url, fetcher });
+    this.sign = identitySigner(signingSecret);
   }
 
   override willSendRequest({ request, context }: GraphQLDataSourceProcessOptions<GatewayContext>): void {
     const headers = request.http?.headers;
     if (!headers) return;
-    headers.set(IDENTITY_HEADER, signIdentity(this.signingSecret, context.identity ?? null));
+    context.identityHeader ??= this.sign(context.identity ?? null);
+    headers.set(IDENTITY_HEADER, context.identityHeader);
     const incoming = context.clientHeaders;
     if (!incoming) return;
     for (const name of FORWARDED_HEADERS) {

@@ -72,3 +72,18 @@ export function requireIdentity(identity: Identity | null): Identity {
   }
   return identity;
 }
+
+/**
+ * `signIdentity` for a hot path: the anonymous header depends only on the current second, so it is signed once
+ * per second and reused.
+ */
+export function identitySigner(secret: string): (identity: Identity | null) => string {
+  let anonymous = { second: -1, header: '' };
+  return (identity) => {
+    if (identity) return signIdentity(secret, identity);
+    const now = Date.now();
+    const second = Math.floor(now / 1000);
+    if (second !== anonymous.second) anonymous = { second, header: signIdentity(secret, null, now) };
+    return anonymous.header;
+  };
+}
