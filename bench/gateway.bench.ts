@@ -17,12 +17,17 @@ const USERNAME = 'bench_user';
 
 const TARGETS: { name: keyof ServerUrls; description: string }[] = [
   { name: 'ours', description: 'createGatewayServer (undici fetcher, Redis KeyValueStore) → users subgraph' },
-  { name: 'stock', description: 'ApolloGateway defaults + startStandaloneServer; data source only adds the identity header' },
+  {
+    name: 'stock',
+    description: 'ApolloGateway defaults + startStandaloneServer; data source only adds the identity header',
+  },
   { name: 'direct', description: 'users subgraph, signed identity header sent by the load generator' },
 ];
 
 async function templateExists(): Promise<boolean> {
-  const client = new pg.Client({ connectionString: process.env.TEST_DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres' });
+  const client = new pg.Client({
+    connectionString: process.env.TEST_DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres',
+  });
   await client.connect();
   try {
     const { rowCount } = await client.query(`SELECT 1 FROM pg_database WHERE datname = 'insta_test_template'`);
@@ -114,7 +119,11 @@ export default async function gatewayBench(): Promise<BenchReport> {
 
     const round3 = (n: number) => Math.round(n * 1000) / 1000;
     const ratios: Record<string, number> = {};
-    for (const [a, b] of [['ours', 'stock'], ['ours', 'direct'], ['stock', 'direct']] as const) {
+    for (const [a, b] of [
+      ['ours', 'stock'],
+      ['ours', 'direct'],
+      ['stock', 'direct'],
+    ] as const) {
       const x = results.find((r) => r.target === a);
       const y = results.find((r) => r.target === b);
       if (!x || !y) continue;

@@ -34,7 +34,9 @@ for (const name of names) {
   const elapsedS = Math.round((Date.now() - started) / 100) / 10;
 
   console.log(`\n${name} (${elapsedS} s)`);
-  console.log(`${'target'.padEnd(8)}${pad('req/s', 10)}${pad('p50 ms', 9)}${pad('p99 ms', 9)}${pad('cpu ms/req', 12)}${pad('failed', 9)}`);
+  console.log(
+    `${'target'.padEnd(8)}${pad('req/s', 10)}${pad('p50 ms', 9)}${pad('p99 ms', 9)}${pad('cpu ms/req', 12)}${pad('failed', 9)}`,
+  );
   for (const r of report.results) {
     console.log(
       `${r.target.padEnd(8)}${pad(Math.round(r.requestsPerSec), 10)}${pad(r.latencyMs.p50, 9)}${pad(r.latencyMs.p99, 9)}${pad(r.serverCpuMsPerRequest ?? '-', 12)}${pad(failureCount(r), 9)}`,
@@ -44,13 +46,21 @@ for (const name of names) {
 
   const errored = report.results.filter((r) => failureCount(r) > 0);
   if (errored.length > 0) {
-    console.error(`${name}: requests failed (${errored.map((r) => `${r.target}: ${JSON.stringify(r.failures)}`).join('; ')}); results not written`);
+    console.error(
+      `${name}: requests failed (${errored.map((r) => `${r.target}: ${JSON.stringify(r.failures)}`).join('; ')}); results not written`,
+    );
     failed = true;
     continue;
   }
   await mkdir(resultsDir, { recursive: true });
   const file = `${resultsDir}${name}.json`;
-  const json = { name, date: new Date(started).toISOString(), elapsedS, machine: { ...machineFacts(), loadAverageAtStart, loadAverageAtEnd: loadAverage() }, ...report };
+  const json = {
+    name,
+    date: new Date(started).toISOString(),
+    elapsedS,
+    machine: { ...machineFacts(), loadAverageAtStart, loadAverageAtEnd: loadAverage() },
+    ...report,
+  };
   await writeFile(`${file}.tmp`, `${JSON.stringify(json, null, 2)}\n`);
   await rename(`${file}.tmp`, file);
   console.log(`→ bench/results/${name}.json`);

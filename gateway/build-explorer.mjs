@@ -34,7 +34,8 @@ const common = {
 /** Output file (as served under /explorer/) of the entry point named `name`. */
 function outputOf(metafile, name, ext) {
   for (const [path, output] of Object.entries(metafile.outputs)) {
-    if (output.entryPoint && path.endsWith(ext) && basename(path).startsWith(`${name}-`)) return PREFIX + basename(path);
+    if (output.entryPoint && path.endsWith(ext) && basename(path).startsWith(`${name}-`))
+      return PREFIX + basename(path);
   }
   throw new Error(`build-explorer: no ${ext} output for ${name}`);
 }
@@ -52,7 +53,9 @@ const workerUrls = Object.fromEntries(
 
 const mainBuild = await build({ ...common, entryPoints: { main: 'explorer/main.js' }, splitting: false });
 const script = outputOf(mainBuild.metafile, 'main', '.js');
-const style = Object.keys(mainBuild.metafile.outputs).find((p) => basename(p).startsWith('main-') && p.endsWith('.css'));
+const style = Object.keys(mainBuild.metafile.outputs).find(
+  (p) => basename(p).startsWith('main-') && p.endsWith('.css'),
+);
 
 const html = `<!doctype html>
 <html lang="en">
@@ -74,6 +77,9 @@ await writeFile(`${outdir}/index.html`, html);
 
 // Precompressed copies for clients that accept gzip (the main bundle is ~5 MB, ~1.5 MB gzipped).
 for (const name of await readdir(outdir)) {
-  if (/\.(js|css)$/.test(name)) await writeFile(`${outdir}/${name}.gz`, gzipSync(await readFile(`${outdir}/${name}`), { level: 9 }));
+  if (/\.(js|css)$/.test(name))
+    await writeFile(`${outdir}/${name}.gz`, gzipSync(await readFile(`${outdir}/${name}`), { level: 9 }));
 }
-console.log(`build-explorer: wrote explorer-dist/ (${Object.keys(mainBuild.metafile.outputs).length + Object.keys(workerBuild.metafile.outputs).length} files)`);
+console.log(
+  `build-explorer: wrote explorer-dist/ (${Object.keys(mainBuild.metafile.outputs).length + Object.keys(workerBuild.metafile.outputs).length} files)`,
+);

@@ -48,7 +48,10 @@ export function checkSupergraph(committed: string | null, composed: ComposeResul
   if (!composed.ok) return { ok: false, reason: `composition failed:\n${composed.errors.join('\n')}` };
   if (committed === null) return { ok: false, reason: 'the supergraph file is missing; run `npm run compose`' };
   if (committed.replace(/\r\n/g, '\n') !== composed.supergraphSdl) {
-    return { ok: false, reason: 'the supergraph file is stale: the SDL changed since it was composed; run `npm run compose`' };
+    return {
+      ok: false,
+      reason: 'the supergraph file is stale: the SDL changed since it was composed; run `npm run compose`',
+    };
   }
   return { ok: true };
 }

@@ -15,26 +15,26 @@ const subgraphUrl = (port: number) => env.url().default(`http://127.0.0.1:${port
  * `notifications { edges { node { post { comments { edges { node { author { username } } } } } } } } }` is 9.
  */
 export const gatewayEnvSchema = z.object({
-    NODE_ENV: env.nodeEnv(),
-    LOG_LEVEL: env.logLevel(),
-    HOST: z.string().default('127.0.0.1'),
-    PORT: env.port(4000),
-    USERS_URL: subgraphUrl(4001),
-    POSTS_URL: subgraphUrl(4002),
-    FEED_URL: subgraphUrl(4003),
-    SOCIAL_GRAPH_URL: subgraphUrl(4004),
-    MEDIA_URL: subgraphUrl(4005),
-    JWT_SECRET: env.secret(),
-    GATEWAY_SIGNING_SECRET: env.secret(),
-    SUPERGRAPH_PATH: z.string().default(DEFAULT_SUPERGRAPH_PATH),
-    // Unset means "on outside production"; resolved in loadGatewayConfig because it depends on NODE_ENV.
-    INTROSPECTION: z.enum(['true', 'false', '1', '0']).optional(),
-    EXPLORER: z.enum(['true', 'false', '1', '0']).optional(),
-    MAX_DEPTH: env.int(10, 1),
-    MAX_ALIASES: env.int(15, 0),
-    MAX_TOKENS: env.int(1000, 1),
-    MAX_COST: env.int(5000, 1),
-    SHUTDOWN_GRACE_MS: env.int(10_000, 0),
+  NODE_ENV: env.nodeEnv(),
+  LOG_LEVEL: env.logLevel(),
+  HOST: z.string().default('127.0.0.1'),
+  PORT: env.port(4000),
+  USERS_URL: subgraphUrl(4001),
+  POSTS_URL: subgraphUrl(4002),
+  FEED_URL: subgraphUrl(4003),
+  SOCIAL_GRAPH_URL: subgraphUrl(4004),
+  MEDIA_URL: subgraphUrl(4005),
+  JWT_SECRET: env.secret(),
+  GATEWAY_SIGNING_SECRET: env.secret(),
+  SUPERGRAPH_PATH: z.string().default(DEFAULT_SUPERGRAPH_PATH),
+  // Unset means "on outside production"; resolved in loadGatewayConfig because it depends on NODE_ENV.
+  INTROSPECTION: z.enum(['true', 'false', '1', '0']).optional(),
+  EXPLORER: z.enum(['true', 'false', '1', '0']).optional(),
+  MAX_DEPTH: env.int(10, 1),
+  MAX_ALIASES: env.int(15, 0),
+  MAX_TOKENS: env.int(1000, 1),
+  MAX_COST: env.int(5000, 1),
+  SHUTDOWN_GRACE_MS: env.int(10_000, 0),
 });
 
 export type GatewayConfig = Omit<z.output<typeof gatewayEnvSchema>, 'INTROSPECTION' | 'EXPLORER'> & {

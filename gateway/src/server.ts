@@ -70,7 +70,8 @@ export async function createGatewayServer({ config, kv, logger }: GatewayServerO
     includeStacktraceInErrorResponses: !production,
     validationRules: operationLimitRules(config),
     parseOptions: { maxTokens: config.MAX_TOKENS },
-    formatError: (formatted, error) => errorFormatter(logger, production)(formatOperationLimitError(formatted, error), error),
+    formatError: (formatted, error) =>
+      errorFormatter(logger, production)(formatOperationLimitError(formatted, error), error),
     plugins: [
       ApolloServerPluginDrainHttpServer({ httpServer, stopGracePeriodMillis: config.SHUTDOWN_GRACE_MS }),
       // The gateway serves its own explorer (below); these defaults only cost time per request.

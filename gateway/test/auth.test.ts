@@ -25,8 +25,14 @@ describe('gateway authentication and subgraph identity', () => {
   });
 
   it.each([
-    ['expired', () => accessToken({ userId: 'u1', sessionId: 's1' }, { expiresAt: Math.floor(Date.now() / 1000) - 10 })],
-    ['forged', () => accessToken({ userId: 'u1', sessionId: 's1' }, { secret: 'another-secret-0123456789abcdef0123456789' })],
+    [
+      'expired',
+      () => accessToken({ userId: 'u1', sessionId: 's1' }, { expiresAt: Math.floor(Date.now() / 1000) - 10 }),
+    ],
+    [
+      'forged',
+      () => accessToken({ userId: 'u1', sessionId: 's1' }, { secret: 'another-secret-0123456789abcdef0123456789' }),
+    ],
     ['malformed', async () => 'not-a-jwt'],
   ])('should reject an %s access token with UNAUTHENTICATED', async (_, token) => {
     const { status, body } = await t.post({ query: SEEN }, { authorization: `Bearer ${await token()}` });

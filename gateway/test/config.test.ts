@@ -23,7 +23,10 @@ describe('gateway config', () => {
   });
 
   it('should turn introspection and the explorer off in production unless asked for', () => {
-    expect(loadGatewayConfig({ ...secrets, NODE_ENV: 'production' })).toMatchObject({ INTROSPECTION: false, EXPLORER: false });
+    expect(loadGatewayConfig({ ...secrets, NODE_ENV: 'production' })).toMatchObject({
+      INTROSPECTION: false,
+      EXPLORER: false,
+    });
     expect(loadGatewayConfig({ ...secrets, NODE_ENV: 'production', EXPLORER: 'true' }).EXPLORER).toBe(true);
   });
 

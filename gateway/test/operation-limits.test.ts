@@ -41,7 +41,10 @@ describe('operation limits', () => {
   });
 
   it('should reject more aliases than MAX_ALIASES', async () => {
-    await expectLimitError('{ a: seen { userId } b: seen { userId } c: seen { userId } d: seen { userId } }', /Aliases limit of 3 exceeded, found 4/);
+    await expectLimitError(
+      '{ a: seen { userId } b: seen { userId } c: seen { userId } d: seen { userId } }',
+      /Aliases limit of 3 exceeded, found 4/,
+    );
   });
 
   it('should reject a document longer than MAX_TOKENS', async () => {
@@ -50,7 +53,10 @@ describe('operation limits', () => {
   });
 
   it('should reject an operation whose cost is above MAX_COST', async () => {
-    await expectLimitError('{ user(id: "1") { friends(first: 100) { friends(first: 100) { id } } } }', /Cost limit of 500 exceeded/);
+    await expectLimitError(
+      '{ user(id: "1") { friends(first: 100) { friends(first: 100) { id } } } }',
+      /Cost limit of 500 exceeded/,
+    );
   });
 
   it('should leave introspection out of the depth and cost limits', async () => {

@@ -1,49 +1,50 @@
-import { randomUUID } from 'node:crypto'
-import pg from 'pg'
-import { migrateDeploy } from './index'
+import { randomUUID } from 'node:crypto';
+import pg from 'pg';
+import { migrateDeploy } from './index';
 
-const TEMPLATE_DATABASE = 'insta_test_template'
+const TEMPLATE_DATABASE = 'insta_test_template';
 
 function adminUrl(): string {
-  return process.env.TEST_DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres'
+  return process.env.TEST_DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
 }
 
 function databaseUrl(database: string): string {
-  const url = new URL(adminUrl())
-  url.pathname = `/${database}`
-  return url.href
+  const url = new URL(adminUrl());
+  url.pathname = `/${database}`;
+  return url.href;
 }
 
 async function withAdminClient<T>(use: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: adminUrl() })
-  await client.connect()
+  const client = new pg.Client({ connectionString: adminUrl() });
+  await client.connect();
   try {
-    return await use(client)
+    return await use(client);
   } finally {
-    await client.end()
+    await client.end();
   }
 }
 
 /** For vitest `globalSetup`: (re)creates the migrated template database that test databases are copied from. */
 export async function prepareTemplateDatabase(): Promise<void> {
   await withAdminClient(async (client) => {
-    await client.query(`DROP DATABASE IF EXISTS ${TEMPLATE_DATABASE} WITH (FORCE)`)
-    await client.query(`CREATE DATABASE ${TEMPLATE_DATABASE}`)
-  })
-  await migrateDeploy(databaseUrl(TEMPLATE_DATABASE))
+    await client.query(`DROP DATABASE IF EXISTS ${TEMPLATE_DATABASE} WITH (FORCE)`);
+    await client.query(`CREATE DATABASE ${TEMPLATE_DATABASE}`);
+  });
+  await migrateDeploy(databaseUrl(TEMPLATE_DATABASE));
 }
 
 export interface TestDatabase {
-  url: string
-  drop(): Promise<void>
+  url: string;
+  drop(): Promise<void>;
 }
 
 /** A new, migrated database, copied from the template prepared by `prepareTemplateDatabase`. */
 export async function createTestDatabase(): Promise<TestDatabase> {
-  const name = `insta_test_${randomUUID().replaceAll('-', '')}`
-  await withAdminClient((client) => client.query(`CREATE DATABASE ${name} TEMPLATE ${TEMPLATE_DATABASE}`))
+  const name = `insta_test_${randomUUID().replaceAll('-', '')}`;
+  await withAdminClient((client) => client.query(`CREATE DATABASE ${name} TEMPLATE ${TEMPLATE_DATABASE}`));
   return {
     url: databaseUrl(name),
-    drop: () => withAdminClient((client) => client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)).then(() => undefined),
-  }
+    drop: () =>
+      withAdminClient((client) => client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)).then(() => undefined),
+  };
 }

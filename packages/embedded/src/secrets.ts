@@ -21,7 +21,8 @@ export async function loadOrCreateSecrets(dataDir: string, env: NodeJS.ProcessEn
   }
   const secrets: Secrets = {
     JWT_SECRET: env.JWT_SECRET || stored.JWT_SECRET || randomBytes(32).toString('base64url'),
-    GATEWAY_SIGNING_SECRET: env.GATEWAY_SIGNING_SECRET || stored.GATEWAY_SIGNING_SECRET || randomBytes(32).toString('base64url'),
+    GATEWAY_SIGNING_SECRET:
+      env.GATEWAY_SIGNING_SECRET || stored.GATEWAY_SIGNING_SECRET || randomBytes(32).toString('base64url'),
   };
   if (secrets.JWT_SECRET !== stored.JWT_SECRET || secrets.GATEWAY_SIGNING_SECRET !== stored.GATEWAY_SIGNING_SECRET) {
     await mkdir(dataDir, { recursive: true });

@@ -70,7 +70,12 @@ export async function startSystem({ env: source, logger }: SystemOptions): Promi
     const dataDir = resolve(config.DATA_DIR);
     const env = source;
     const secrets = await loadOrCreateSecrets(dataDir, env);
-    const backends: RunningSystem['backends'] = { postgres: 'external', redis: 'external', nats: 'external', s3: 'external' };
+    const backends: RunningSystem['backends'] = {
+      postgres: 'external',
+      redis: 'external',
+      nats: 'external',
+      s3: 'external',
+    };
 
     let databaseUrl = env.DATABASE_URL;
     if (!databaseUrl) {
@@ -92,7 +97,8 @@ export async function startSystem({ env: source, logger }: SystemOptions): Promi
     stops.push(() => kv.close());
 
     let bus: EventBus;
-    if (env.NATS_URL) bus = new NatsEventBus(await connectNats(env.NATS_URL, 'insta-embedded'), DEPLOYMENT_PREFIX, logger);
+    if (env.NATS_URL)
+      bus = new NatsEventBus(await connectNats(env.NATS_URL, 'insta-embedded'), DEPLOYMENT_PREFIX, logger);
     else {
       bus = new MemoryEventBus(DEPLOYMENT_PREFIX, logger);
       backends.nats = 'embedded';
@@ -124,8 +130,12 @@ export async function startSystem({ env: source, logger }: SystemOptions): Promi
     const storage = createObjectStorage(mediaConfig);
     await ensureBucket(storage);
     const urls = {
-      USERS_URL: await start(startUsersSubgraph({ ...deps, config: loadUsersConfig({ ...base, PORT: subgraphPort(1) }) })),
-      POSTS_URL: await start(startPostsSubgraph({ ...deps, config: loadPostsConfig({ ...base, PORT: subgraphPort(2) }) })),
+      USERS_URL: await start(
+        startUsersSubgraph({ ...deps, config: loadUsersConfig({ ...base, PORT: subgraphPort(1) }) }),
+      ),
+      POSTS_URL: await start(
+        startPostsSubgraph({ ...deps, config: loadPostsConfig({ ...base, PORT: subgraphPort(2) }) }),
+      ),
       FEED_URL: await start(startFeedSubgraph({ ...deps, config: loadFeedConfig({ ...base, PORT: subgraphPort(3) }) })),
       SOCIAL_GRAPH_URL: await start(
         startSocialGraphSubgraph({ ...deps, config: loadSocialGraphConfig({ ...base, PORT: subgraphPort(4) }) }),

@@ -8,26 +8,65 @@ const auth = (token: string) => ({ authorization: `Bearer ${token}` });
  * with fields from several subgraphs in one query, then signOut. Returns the user id.
  */
 export async function accountRoundTrip(gatewayUrl: string, tag: string) {
-  const input = { username: `e2e_${tag}`, email: `e2e_${tag}@example.com`, password: 'a long enough password', displayName: `End To End ${tag}` };
-  const signUp = await postGraphQL(gatewayUrl, 'mutation($i: SignUpInput!) { signUp(input: $i) { accessToken refreshToken user { id username } } }', { i: input });
+  const input = {
+    username: `e2e_${tag}`,
+    email: `e2e_${tag}@example.com`,
+    password: 'a long enough password',
+    displayName: `End To End ${tag}`,
+  };
+  const signUp = await postGraphQL(
+    gatewayUrl,
+    'mutation($i: SignUpInput!) { signUp(input: $i) { accessToken refreshToken user { id username } } }',
+    { i: input },
+  );
   expect(signUp.body.errors).toBeUndefined();
-  const { accessToken, refreshToken, user } = signUp.body.data!.signUp as { accessToken: string; refreshToken: string; user: { id: string } };
+  const { accessToken, refreshToken, user } = signUp.body.data!.signUp as {
+    accessToken: string;
+    refreshToken: string;
+    user: { id: string };
+  };
 
-  const me = await postGraphQL(gatewayUrl, '{ me { id username displayName followerCount followingCount } }', {}, auth(accessToken));
+  const me = await postGraphQL(
+    gatewayUrl,
+    '{ me { id username displayName followerCount followingCount } }',
+    {},
+    auth(accessToken),
+  );
   expect(me.body).toEqual({
-    data: { me: { id: user.id, username: input.username, displayName: input.displayName, followerCount: 0, followingCount: 0 } },
+    data: {
+      me: {
+        id: user.id,
+        username: input.username,
+        displayName: input.displayName,
+        followerCount: 0,
+        followingCount: 0,
+      },
+    },
   });
 
-  const signIn = await postGraphQL(gatewayUrl, 'mutation($i: SignInInput!) { signIn(input: $i) { accessToken user { id } } }', {
-    i: { login: input.email, password: input.password },
-  });
+  const signIn = await postGraphQL(
+    gatewayUrl,
+    'mutation($i: SignInInput!) { signIn(input: $i) { accessToken user { id } } }',
+    {
+      i: { login: input.email, password: input.password },
+    },
+  );
   expect((signIn.body.data!.signIn as { user: { id: string } }).user.id).toBe(user.id);
 
-  const refreshed = await postGraphQL(gatewayUrl, 'mutation($t: String!) { refreshToken(refreshToken: $t) { accessToken refreshToken } }', { t: refreshToken });
+  const refreshed = await postGraphQL(
+    gatewayUrl,
+    'mutation($t: String!) { refreshToken(refreshToken: $t) { accessToken refreshToken } }',
+    { t: refreshToken },
+  );
   expect(refreshed.body.errors).toBeUndefined();
   const newAccess = (refreshed.body.data!.refreshToken as { accessToken: string }).accessToken;
 
-  const search = await postGraphQL(gatewayUrl, 'query($q: String!) { searchUsers(query: $q, first: 5) { edges { node { id username } } } }', { q: `e2e_${tag}` }, auth(newAccess));
+  const search = await postGraphQL(
+    gatewayUrl,
+    'query($q: String!) { searchUsers(query: $q, first: 5) { edges { node { id username } } } }',
+    { q: `e2e_${tag}` },
+    auth(newAccess),
+  );
   expect(search.body.data).toEqual({ searchUsers: { edges: [{ node: { id: user.id, username: input.username } }] } });
 
   const signOut = await postGraphQL(gatewayUrl, 'mutation { signOut }', {}, auth(newAccess));

@@ -15,7 +15,14 @@ describe('the system on the real Postgres, Redis and NATS', () => {
     dataDir = await mkdtemp(join(tmpdir(), 'insta-e2e-'));
     database = await createTestDatabase();
     system = await startSystem({
-      env: { DATABASE_URL: database.url, REDIS_URL: testServices.redisUrl, NATS_URL: testServices.natsUrl, PORT: '0', DATA_DIR: dataDir, LOG_LEVEL: 'silent' },
+      env: {
+        DATABASE_URL: database.url,
+        REDIS_URL: testServices.redisUrl,
+        NATS_URL: testServices.natsUrl,
+        PORT: '0',
+        DATA_DIR: dataDir,
+        LOG_LEVEL: 'silent',
+      },
       logger: silentLogger,
     });
   });

@@ -4,3 +4,6 @@
  */
 export * from './common.ts';
 export * from './users.ts';
+export * from './media.ts';
+export * from './posts.ts';
+export * from './social.ts';

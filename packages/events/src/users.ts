@@ -1,6 +1,10 @@
 import { DEFAULT_DUPLICATE_WINDOW_MS, type EventEnvelope, type StreamDefinition } from './common.ts';
 
-export const USERS_STREAM: StreamDefinition = { name: 'USERS', subjects: ['users.>'], duplicateWindowMs: DEFAULT_DUPLICATE_WINDOW_MS };
+export const USERS_STREAM: StreamDefinition = {
+  name: 'USERS',
+  subjects: ['users.>'],
+  duplicateWindowMs: DEFAULT_DUPLICATE_WINDOW_MS,
+};
 
 export const UsersSubjects = {
   /** A new account. */

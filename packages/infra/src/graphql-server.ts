@@ -117,7 +117,9 @@ export async function startSubgraphServer<TContext extends BaseContext>(
       options.maxSkewSeconds,
     );
     if (!verified.ok) {
-      return sendJson(res, 401, { errors: [{ message: `Unauthorized: ${verified.reason}`, extensions: { code: 'UNAUTHENTICATED' } }] });
+      return sendJson(res, 401, {
+        errors: [{ message: `Unauthorized: ${verified.reason}`, extensions: { code: 'UNAUTHENTICATED' } }],
+      });
     }
     await handleGraphQL(apollo, req, res, async () => options.context({ identity: verified.identity, req }));
   };

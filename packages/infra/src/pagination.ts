@@ -40,7 +40,12 @@ export interface Connection<T> {
 }
 
 /** Builds a connection from `size + 1` fetched rows (the extra row only tells that a next page exists). */
-export function toConnection<R, T>(rows: R[], size: number, cursorOf: (row: R) => string, nodeOf: (row: R) => T): Connection<T> {
+export function toConnection<R, T>(
+  rows: R[],
+  size: number,
+  cursorOf: (row: R) => string,
+  nodeOf: (row: R) => T,
+): Connection<T> {
   const page = rows.slice(0, size);
   const edges = page.map((row) => ({ cursor: cursorOf(row), node: nodeOf(row) }));
   return { edges, pageInfo: { hasNextPage: rows.length > size, endCursor: edges.at(-1)?.cursor ?? null } };

@@ -7,7 +7,12 @@ import S3rver from 's3rver';
  * s3rver: an S3-compatible server from npm, for embedded mode and tests. It accepts any SigV4 signature and
  * ignores POST policies, so the media subgraph verifies size and type itself (docs/adr/0001-embedded-mode.md).
  */
-export async function startEmbeddedObjectStore(options: { directory: string; port: number; bucket: string; host?: string }) {
+export async function startEmbeddedObjectStore(options: {
+  directory: string;
+  port: number;
+  bucket: string;
+  host?: string;
+}) {
   await mkdir(options.directory, { recursive: true });
   const host = options.host ?? '127.0.0.1';
   const server = new S3rver({

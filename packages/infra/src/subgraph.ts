@@ -13,7 +13,8 @@ export const SUBGRAPH_NAMES = ['users', 'posts', 'feed', 'social-graph', 'media'
 export type SubgraphName = (typeof SUBGRAPH_NAMES)[number];
 
 /** schema/<name>.graphql, the one place a subgraph's SDL lives. */
-export const sdlPath = (name: SubgraphName) => fileURLToPath(new URL(`../../../schema/${name}.graphql`, import.meta.url));
+export const sdlPath = (name: SubgraphName) =>
+  fileURLToPath(new URL(`../../../schema/${name}.graphql`, import.meta.url));
 
 /** Builds a subgraph schema from its SDL file and generated-type-checked resolvers. */
 export function subgraphSchema(name: SubgraphName, resolvers: object): GraphQLSchema {

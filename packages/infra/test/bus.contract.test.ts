@@ -61,7 +61,13 @@ describe.each(adapters)('EventBus contract: %s', (_name, create) => {
 
   it('should deliver published events to a durable consumer in order', async () => {
     const r = recorder<{ n: number }>();
-    const consumer = await h.bus.consume({ stream: 'TEST', durable: 'order', filterSubject: 'test.order.*', maxDeliver: 3, handler: r.handler });
+    const consumer = await h.bus.consume({
+      stream: 'TEST',
+      durable: 'order',
+      filterSubject: 'test.order.*',
+      maxDeliver: 3,
+      handler: r.handler,
+    });
     for (let n = 1; n <= 5; n++) await h.bus.publish(`test.order.${n}`, { n });
     await vi.waitFor(() => expect(r.received).toHaveLength(5));
     expect(r.received.map((m) => m.data.n)).toEqual([1, 2, 3, 4, 5]);
@@ -74,7 +80,13 @@ describe.each(adapters)('EventBus contract: %s', (_name, create) => {
     await h.bus.publish('test.dedupe', { v: 'first' }, { msgId: 'same-id' });
     await h.bus.publish('test.dedupe', { v: 'second' }, { msgId: 'same-id' });
     await h.bus.publish('test.dedupe', { v: 'third' }, { msgId: 'other-id' });
-    const consumer = await h.bus.consume({ stream: 'TEST', durable: 'dedupe', filterSubject: 'test.dedupe', maxDeliver: 3, handler: r.handler });
+    const consumer = await h.bus.consume({
+      stream: 'TEST',
+      durable: 'dedupe',
+      filterSubject: 'test.dedupe',
+      maxDeliver: 3,
+      handler: r.handler,
+    });
     await vi.waitFor(() => expect(r.received).toHaveLength(2));
     expect(r.received.map((m) => m.data.v)).toEqual(['first', 'third']);
     await consumer.stop();
@@ -130,14 +142,26 @@ describe.each(adapters)('EventBus contract: %s', (_name, create) => {
 
   it('should resume a durable consumer after a restart without redelivering acknowledged events', async () => {
     const first = recorder<{ n: number }>();
-    let consumer = await h.bus.consume({ stream: 'TEST', durable: 'resume', filterSubject: 'test.resume', maxDeliver: 3, handler: first.handler });
+    let consumer = await h.bus.consume({
+      stream: 'TEST',
+      durable: 'resume',
+      filterSubject: 'test.resume',
+      maxDeliver: 3,
+      handler: first.handler,
+    });
     await h.bus.publish('test.resume', { n: 1 });
     await vi.waitFor(() => expect(first.received).toHaveLength(1));
     await consumer.stop();
 
     await h.bus.publish('test.resume', { n: 2 });
     const second = recorder<{ n: number }>();
-    consumer = await h.bus.consume({ stream: 'TEST', durable: 'resume', filterSubject: 'test.resume', maxDeliver: 3, handler: second.handler });
+    consumer = await h.bus.consume({
+      stream: 'TEST',
+      durable: 'resume',
+      filterSubject: 'test.resume',
+      maxDeliver: 3,
+      handler: second.handler,
+    });
     await vi.waitFor(() => expect(second.received).toHaveLength(1));
     expect(second.received[0]!.data.n).toBe(2);
     await consumer.stop();

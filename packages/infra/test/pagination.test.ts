@@ -27,7 +27,9 @@ describe('page size', () => {
   });
 
   it.each([101, -1, 2.5])('should reject first = %s', (first) => {
-    expect(() => pageSize(first)).toThrowError(expect.objectContaining({ extensions: expect.objectContaining({ code: 'BAD_USER_INPUT' }) }));
+    expect(() => pageSize(first)).toThrowError(
+      expect.objectContaining({ extensions: expect.objectContaining({ code: 'BAD_USER_INPUT' }) }),
+    );
   });
 
   it('should report a next page only when more rows than the page were fetched', () => {

@@ -27,12 +27,28 @@ export async function startSubgraphHarness<TConfig extends SubgraphEnv>(options:
   const database = await createTestDatabase();
   const db: PrismaClient = createPrismaClient({ url: database.url, poolSize: 5 });
   const kv = new RedisKeyValueStore(await connectRedis(testServices.redisUrl), uniquePrefix(`${options.name}:`));
-  const bus = new NatsEventBus(await connectNats(testServices.natsUrl, `${options.name}-test`), uniquePrefix(options.name), silentLogger);
-  const config = options.loadConfig({ ...TEST_SECRETS, PORT: '0', LOG_LEVEL: 'silent', NODE_ENV: 'test', ...options.env });
+  const bus = new NatsEventBus(
+    await connectNats(testServices.natsUrl, `${options.name}-test`),
+    uniquePrefix(options.name),
+    silentLogger,
+  );
+  const config = options.loadConfig({
+    ...TEST_SECRETS,
+    PORT: '0',
+    LOG_LEVEL: 'silent',
+    NODE_ENV: 'test',
+    ...options.env,
+  });
   const server = await options.start({ config, db, kv, bus, logger: silentLogger });
 
-  const request = <T = Record<string, any>>(query: string, variables: Record<string, unknown> = {}, identity: Identity | null = null) =>
-    postGraphQL<T>(server.url, query, variables, { [IDENTITY_HEADER]: signIdentity(config.GATEWAY_SIGNING_SECRET, identity) });
+  const request = <T = Record<string, any>>(
+    query: string,
+    variables: Record<string, unknown> = {},
+    identity: Identity | null = null,
+  ) =>
+    postGraphQL<T>(server.url, query, variables, {
+      [IDENTITY_HEADER]: signIdentity(config.GATEWAY_SIGNING_SECRET, identity),
+    });
 
   return {
     server,

@@ -1,4 +1,11 @@
-import { deadLetterSubject, deadLetterSubjects, type Consumer, type ConsumerSpec, type EventBus, type StreamSpec } from './bus.ts';
+import {
+  deadLetterSubject,
+  deadLetterSubjects,
+  type Consumer,
+  type ConsumerSpec,
+  type EventBus,
+  type StreamSpec,
+} from './bus.ts';
 import type { Logger } from '../logger.ts';
 
 /** NATS subject matching: `*` matches one token, `>` the rest. */

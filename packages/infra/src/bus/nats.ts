@@ -8,7 +8,14 @@ import {
   type JetStreamManager,
 } from '@nats-io/jetstream';
 import type { Logger } from '../logger.ts';
-import { deadLetterSubject, deadLetterSubjects, type Consumer, type ConsumerSpec, type EventBus, type StreamSpec } from './bus.ts';
+import {
+  deadLetterSubject,
+  deadLetterSubjects,
+  type Consumer,
+  type ConsumerSpec,
+  type EventBus,
+  type StreamSpec,
+} from './bus.ts';
 
 export async function connectNats(url: string, name: string): Promise<NatsConnection> {
   return connect({ servers: url, name, maxReconnectAttempts: -1 });

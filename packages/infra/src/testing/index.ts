@@ -14,7 +14,11 @@ export const silentLogger = pino({ level: 'silent' });
 
 export interface GraphQLResponse<T = Record<string, unknown>> {
   data?: T | null;
-  errors?: { message: string; path?: (string | number)[]; extensions?: { code?: string; field?: string; [k: string]: unknown } }[];
+  errors?: {
+    message: string;
+    path?: (string | number)[];
+    extensions?: { code?: string; field?: string; [k: string]: unknown };
+  }[];
 }
 
 /** Posts a GraphQL operation; `headers` lets a test sign it like the gateway or send a bearer token. */

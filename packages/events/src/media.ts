@@ -1,0 +1,31 @@
+import { DEFAULT_DUPLICATE_WINDOW_MS, type StreamDefinition } from './common.ts';
+
+export const MEDIA_STREAM: StreamDefinition = { name: 'MEDIA', subjects: ['media.>'], duplicateWindowMs: DEFAULT_DUPLICATE_WINDOW_MS };
+
+export const MediaSubjects = {
+  /** The upload was verified (size, type from magic bytes) and the media is PROCESSING: the processing job. */
+  uploadCompleted: 'media.upload.completed',
+  /** The media reached its final status: READY (variants stored) or FAILED (with a reason). */
+  processed: 'media.processed',
+} as const;
+
+export type MediaKindName = 'IMAGE' | 'VIDEO';
+
+export interface MediaUploadCompletedEvent {
+  mediaId: string;
+  ownerId: string;
+  kind: MediaKindName;
+  /** Verified from the object's magic bytes. */
+  contentType: string;
+  objectKey: string;
+  size: number;
+}
+
+export interface MediaProcessedEvent {
+  mediaId: string;
+  ownerId: string;
+  kind: MediaKindName;
+  status: 'READY' | 'FAILED';
+  /** Set when FAILED: a short code such as TYPE_MISMATCH, SIZE_MISMATCH, UNDECODABLE, PROCESSING_FAILED. */
+  reason?: string;
+}
