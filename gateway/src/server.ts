@@ -1,5 +1,4 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { readFile } from 'node:fs/promises';
 import { ApolloGateway } from '@apollo/gateway';
 import { ApolloServer } from '@apollo/server';
@@ -11,11 +10,12 @@ import {
 } from '@apollo/server/plugin/disabled';
 import { Agent } from 'undici';
 import {
-  HttpError,
   checkReadiness,
   errorFormatter,
   handleGraphQL,
+  listen,
   sendJson,
+  serveRoutes,
   type KeyValueStore,
   type Logger,
 } from '@insta/infra';
@@ -100,23 +100,8 @@ export async function createGatewayServer({ config, kv, logger }: GatewayServerO
     sendJson(res, 404, { error: 'not found' });
   };
 
-  httpServer.on('request', (req: IncomingMessage, res: ServerResponse) => {
-    route(req, res).catch((error: unknown) => {
-      if (error instanceof HttpError) return sendJson(res, error.status, { error: error.message });
-      logger.error({ err: error }, 'request failed');
-      if (!res.headersSent) sendJson(res, 500, { error: 'internal error' });
-      else res.destroy();
-    });
-  });
-  // Longer than the usual load-balancer idle timeout, so the balancer closes idle connections first.
-  httpServer.keepAliveTimeout = 65_000;
-
-  await new Promise<void>((resolve, reject) => {
-    httpServer.once('error', reject);
-    httpServer.listen(config.PORT, config.HOST, () => resolve());
-  });
-  const { port } = httpServer.address() as AddressInfo;
-  const url = `http://${config.HOST}:${port}/graphql`;
+  serveRoutes(httpServer, route, logger);
+  const { url } = await listen(httpServer, config.HOST, config.PORT);
   logger.info({ url, explorer: Boolean(explorer) }, 'gateway ready');
 
   let stopping: Promise<void> | undefined;

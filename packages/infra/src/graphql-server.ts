@@ -1,12 +1,11 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { ApolloServer, type BaseContext } from '@apollo/server';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import { ApolloServerPluginInlineTraceDisabled } from '@apollo/server/plugin/disabled';
 import { unwrapResolverError } from '@apollo/server/errors';
 import type { GraphQLFormattedError, GraphQLSchema } from 'graphql';
 import { ErrorCode } from './errors.ts';
-import { handleGraphQL, HttpError, sendJson } from './http.ts';
+import { handleGraphQL, listen, sendJson, serveRoutes } from './http.ts';
 import { IDENTITY_HEADER, verifyIdentity, type Identity } from './identity.ts';
 import type { Logger } from './logger.ts';
 
@@ -124,22 +123,8 @@ export async function startSubgraphServer<TContext extends BaseContext>(
     await handleGraphQL(apollo, req, res, async () => options.context({ identity: verified.identity, req }));
   };
 
-  httpServer.on('request', (req: IncomingMessage, res: ServerResponse) => {
-    route(req, res).catch((error: unknown) => {
-      if (error instanceof HttpError) return sendJson(res, error.status, { error: error.message });
-      logger.error({ err: error }, 'request failed');
-      if (!res.headersSent) sendJson(res, 500, { error: 'internal error' });
-      else res.destroy();
-    });
-  });
-  httpServer.keepAliveTimeout = 65_000;
-
-  await new Promise<void>((resolve, reject) => {
-    httpServer.once('error', reject);
-    httpServer.listen(options.port, options.host, () => resolve());
-  });
-  const { port } = httpServer.address() as AddressInfo;
-  const url = `http://${options.host}:${port}/graphql`;
+  serveRoutes(httpServer, route, logger);
+  const { url, port } = await listen(httpServer, options.host, options.port);
   logger.info({ url }, `${options.name} subgraph ready`);
 
   let stopping: Promise<void> | undefined;

@@ -1,5 +1,7 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { HeaderMap, type ApolloServer, type BaseContext } from '@apollo/server';
+import type { Logger } from './logger.ts';
 
 const MAX_BODY_BYTES = 1_000_000;
 
@@ -78,4 +80,34 @@ export async function handleGraphQL<TContext extends BaseContext>(
   }
   for await (const chunk of result.body.asyncIterator) res.write(chunk);
   res.end();
+}
+
+/**
+ * Routes every request of `httpServer` through `route`; an HttpError becomes its status, anything else a logged
+ * 500. Keep-alive outlasts the usual load-balancer idle timeout, so the balancer closes idle connections first.
+ */
+export function serveRoutes(
+  httpServer: Server,
+  route: (req: IncomingMessage, res: ServerResponse) => Promise<void>,
+  logger: Logger,
+): void {
+  httpServer.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    route(req, res).catch((error: unknown) => {
+      if (error instanceof HttpError) return sendJson(res, error.status, { error: error.message });
+      logger.error({ err: error }, 'request failed');
+      if (!res.headersSent) sendJson(res, 500, { error: 'internal error' });
+      else res.destroy();
+    });
+  });
+  httpServer.keepAliveTimeout = 65_000;
+}
+
+/** Starts listening and resolves with the GraphQL URL (the real port when `port` is 0). */
+export async function listen(httpServer: Server, host: string, port: number): Promise<{ url: string; port: number }> {
+  await new Promise<void>((resolve, reject) => {
+    httpServer.once('error', reject);
+    httpServer.listen(port, host, () => resolve());
+  });
+  const address = httpServer.address() as AddressInfo;
+  return { url: `http://${host}:${address.port}/graphql`, port: address.port };
 }
