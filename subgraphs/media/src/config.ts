@@ -1,9 +1,24 @@
 import { z } from 'zod';
 import { env, loadConfig, storageEnvSchema, subgraphEnvSchema } from '@insta/infra';
 
+const MiB = 1024 * 1024;
+
 export const mediaEnvSchema = subgraphEnvSchema.extend({
   PORT: env.port(4005),
   ...storageEnvSchema.shape,
+  /** Where clients send the pre-signed POST when S3_ENDPOINT is an internal address; defaults to <S3_ENDPOINT>/<S3_BUCKET>. */
+  MEDIA_UPLOAD_URL: z.url().optional(),
+  MEDIA_MAX_IMAGE_BYTES: env.int(16 * MiB, 1),
+  MEDIA_MAX_VIDEO_BYTES: env.int(200 * MiB, 1),
+  /** Longer videos are marked FAILED (TOO_LONG) instead of being transcoded. */
+  MEDIA_MAX_VIDEO_SECONDS: env.int(600, 1),
+  UPLOAD_URL_TTL_SECONDS: env.int(600, 30),
+  /** Processing attempts per media before it is marked FAILED and its job dead-lettered. */
+  MEDIA_PROCESSING_MAX_DELIVER: env.int(3, 1),
+  /** How long one processing attempt may take before JetStream redelivers it (ffmpeg is stopped just before). */
+  MEDIA_PROCESSING_ACK_WAIT_SECONDS: env.int(900, 10),
+  FFMPEG_PATH: z.string().default('ffmpeg'),
+  FFPROBE_PATH: z.string().default('ffprobe'),
 });
 export type MediaConfig = z.infer<typeof mediaEnvSchema>;
 

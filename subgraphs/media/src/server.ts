@@ -1,31 +1,86 @@
-import type { PrismaClient } from '@insta/db';
+import { outboxStore, type PrismaClient } from '@insta/db';
+import { MEDIA_STREAM, MediaSubjects, type MediaUploadCompletedEvent } from '@insta/events';
 import {
   commonServerOptions,
+  ensureBucket,
+  OutboxRelay,
   startSubgraphServer,
   subgraphSchema,
+  type Consumer,
   type ObjectStorage,
   type RunningServer,
   type SubgraphDeps,
 } from '@insta/infra';
 import type { MediaConfig } from './config.ts';
 import type { Context } from './context.ts';
-import type { Resolvers } from './generated/graphql.ts';
+import { clientHints } from './delivery.ts';
 import { createLoaders } from './loaders.ts';
 import { MediaRepository } from './media.repository.ts';
-import { Media } from './resolvers/media.ts';
-import { Query } from './resolvers/query.ts';
-
-const resolvers: Resolvers = { Query, Media };
+import { MediaService } from './media.service.ts';
+import { ObjectsRepository } from './objects.repository.ts';
+import { ProcessingWorker } from './processing/processing.worker.ts';
+import { resolvers } from './resolvers/index.ts';
 
 export type MediaDeps = SubgraphDeps<MediaConfig, PrismaClient> & { storage: ObjectStorage };
 
+/** The durable consumer of processing jobs, inside the media process. */
+export const PROCESSING_DURABLE = 'media-processing';
+
 export async function startMediaSubgraph(deps: MediaDeps): Promise<RunningServer> {
-  const media = new MediaRepository(deps.db);
-  return startSubgraphServer<Context>({
-    ...commonServerOptions('media', deps, { s3: () => deps.storage.ping() }),
-    schema: subgraphSchema('media', resolvers),
-    context: ({ identity }) => ({ identity, loaders: createLoaders(media) }),
-  });
+  const { config, bus, logger } = deps;
+  await ensureBucket(deps.storage);
+  await bus.ensureStream(MEDIA_STREAM);
+  const relay = new OutboxRelay(outboxStore(deps.db, 'media.outbox'), bus, logger);
+  relay.start();
+  const repository = new MediaRepository(deps.db, () => relay.notify());
+  const objects = new ObjectsRepository(deps.storage, config.MEDIA_UPLOAD_URL);
+  const service = new MediaService(repository, objects, config);
+  const ackWaitMs = config.MEDIA_PROCESSING_ACK_WAIT_SECONDS * 1000;
+  const worker = new ProcessingWorker(
+    repository,
+    objects,
+    {
+      ffmpegPath: config.FFMPEG_PATH,
+      ffprobePath: config.FFPROBE_PATH,
+      maxSeconds: config.MEDIA_MAX_VIDEO_SECONDS,
+      // Stop a transcode before JetStream gives its job to another attempt.
+      timeoutMs: Math.max(ackWaitMs - 5_000, 5_000),
+    },
+    config.MEDIA_PROCESSING_MAX_DELIVER,
+    logger,
+  );
+  let consumer: Consumer | undefined;
+  try {
+    consumer = await bus.consume<MediaUploadCompletedEvent>({
+      stream: MEDIA_STREAM.name,
+      durable: PROCESSING_DURABLE,
+      filterSubject: MediaSubjects.uploadCompleted,
+      maxDeliver: config.MEDIA_PROCESSING_MAX_DELIVER,
+      retryDelayMs: 5_000,
+      ackWaitMs,
+      handler: worker.handle,
+    });
+    const running = consumer;
+    return await startSubgraphServer<Context>({
+      ...commonServerOptions('media', deps, { s3: () => deps.storage.ping() }),
+      schema: subgraphSchema('media', resolvers),
+      context: ({ identity, req }) => ({
+        identity,
+        hints: clientHints(req.headers),
+        loaders: createLoaders(repository),
+        media: service,
+        objects,
+      }),
+      onStop: async () => {
+        await running.stop();
+        await relay.stop();
+      },
+    });
+  } catch (error) {
+    await consumer?.stop();
+    await relay.stop();
+    throw error;
+  }
 }
 
 export { loadMediaConfig, type MediaConfig } from './config.ts';

@@ -2,5 +2,9 @@ import { isUuid } from '@insta/infra';
 import type { QueryResolvers } from '../generated/graphql.ts';
 
 export const Query: QueryResolvers = {
-  media: (_, { id }, ctx) => (isUuid(id) ? ctx.loaders.mediaById.load(id) : null),
+  media: async (_, { id }, ctx) => {
+    const media = isUuid(id) ? await ctx.loaders.mediaById.load(id) : null;
+    return media && ctx.media.visibleTo(media, ctx.identity) ? media : null;
+  },
+  mediaSummaries: (_, { ids }, ctx) => ctx.media.summaries(ids),
 };

@@ -1,0 +1,108 @@
+import { randomUUID } from 'node:crypto';
+import { fileTypeFromBuffer } from 'file-type';
+import { appError, badUserInput, conflict, ErrorCode, forbidden, isUuid, notFound, type Identity } from '@insta/infra';
+import type { MediaConfig } from './config.ts';
+import type { MediaRecord, MediaRepository } from './media.repository.ts';
+import type { ObjectsRepository } from './objects.repository.ts';
+import { checkDeclaredUpload, uploadMismatch } from './upload-policy.ts';
+
+/** Enough of the file for every magic-byte signature file-type knows. */
+const MAGIC_BYTES = 4100;
+const MAX_ALT_TEXT = 500;
+export const MAX_SUMMARY_IDS = 100;
+
+export interface UploadTicketRecord {
+  media: MediaRecord;
+  url: string;
+  fields: { name: string; value: string }[];
+  expiresAt: Date;
+}
+
+export class MediaService {
+  constructor(
+    private readonly media: MediaRepository,
+    private readonly objects: ObjectsRepository,
+    private readonly config: MediaConfig,
+  ) {}
+
+  async requestUpload(ownerId: string, input: { contentType: string; size: number; altText?: string | null }): Promise<UploadTicketRecord> {
+    const declared = checkDeclaredUpload(input.contentType, input.size, {
+      maxImageBytes: this.config.MEDIA_MAX_IMAGE_BYTES,
+      maxVideoBytes: this.config.MEDIA_MAX_VIDEO_BYTES,
+    });
+    if (!declared.ok) {
+      throw appError(ErrorCode.BadUserInput, declared.message, { field: declared.field, ...(declared.maxBytes ? { maxBytes: declared.maxBytes } : {}) });
+    }
+    const altText = input.altText?.trim() || null;
+    if (altText && altText.length > MAX_ALT_TEXT) throw badUserInput(`Alt text may be at most ${MAX_ALT_TEXT} characters`, 'altText');
+
+    const objectKey = `originals/${ownerId}/${randomUUID()}`;
+    const upload = await this.objects.presignUpload(objectKey, declared.contentType, input.size, this.config.UPLOAD_URL_TTL_SECONDS);
+    const media = await this.media.create({
+      ownerId,
+      kind: declared.kind,
+      contentType: declared.contentType,
+      size: input.size,
+      objectKey,
+      altText,
+      uploadExpiresAt: upload.expiresAt,
+    });
+    return {
+      media,
+      url: upload.url,
+      fields: Object.entries(upload.fields).map(([name, value]) => ({ name, value })),
+      expiresAt: upload.expiresAt,
+    };
+  }
+
+  /**
+   * Checks the uploaded object against what was declared (size, type from its magic bytes and its stored
+   * Content-Type) and starts processing. A mismatch fails the media for good and deletes the object.
+   */
+  async completeUpload(userId: string, mediaId: string): Promise<MediaRecord> {
+    const media = isUuid(mediaId) ? await this.media.findForUpload(mediaId) : null;
+    if (!media) throw notFound('No such media');
+    if (media.ownerId !== userId) throw forbidden('Only the uploader can complete an upload');
+    if (media.status !== 'AWAITING_UPLOAD') throw conflict('This upload is already complete', 'mediaId');
+
+    const head = await this.objects.head(media.objectKey);
+    if (!head) {
+      if (media.uploadExpiresAt && media.uploadExpiresAt.getTime() < Date.now()) {
+        await this.rejectUpload(media.id, media.objectKey, 'UPLOAD_EXPIRED');
+      }
+      throw badUserInput('Nothing has been uploaded for this media yet', 'mediaId');
+    }
+    const detected =
+      head.size > 0 && head.size <= media.size
+        ? await fileTypeFromBuffer(await this.objects.readStart(media.objectKey, Math.min(MAGIC_BYTES, head.size)))
+        : undefined;
+    const mismatch = uploadMismatch(media, { size: head.size, storedContentType: head.contentType, detectedType: detected?.mime });
+    if (mismatch) await this.rejectUpload(media.id, media.objectKey, mismatch);
+
+    const started = await this.media.startProcessing(media, { size: head.size });
+    if (!started) throw conflict('This upload is already complete', 'mediaId');
+    return started;
+  }
+
+  private async rejectUpload(mediaId: string, objectKey: string, reason: 'UPLOAD_EXPIRED' | 'SIZE_MISMATCH' | 'TYPE_MISMATCH'): Promise<never> {
+    const failed = await this.media.fail(mediaId, 'AWAITING_UPLOAD', reason);
+    if (!failed) throw conflict('This upload is already complete', 'mediaId');
+    if (reason !== 'UPLOAD_EXPIRED') await this.objects.delete(objectKey);
+    const messages = {
+      UPLOAD_EXPIRED: 'The upload window has closed; request a new upload',
+      SIZE_MISMATCH: 'The uploaded file is empty or larger than the declared size',
+      TYPE_MISMATCH: 'The uploaded file is not of the declared content type',
+    };
+    throw appError(ErrorCode.BadUserInput, messages[reason], { field: 'mediaId', reason });
+  }
+
+  /** READY media is public to anyone with its id; until then, and when FAILED, only its owner sees it. */
+  visibleTo(media: MediaRecord, viewer: Identity | null): boolean {
+    return media.status === 'READY' || media.ownerId === viewer?.userId;
+  }
+
+  async summaries(ids: readonly string[]): Promise<MediaRecord[]> {
+    if (ids.length > MAX_SUMMARY_IDS) throw badUserInput(`At most ${MAX_SUMMARY_IDS} ids`, 'ids');
+    return this.media.findByIds(ids.filter(isUuid));
+  }
+}

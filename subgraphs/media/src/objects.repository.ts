@@ -1,0 +1,112 @@
+import { createWriteStream } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import {
+  DeleteObjectCommand,
+  DeleteObjectsCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  S3ServiceException,
+} from '@aws-sdk/client-s3';
+import { createPresignedPost } from '@aws-sdk/s3-presigned-post';
+import type { ObjectStorage } from '@insta/infra';
+
+export interface PresignedUpload {
+  url: string;
+  fields: Record<string, string>;
+  expiresAt: Date;
+}
+
+/** Variants never change under a key (a new upload is a new media), so caches may keep them for good. */
+const IMMUTABLE = 'public, max-age=31536000, immutable';
+
+const isNotFound = (error: unknown) =>
+  error instanceof S3ServiceException && (error.name === 'NotFound' || error.name === 'NoSuchKey' || error.$metadata.httpStatusCode === 404);
+
+/** The only code that touches the object store. */
+export class ObjectsRepository {
+  constructor(
+    private readonly storage: ObjectStorage,
+    private readonly uploadUrl: string | undefined,
+  ) {}
+
+  /**
+   * A POST policy that S3 enforces: this exact key, this exact Content-Type, 1..maxBytes bytes, until the
+   * expiration. (A pre-signed PUT could not bound the size.)
+   */
+  async presignUpload(key: string, contentType: string, maxBytes: number, ttlSeconds: number): Promise<PresignedUpload> {
+    const { url, fields } = await createPresignedPost(this.storage.client, {
+      Bucket: this.storage.bucket,
+      Key: key,
+      Conditions: [
+        ['content-length-range', 1, maxBytes],
+        ['eq', '$Content-Type', contentType],
+      ],
+      Fields: { 'Content-Type': contentType },
+      Expires: ttlSeconds,
+    });
+    const policy = JSON.parse(Buffer.from(fields.Policy!, 'base64').toString('utf8')) as { expiration: string };
+    return { url: this.uploadUrl ?? url, fields, expiresAt: new Date(policy.expiration) };
+  }
+
+  async head(key: string): Promise<{ size: number; contentType: string | undefined } | null> {
+    try {
+      const res = await this.storage.client.send(new HeadObjectCommand({ Bucket: this.storage.bucket, Key: key }));
+      return { size: res.ContentLength ?? 0, contentType: res.ContentType };
+    } catch (error) {
+      if (isNotFound(error)) return null;
+      throw error;
+    }
+  }
+
+  /** The first `length` bytes, enough for magic-byte detection. */
+  async readStart(key: string, length: number): Promise<Uint8Array> {
+    const res = await this.storage.client.send(
+      new GetObjectCommand({ Bucket: this.storage.bucket, Key: key, Range: `bytes=0-${length - 1}` }),
+    );
+    const bytes = await res.Body!.transformToByteArray();
+    return bytes.subarray(0, length);
+  }
+
+  async download(key: string, path: string): Promise<void> {
+    const res = await this.storage.client.send(new GetObjectCommand({ Bucket: this.storage.bucket, Key: key }));
+    await pipeline(res.Body as Readable, createWriteStream(path));
+  }
+
+  /**
+   * Sent as one buffer: a stream body makes the SDK use aws-chunked encoding with checksum trailers, which
+   * s3rver stores verbatim. Variants and HLS segments are a few MB at most.
+   */
+  async putFile(key: string, path: string, contentType: string): Promise<number> {
+    const body = await readFile(path);
+    await this.storage.client.send(
+      new PutObjectCommand({ Bucket: this.storage.bucket, Key: key, Body: body, ContentType: contentType, CacheControl: IMMUTABLE }),
+    );
+    return body.length;
+  }
+
+  async delete(key: string): Promise<void> {
+    await this.storage.client.send(new DeleteObjectCommand({ Bucket: this.storage.bucket, Key: key }));
+  }
+
+  async deletePrefix(prefix: string): Promise<void> {
+    let token: string | undefined;
+    do {
+      const page = await this.storage.client.send(
+        new ListObjectsV2Command({ Bucket: this.storage.bucket, Prefix: prefix, ContinuationToken: token }),
+      );
+      const keys = (page.Contents ?? []).flatMap((o) => (o.Key ? [{ Key: o.Key }] : []));
+      if (keys.length > 0) {
+        await this.storage.client.send(new DeleteObjectsCommand({ Bucket: this.storage.bucket, Delete: { Objects: keys } }));
+      }
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
+  }
+
+  publicUrl(key: string): string {
+    return `${this.storage.publicUrl.replace(/\/$/, '')}/${key}`;
+  }
+}

@@ -1,0 +1,57 @@
+import type { MediaKindName } from '@insta/events';
+
+interface AcceptedType {
+  kind: MediaKindName;
+  /** What `file-type` may report for a genuine file of this type (container brands overlap). */
+  detected: readonly string[];
+}
+
+/** The content types clients may declare, and the magic-byte types that count as a match. */
+export const ACCEPTED_TYPES: Readonly<Record<string, AcceptedType>> = {
+  'image/jpeg': { kind: 'IMAGE', detected: ['image/jpeg'] },
+  'image/png': { kind: 'IMAGE', detected: ['image/png'] },
+  'image/webp': { kind: 'IMAGE', detected: ['image/webp'] },
+  'image/gif': { kind: 'IMAGE', detected: ['image/gif'] },
+  'image/heic': { kind: 'IMAGE', detected: ['image/heic', 'image/heif'] },
+  'image/heif': { kind: 'IMAGE', detected: ['image/heif', 'image/heic'] },
+  'image/avif': { kind: 'IMAGE', detected: ['image/avif'] },
+  'video/mp4': { kind: 'VIDEO', detected: ['video/mp4', 'video/x-m4v'] },
+  'video/quicktime': { kind: 'VIDEO', detected: ['video/quicktime'] },
+  'video/webm': { kind: 'VIDEO', detected: ['video/webm'] },
+};
+
+export interface SizeLimits {
+  maxImageBytes: number;
+  maxVideoBytes: number;
+}
+
+export type DeclaredUpload =
+  | { ok: true; contentType: string; kind: MediaKindName }
+  | { ok: false; field: 'contentType' | 'size'; message: string; maxBytes?: number };
+
+/** Checks what the client declares before anything is reserved. */
+export function checkDeclaredUpload(contentType: string, size: number, limits: SizeLimits): DeclaredUpload {
+  const normalized = contentType.trim().toLowerCase();
+  const accepted = ACCEPTED_TYPES[normalized];
+  if (!accepted) {
+    return { ok: false, field: 'contentType', message: `Unsupported content type; accepted: ${Object.keys(ACCEPTED_TYPES).join(', ')}` };
+  }
+  if (size < 1) return { ok: false, field: 'size', message: 'Size must be at least 1 byte' };
+  const maxBytes = accepted.kind === 'IMAGE' ? limits.maxImageBytes : limits.maxVideoBytes;
+  if (size > maxBytes) {
+    return { ok: false, field: 'size', message: `${accepted.kind === 'IMAGE' ? 'Images' : 'Videos'} may be at most ${maxBytes} bytes`, maxBytes };
+  }
+  return { ok: true, contentType: normalized, kind: accepted.kind };
+}
+
+/** Why an uploaded object is rejected by `completeUpload`, or null when it is what was declared. */
+export function uploadMismatch(
+  declared: { contentType: string; size: number },
+  actual: { size: number; storedContentType: string | undefined; detectedType: string | undefined },
+): 'SIZE_MISMATCH' | 'TYPE_MISMATCH' | null {
+  if (actual.size < 1 || actual.size > declared.size) return 'SIZE_MISMATCH';
+  const accepted = ACCEPTED_TYPES[declared.contentType];
+  if (!accepted || !actual.detectedType || !accepted.detected.includes(actual.detectedType)) return 'TYPE_MISMATCH';
+  if (actual.storedContentType !== undefined && actual.storedContentType.toLowerCase() !== declared.contentType) return 'TYPE_MISMATCH';
+  return null;
+}
