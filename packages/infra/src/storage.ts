@@ -26,6 +26,10 @@ export function createObjectStorage(env: StorageEnv): ObjectStorage {
     region: env.S3_REGION,
     forcePathStyle: true,
     credentials: { accessKeyId: env.S3_ACCESS_KEY_ID, secretAccessKey: env.S3_SECRET_ACCESS_KEY },
+    // Default checksums send stream bodies aws-chunked with trailers, which some S3-compatible stores (s3rver)
+    // save verbatim; ask for checksums only where S3 requires them.
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
   });
   return {
     client,
