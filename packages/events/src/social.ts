@@ -1,7 +1,11 @@
 import { DEFAULT_DUPLICATE_WINDOW_MS, type StreamDefinition } from './common.ts';
 
 /** Owned by the social-graph subgraph, which creates it on start. */
-export const SOCIAL_STREAM: StreamDefinition = { name: 'SOCIAL', subjects: ['social.>'], duplicateWindowMs: DEFAULT_DUPLICATE_WINDOW_MS };
+export const SOCIAL_STREAM: StreamDefinition = {
+  name: 'SOCIAL',
+  subjects: ['social.>'],
+  duplicateWindowMs: DEFAULT_DUPLICATE_WINDOW_MS,
+};
 
 /**
  * One event per change, published after the commit that made it (outbox). A follow edge starts with

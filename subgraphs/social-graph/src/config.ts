@@ -6,4 +6,5 @@ export const socialGraphEnvSchema = subgraphEnvSchema.extend({
 });
 export type SocialGraphConfig = z.infer<typeof socialGraphEnvSchema>;
 
-export const loadSocialGraphConfig = (source: NodeJS.ProcessEnv = process.env) => loadConfig(socialGraphEnvSchema, source);
+export const loadSocialGraphConfig = (source: NodeJS.ProcessEnv = process.env) =>
+  loadConfig(socialGraphEnvSchema, source);

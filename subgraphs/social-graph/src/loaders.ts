@@ -1,9 +1,16 @@
+import DataLoader from 'dataloader';
 import { keyedLoader } from '@insta/infra';
-import type { StatsRepository } from './stats.repository.ts';
+import type { SocialRepository } from './social.repository.ts';
+import type { SocialService } from './social.service.ts';
 
-export function createLoaders(stats: StatsRepository) {
+/** Per request: the viewer's relation to each user asked about, and each user's counters, one query per batch. */
+export function createLoaders(repo: SocialRepository, social: SocialService, viewerId: string | null) {
   return {
-    statsByUserId: keyedLoader((ids: readonly string[]) => stats.findByUserIds(ids), (s) => s.userId),
+    statsByUserId: keyedLoader(
+      (ids: readonly string[]) => repo.findStats(ids),
+      (s) => s.userId,
+    ),
+    relation: new DataLoader((ids: readonly string[]) => social.relationsOf(viewerId, ids)),
   };
 }
 export type Loaders = ReturnType<typeof createLoaders>;

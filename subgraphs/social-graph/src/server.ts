@@ -1,21 +1,47 @@
-import type { PrismaClient } from '@insta/db';
-import { commonServerOptions, startSubgraphServer, subgraphSchema, type RunningServer, type SubgraphDeps } from '@insta/infra';
+import { outboxStore, type PrismaClient } from '@insta/db';
+import { SOCIAL_STREAM } from '@insta/events';
+import {
+  commonServerOptions,
+  OutboxRelay,
+  startSubgraphServer,
+  subgraphSchema,
+  type Consumer,
+  type RunningServer,
+  type SubgraphDeps,
+} from '@insta/infra';
+import { startAccountsConsumer } from './accounts.consumer.ts';
 import type { SocialGraphConfig } from './config.ts';
 import type { Context } from './context.ts';
-import type { Resolvers } from './generated/graphql.ts';
 import { createLoaders } from './loaders.ts';
-import { User } from './resolvers/user.ts';
-import { StatsRepository } from './stats.repository.ts';
+import { resolvers } from './resolvers/index.ts';
+import { SocialRepository } from './social.repository.ts';
+import { SocialService } from './social.service.ts';
 
-const resolvers: Resolvers = { User };
+export type SocialGraphDeps = SubgraphDeps<SocialGraphConfig, PrismaClient>;
 
-export async function startSocialGraphSubgraph(deps: SubgraphDeps<SocialGraphConfig, PrismaClient>): Promise<RunningServer> {
-  const stats = new StatsRepository(deps.db);
-  return startSubgraphServer<Context>({
-    ...commonServerOptions('social-graph', deps),
-    schema: subgraphSchema('social-graph', resolvers),
-    context: ({ identity }) => ({ identity, loaders: createLoaders(stats) }),
-  });
+export async function startSocialGraphSubgraph(deps: SocialGraphDeps): Promise<RunningServer> {
+  await deps.bus.ensureStream(SOCIAL_STREAM);
+  const relay = new OutboxRelay(outboxStore(deps.db, 'social.outbox'), deps.bus, deps.logger);
+  relay.start();
+  const repo = new SocialRepository(deps.db, () => relay.notify());
+  const social = new SocialService(repo);
+  let accounts: Consumer | undefined;
+  const stopWorkers = async () => {
+    await accounts?.stop();
+    await relay.stop();
+  };
+  try {
+    accounts = await startAccountsConsumer(deps.bus, social);
+    return await startSubgraphServer<Context>({
+      ...commonServerOptions('social-graph', deps),
+      schema: subgraphSchema('social-graph', resolvers),
+      context: ({ identity }) => ({ identity, loaders: createLoaders(repo, social, identity?.userId ?? null), social }),
+      onStop: stopWorkers,
+    });
+  } catch (error) {
+    await stopWorkers();
+    throw error;
+  }
 }
 
 export { loadSocialGraphConfig, type SocialGraphConfig } from './config.ts';

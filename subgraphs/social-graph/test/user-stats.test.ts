@@ -4,7 +4,8 @@ import { startSubgraphHarness } from '@insta/test-support';
 import { loadSocialGraphConfig, startSocialGraphSubgraph } from '../src/server.ts';
 
 let h: Awaited<ReturnType<typeof startHarness>>;
-const startHarness = () => startSubgraphHarness({ name: 'social-graph', loadConfig: loadSocialGraphConfig, start: startSocialGraphSubgraph });
+const startHarness = () =>
+  startSubgraphHarness({ name: 'social-graph', loadConfig: loadSocialGraphConfig, start: startSocialGraphSubgraph });
 beforeAll(async () => {
   h = await startHarness();
 });
@@ -19,7 +20,12 @@ describe('User counts', () => {
     await h.db.userStats.create({ data: { userId: counted, followerCount: 12, followingCount: 3 } });
     const res = await h.request(
       'query($r: [_Any!]!) { _entities(representations: $r) { ... on User { id followerCount followingCount } } }',
-      { r: [{ __typename: 'User', id: counted }, { __typename: 'User', id: fresh }] },
+      {
+        r: [
+          { __typename: 'User', id: counted },
+          { __typename: 'User', id: fresh },
+        ],
+      },
     );
     expect(res.body.data!._entities).toEqual([
       { id: counted, followerCount: 12, followingCount: 3 },

@@ -1,0 +1,308 @@
+import { badUserInput, forbidden, isUuid, notFound, pageSize, toConnection, type Connection } from '@insta/infra';
+import { SocialSubjects } from '@insta/events';
+import { Lists, listCursor, parseListCursor } from './cursors.ts';
+import type { FollowStatus, Relation } from './generated/graphql.ts';
+import type {
+  AccountRecord,
+  ListRow,
+  PairRecord,
+  RelationRecord,
+  SocialRepository,
+  SocialTransaction,
+  UserRef,
+} from './social.repository.ts';
+
+export const MAX_RELATION_TARGETS = 500;
+export const MAX_PAIRS = 5000;
+export const DEFAULT_ID_PAGE = 1000;
+export const MAX_ID_PAGE = 5000;
+
+const noRelation = (targetId: string): RelationRecord => ({
+  targetId,
+  following: false,
+  followedBy: false,
+  requested: false,
+  blocking: false,
+  blockedBy: false,
+  muted: false,
+  targetIsPrivate: false,
+});
+
+export const followStatus = (r: RelationRecord): FollowStatus =>
+  r.following ? 'FOLLOWING' : r.requested ? 'REQUESTED' : 'NONE';
+
+const USER_NOT_FOUND = 'User not found';
+
+/** Ids are lower-case UUIDs; anything else names nobody. */
+const normalizeId = (id: string) => id.trim().toLowerCase();
+
+export class SocialService {
+  constructor(private readonly repo: SocialRepository) {}
+
+  // ------------------------------------------------------------------ mutations
+
+  /** FOLLOWING, or REQUESTED for a private account. Idempotent. */
+  follow(viewerId: string, userId: string): Promise<FollowStatus> {
+    const targetId = this.otherUser(viewerId, userId, 'follow');
+    return this.repo.transaction<FollowStatus>(async (tx) => {
+      const target = await this.lockPairWithTarget(tx, viewerId, targetId);
+      if (await tx.blockedEitherWay(viewerId, targetId)) throw forbidden('You cannot follow this user');
+      if (await tx.isFollowing(viewerId, targetId)) return 'FOLLOWING';
+      const edge = { followerId: viewerId, followeeId: targetId };
+      if (target.isPrivate) {
+        if (await tx.insertRequest(viewerId, targetId)) await tx.emit(SocialSubjects.followRequested, [edge]);
+        return 'REQUESTED';
+      }
+      if (await tx.insertFollow(viewerId, targetId)) await tx.emit(SocialSubjects.followCreated, [edge]);
+      return 'FOLLOWING';
+    });
+  }
+
+  /** Removes the follow or withdraws the pending request. Always NONE. */
+  unfollow(viewerId: string, userId: string): Promise<FollowStatus> {
+    const targetId = this.otherUser(viewerId, userId, 'unfollow');
+    return this.repo.transaction<FollowStatus>(async (tx) => {
+      await this.lockPairWithTarget(tx, viewerId, targetId);
+      const unfollowed = await tx.deleteFollows(viewerId, targetId, false);
+      await tx.emit(
+        SocialSubjects.followDeleted,
+        unfollowed.map((f) => ({ ...f, reason: 'UNFOLLOW' as const })),
+      );
+      const withdrawn = await tx.deleteRequests(viewerId, targetId, false);
+      await tx.emit(
+        SocialSubjects.followCancelled,
+        withdrawn.map((f) => ({ ...f, reason: 'WITHDRAWN' as const })),
+      );
+      return 'NONE';
+    });
+  }
+
+  /** The requester now follows the viewer; NOT_FOUND when there is no request (and no follow) to approve. */
+  approveFollowRequest(viewerId: string, userId: string): Promise<boolean> {
+    const requesterId = this.otherUser(viewerId, userId, 'approve a request from');
+    return this.repo.transaction(async (tx) => {
+      await tx.lockPair(viewerId, requesterId);
+      const [request] = await tx.deleteRequests(requesterId, viewerId, false);
+      if (request) {
+        await tx.insertFollow(requesterId, viewerId);
+        await tx.emit(SocialSubjects.followApproved, [{ ...request, reason: 'APPROVED' }]);
+        return true;
+      }
+      if (await tx.isFollowing(requesterId, viewerId)) return true;
+      throw notFound('No follow request from this user');
+    });
+  }
+
+  /** No request from the user is pending afterwards. NOT_FOUND only for unknown users. */
+  rejectFollowRequest(viewerId: string, userId: string): Promise<boolean> {
+    const requesterId = this.otherUser(viewerId, userId, 'reject a request from');
+    return this.repo.transaction(async (tx) => {
+      const accounts = await tx.lockPair(viewerId, requesterId);
+      const rejected = await tx.deleteRequests(requesterId, viewerId, false);
+      if (rejected.length === 0 && !accounts.has(requesterId)) throw notFound(USER_NOT_FOUND);
+      await tx.emit(SocialSubjects.followRejected, rejected);
+      return true;
+    });
+  }
+
+  /** Removes the follows and requests between the two, both ways, and keeps new ones out. Idempotent. */
+  block(viewerId: string, userId: string): Promise<boolean> {
+    const targetId = this.otherUser(viewerId, userId, 'block');
+    return this.repo.transaction(async (tx) => {
+      await this.lockPairWithTarget(tx, viewerId, targetId);
+      if (!(await tx.insertBlock(viewerId, targetId))) return true;
+      const follows = await tx.deleteFollows(viewerId, targetId, true);
+      await tx.emit(
+        SocialSubjects.followDeleted,
+        follows.map((f) => ({ ...f, reason: 'BLOCK' as const })),
+      );
+      const requests = await tx.deleteRequests(viewerId, targetId, true);
+      await tx.emit(
+        SocialSubjects.followCancelled,
+        requests.map((f) => ({ ...f, reason: 'BLOCK' as const })),
+      );
+      await tx.emit(SocialSubjects.blockCreated, [{ blockerId: viewerId, blockedId: targetId }]);
+      return true;
+    });
+  }
+
+  unblock(viewerId: string, userId: string): Promise<boolean> {
+    const targetId = this.otherUser(viewerId, userId, 'unblock');
+    return this.repo.transaction(async (tx) => {
+      await this.lockPairWithTarget(tx, viewerId, targetId);
+      if (await tx.deleteBlock(viewerId, targetId)) {
+        await tx.emit(SocialSubjects.blockDeleted, [{ blockerId: viewerId, blockedId: targetId }]);
+      }
+      return true;
+    });
+  }
+
+  /** Mutes change nothing between the two but the muter's view, so they need no pair lock. */
+  async mute(viewerId: string, userId: string): Promise<boolean> {
+    const targetId = this.otherUser(viewerId, userId, 'mute');
+    await this.requireAccount(targetId);
+    return this.repo.transaction(async (tx) => {
+      if (await tx.insertMute(viewerId, targetId)) {
+        await tx.emit(SocialSubjects.muteCreated, [{ muterId: viewerId, mutedId: targetId }]);
+      }
+      return true;
+    });
+  }
+
+  async unmute(viewerId: string, userId: string): Promise<boolean> {
+    const targetId = this.otherUser(viewerId, userId, 'unmute');
+    await this.requireAccount(targetId);
+    return this.repo.transaction(async (tx) => {
+      if (await tx.deleteMute(viewerId, targetId)) {
+        await tx.emit(SocialSubjects.muteDeleted, [{ muterId: viewerId, mutedId: targetId }]);
+      }
+      return true;
+    });
+  }
+
+  // ------------------------------------------------------------------ the users replica
+
+  /**
+   * Applies a users event (created or updated) to the replica. Idempotent, and an event older than the one
+   * applied last is ignored. When the account turns public, its pending requests are approved.
+   */
+  syncAccount(userId: string, isPrivate: boolean, occurredAt: Date): Promise<void> {
+    return this.repo.transaction(async (tx) => {
+      const { applied, wasPrivate } = await tx.syncAccount(userId, isPrivate, occurredAt);
+      if (!applied || wasPrivate !== true || isPrivate) return;
+      const approved = await tx.approveAllRequests(userId);
+      await tx.emit(
+        SocialSubjects.followApproved,
+        approved.map((followerId) => ({ followerId, followeeId: userId, reason: 'ACCOUNT_PUBLIC' as const })),
+      );
+    });
+  }
+
+  // ------------------------------------------------------------------ reads
+
+  /** For the relation loader: one record per id, in order; ids that are not UUIDs relate to nothing. */
+  async relationsOf(viewerId: string | null, targetIds: readonly string[]): Promise<RelationRecord[]> {
+    const valid = targetIds.filter(isUuid);
+    const found = valid.length ? await this.repo.relations(viewerId, valid) : [];
+    const byId = new Map(found.map((r) => [r.targetId, r]));
+    return targetIds.map((id) => byId.get(id) ?? noRelation(id));
+  }
+
+  /** Internal `relations`: up to 500 targets, in the order given; `blocked` is either way. */
+  async relations(viewerId: string, targetIds: string[]): Promise<Relation[]> {
+    if (targetIds.length > MAX_RELATION_TARGETS) {
+      throw badUserInput(`At most ${MAX_RELATION_TARGETS} targets`, 'targetIds');
+    }
+    const viewer = normalizeId(viewerId);
+    // A viewer id naming nobody (e.g. a stand-in for anonymous viewers) relates to nothing, but privacy still shows.
+    const rows = await this.relationsOf(isUuid(viewer) ? viewer : null, targetIds.map(normalizeId));
+    return rows.map((r, i) => ({
+      targetId: targetIds[i]!,
+      following: r.following,
+      requested: r.requested,
+      blocked: r.blocking || r.blockedBy,
+      muted: r.muted,
+      targetIsPrivate: r.targetIsPrivate,
+    }));
+  }
+
+  /** Internal `mutedOrBlocked`: up to 5000 pairs, in the order given; pairs naming nobody are all false. */
+  async mutedOrBlocked(pairs: { userId: string; otherId: string }[]): Promise<PairRecord[]> {
+    if (pairs.length > MAX_PAIRS) throw badUserInput(`At most ${MAX_PAIRS} pairs`, 'pairs');
+    const valid = pairs
+      .map((p) => ({ userId: normalizeId(p.userId), otherId: normalizeId(p.otherId) }))
+      .filter((p) => isUuid(p.userId) && isUuid(p.otherId));
+    const found = valid.length ? await this.repo.pairs(valid) : [];
+    const byPair = new Map(found.map((r) => [`${r.userId}:${r.otherId}`, r]));
+    return pairs.map((p) => {
+      const r = byPair.get(`${normalizeId(p.userId)}:${normalizeId(p.otherId)}`);
+      return { userId: p.userId, otherId: p.otherId, muted: r?.muted ?? false, blocked: r?.blocked ?? false };
+    });
+  }
+
+  /** Internal `followerIds`: keyset pages of up to 5000 ids for the feed fan-out. */
+  async followerIds(userId: string, first: number | null | undefined, after: string | null | undefined) {
+    const size = first ?? DEFAULT_ID_PAGE;
+    if (!Number.isInteger(size) || size < 1 || size > MAX_ID_PAGE) {
+      throw badUserInput(`first must be between 1 and ${MAX_ID_PAGE}`, 'first');
+    }
+    const id = normalizeId(userId);
+    const list = Lists.followerIds(id);
+    const key = parseListCursor(list, after);
+    if (!isUuid(id)) return { ids: [], endCursor: null, hasNextPage: false };
+    const rows = await this.repo.followers(id, null, key, size + 1);
+    const page = rows.slice(0, size);
+    const last = page.at(-1);
+    return {
+      ids: page.map((r) => r.id),
+      endCursor: last ? listCursor(list, last) : null,
+      hasNextPage: rows.length > size,
+    };
+  }
+
+  /**
+   * Followers or following of `user` as `viewerId` may see them: nothing when the user blocked the viewer or is
+   * private and the viewer neither is the user nor follows them; users who blocked the viewer are left out.
+   */
+  async edgeList(
+    kind: 'followers' | 'following',
+    user: UserRef,
+    viewerId: string | null,
+    relation: () => Promise<RelationRecord>,
+    first: number | null | undefined,
+    after: string | null | undefined,
+  ): Promise<Connection<UserRef>> {
+    const size = pageSize(first);
+    const list = Lists[kind](user.id);
+    const key = parseListCursor(list, after);
+    if (!isUuid(user.id) || !(await this.canSeeLists(user.id, viewerId, relation)))
+      return toUserConnection(list, [], size);
+    const rows = await this.repo[kind](user.id, viewerId, key, size + 1);
+    return toUserConnection(list, rows, size);
+  }
+
+  async followRequests(viewerId: string, first: number | null | undefined, after: string | null | undefined) {
+    const size = pageSize(first);
+    const list = Lists.followRequests(viewerId);
+    const rows = await this.repo.requests(viewerId, parseListCursor(list, after), size + 1);
+    return toUserConnection(list, rows, size);
+  }
+
+  // ------------------------------------------------------------------ helpers
+
+  private async canSeeLists(userId: string, viewerId: string | null, relation: () => Promise<RelationRecord>) {
+    if (viewerId === userId) return true;
+    const r = await relation();
+    if (r.blockedBy) return false;
+    return !r.targetIsPrivate || r.following;
+  }
+
+  /** The other user of a mutation, normalized: yourself is BAD_USER_INPUT, a non-id NOT_FOUND. */
+  private otherUser(viewerId: string, userId: string, verb: string): string {
+    const id = normalizeId(userId);
+    if (id === viewerId) throw badUserInput(`You cannot ${verb} yourself`, 'userId');
+    if (!isUuid(id)) throw notFound(USER_NOT_FOUND);
+    return id;
+  }
+
+  private async lockPairWithTarget(tx: SocialTransaction, viewerId: string, targetId: string): Promise<AccountRecord> {
+    const target = (await tx.lockPair(viewerId, targetId)).get(targetId);
+    if (!target) throw notFound(USER_NOT_FOUND);
+    return target;
+  }
+
+  private async requireAccount(userId: string): Promise<AccountRecord> {
+    const account = await this.repo.findAccount(userId);
+    if (!account) throw notFound(USER_NOT_FOUND);
+    return account;
+  }
+}
+
+function toUserConnection(list: string, rows: ListRow[], size: number): Connection<UserRef> {
+  return toConnection(
+    rows,
+    size,
+    (row) => listCursor(list, row),
+    (row) => ({ id: row.id }),
+  );
+}
