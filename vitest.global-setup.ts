@@ -1,6 +1,9 @@
 import { prepareTemplateDatabase } from '@insta/db/testing';
 
-/** Once per test run: migrate the template database that every test database is copied from. */
-export default async function setup() {
-  await prepareTemplateDatabase();
+/**
+ * Once per test run: migrate this run's template database, which every test database is copied from; the
+ * returned teardown drops it.
+ */
+export default function setup() {
+  return prepareTemplateDatabase();
 }

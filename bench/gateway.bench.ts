@@ -4,9 +4,8 @@
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { isDeepStrictEqual } from 'node:util';
-import pg from 'pg';
-import { createPrismaClient, migrateDeploy } from '@insta/db';
-import { createTestDatabase, prepareTemplateDatabase } from '@insta/db/testing';
+import { createPrismaClient } from '@insta/db';
+import { createTestDatabase } from '@insta/db/testing';
 import { IDENTITY_HEADER, signIdentity } from '@insta/infra';
 import { TEST_SECRETS } from '@insta/infra/testing';
 import type { ServerUrls } from './gateway.server.ts';
@@ -24,18 +23,6 @@ const TARGETS: { name: keyof ServerUrls; description: string }[] = [
   { name: 'direct', description: 'users subgraph, signed identity header sent by the load generator' },
 ];
 
-async function templateExists(): Promise<boolean> {
-  const client = new pg.Client({
-    connectionString: process.env.TEST_DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres',
-  });
-  await client.connect();
-  try {
-    const { rowCount } = await client.query(`SELECT 1 FROM pg_database WHERE datname = 'insta_test_template'`);
-    return rowCount === 1;
-  } finally {
-    await client.end();
-  }
-}
 
 function startServers(databaseUrl: string): Promise<{ child: ChildProcess; urls: ServerUrls }> {
   const profileDir = process.env.BENCH_PROFILE_DIR;
@@ -81,12 +68,9 @@ export default async function gatewayBench(): Promise<BenchReport> {
   const warmupS = intFromEnv('BENCH_WARMUP_S', 3);
   const only = process.env.BENCH_TARGETS?.split(',');
   const targets = only ? TARGETS.filter((t) => only.includes(t.name)) : TARGETS;
-
-  if (!(await templateExists())) await prepareTemplateDatabase();
   const database = await createTestDatabase();
   let child: ChildProcess | undefined;
   try {
-    await migrateDeploy(database.url); // the template may predate the newest migration
     const db = createPrismaClient({ url: database.url, poolSize: 1 });
     const user = await db.user.create({
       data: { username: USERNAME, email: 'bench_user@example.com', passwordHash: 'not-a-hash' },

@@ -4,6 +4,7 @@
  */
 import { mkdir, readdir, rename, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
+import { prepareTemplateDatabase } from '@insta/db/testing';
 import { failureCount, loadAverage, machineFacts, type BenchReport } from './lib.ts';
 
 const benchDir = fileURLToPath(new URL('.', import.meta.url));
@@ -19,6 +20,8 @@ if (names.length === 0) throw new Error(`No benchmark matches ${wanted.join(', '
 
 const pad = (s: string | number, n: number) => String(s).padStart(n);
 let failed = false;
+// Benchmarks copy their databases from a template migrated once per run (as the tests do).
+const dropTemplate = await prepareTemplateDatabase();
 for (const name of names) {
   const loadAverageAtStart = loadAverage();
   const started = Date.now();
@@ -65,4 +68,5 @@ for (const name of names) {
   await rename(`${file}.tmp`, file);
   console.log(`→ bench/results/${name}.json`);
 }
+await dropTemplate();
 process.exitCode = failed ? 1 : 0;

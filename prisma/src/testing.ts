@@ -2,7 +2,12 @@ import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { migrateDeploy } from './index';
 
-const TEMPLATE_DATABASE = 'insta_test_template';
+/**
+ * Each test run migrates its own template (named by the run's process id, passed to the workers through the
+ * environment), so runs on one Postgres never drop each other's template.
+ */
+const TEMPLATE_ENV = 'INSTA_TEST_TEMPLATE';
+const templateDatabase = () => process.env[TEMPLATE_ENV] ?? 'insta_test_template';
 
 function adminUrl(): string {
   return process.env.TEST_DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
@@ -25,12 +30,16 @@ async function withAdminClient<T>(use: (client: pg.Client) => Promise<T>): Promi
 }
 
 /** For vitest `globalSetup`: (re)creates the migrated template database that test databases are copied from. */
-export async function prepareTemplateDatabase(): Promise<void> {
+export async function prepareTemplateDatabase(): Promise<() => Promise<void>> {
+  const template = `insta_test_template_${process.pid}`;
+  process.env[TEMPLATE_ENV] = template;
   await withAdminClient(async (client) => {
-    await client.query(`DROP DATABASE IF EXISTS ${TEMPLATE_DATABASE} WITH (FORCE)`);
-    await client.query(`CREATE DATABASE ${TEMPLATE_DATABASE}`);
+    await client.query(`DROP DATABASE IF EXISTS ${template} WITH (FORCE)`);
+    await client.query(`CREATE DATABASE ${template}`);
   });
-  await migrateDeploy(databaseUrl(TEMPLATE_DATABASE));
+  await migrateDeploy(databaseUrl(template));
+  return () =>
+    withAdminClient((client) => client.query(`DROP DATABASE IF EXISTS ${template} WITH (FORCE)`)).then(() => undefined);
 }
 
 export interface TestDatabase {
@@ -41,7 +50,7 @@ export interface TestDatabase {
 /** A new, migrated database, copied from the template prepared by `prepareTemplateDatabase`. */
 export async function createTestDatabase(): Promise<TestDatabase> {
   const name = `insta_test_${randomUUID().replaceAll('-', '')}`;
-  await withAdminClient((client) => client.query(`CREATE DATABASE ${name} TEMPLATE ${TEMPLATE_DATABASE}`));
+  await withAdminClient((client) => client.query(`CREATE DATABASE ${name} TEMPLATE ${templateDatabase()}`));
   return {
     url: databaseUrl(name),
     drop: () =>

@@ -129,18 +129,22 @@ export async function startSystem({ env: source, logger }: SystemOptions): Promi
     const mediaConfig = loadMediaConfig({ ...base, PORT: subgraphPort(5) });
     const storage = createObjectStorage(mediaConfig);
     await ensureBucket(storage);
-    const urls = {
+    const others = {
       USERS_URL: await start(
         startUsersSubgraph({ ...deps, config: loadUsersConfig({ ...base, PORT: subgraphPort(1) }) }),
-      ),
-      POSTS_URL: await start(
-        startPostsSubgraph({ ...deps, config: loadPostsConfig({ ...base, PORT: subgraphPort(2) }) }),
       ),
       FEED_URL: await start(startFeedSubgraph({ ...deps, config: loadFeedConfig({ ...base, PORT: subgraphPort(3) }) })),
       SOCIAL_GRAPH_URL: await start(
         startSocialGraphSubgraph({ ...deps, config: loadSocialGraphConfig({ ...base, PORT: subgraphPort(4) }) }),
       ),
       MEDIA_URL: await start(startMediaSubgraph({ ...deps, config: mediaConfig, storage })),
+    };
+    // Posts asks users, social-graph and media (mentions, visibility, media checks): it starts after them.
+    const urls = {
+      ...others,
+      POSTS_URL: await start(
+        startPostsSubgraph({ ...deps, config: loadPostsConfig({ ...base, ...others, PORT: subgraphPort(2) }) }),
+      ),
     };
     const gateway = await createGatewayServer({
       config: loadGatewayConfig({ ...base, ...urls, PORT: String(gatewayPort) }),

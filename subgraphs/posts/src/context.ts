@@ -1,7 +1,11 @@
 import type { Identity } from '@insta/infra';
+import type { CommentsService } from './comments.service.ts';
 import type { Loaders } from './loaders.ts';
+import type { PostsService } from './posts.service.ts';
 
 export interface Context {
   identity: Identity | null;
   loaders: Loaders;
+  posts: PostsService;
+  comments: CommentsService;
 }

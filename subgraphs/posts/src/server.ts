@@ -1,29 +1,64 @@
-import type { PrismaClient } from '@insta/db';
+import { outboxStore, type PrismaClient } from '@insta/db';
+import { POSTS_STREAM } from '@insta/events';
 import {
   commonServerOptions,
-  DateTimeScalar,
+  createInternalClient,
+  OutboxRelay,
   startSubgraphServer,
   subgraphSchema,
   type RunningServer,
   type SubgraphDeps,
 } from '@insta/infra';
+import { CommentsRepository } from './comments.repository.ts';
+import { CommentsService } from './comments.service.ts';
 import type { PostsConfig } from './config.ts';
 import type { Context } from './context.ts';
-import type { Resolvers } from './generated/graphql.ts';
 import { createLoaders } from './loaders.ts';
+import { mediaClient } from './media.client.ts';
 import { PostsRepository } from './posts.repository.ts';
-import { Post } from './resolvers/post.ts';
-import { Query } from './resolvers/query.ts';
+import { PostsService } from './posts.service.ts';
+import { resolvers } from './resolvers/index.ts';
+import { socialGraphClient } from './social-graph.client.ts';
+import { usersClient } from './users.client.ts';
 
-const resolvers: Resolvers = { DateTime: DateTimeScalar, Query, Post };
+export type PostsDeps = SubgraphDeps<PostsConfig, PrismaClient>;
 
-export async function startPostsSubgraph(deps: SubgraphDeps<PostsConfig, PrismaClient>): Promise<RunningServer> {
-  const posts = new PostsRepository(deps.db);
-  return startSubgraphServer<Context>({
-    ...commonServerOptions('posts', deps),
-    schema: subgraphSchema('posts', resolvers),
-    context: ({ identity }) => ({ identity, loaders: createLoaders(posts) }),
-  });
+export async function startPostsSubgraph(deps: PostsDeps): Promise<RunningServer> {
+  const { config } = deps;
+  await deps.bus.ensureStream(POSTS_STREAM);
+  const relay = new OutboxRelay(outboxStore(deps.db, 'posts.outbox'), deps.bus, deps.logger);
+  relay.start();
+  const usersInternal = createInternalClient(config.USERS_URL, config.GATEWAY_SIGNING_SECRET);
+  const socialInternal = createInternalClient(config.SOCIAL_GRAPH_URL, config.GATEWAY_SIGNING_SECRET);
+  const mediaInternal = createInternalClient(config.MEDIA_URL, config.GATEWAY_SIGNING_SECRET);
+  const close = async () => {
+    await relay.stop();
+    await Promise.all([usersInternal.close(), socialInternal.close(), mediaInternal.close()]);
+  };
+  const users = usersClient(usersInternal);
+  const repositories = {
+    posts: new PostsRepository(deps.db, () => relay.notify()),
+    comments: new CommentsRepository(deps.db, () => relay.notify()),
+    socialGraph: socialGraphClient(socialInternal),
+  };
+  const posts = new PostsService(repositories.posts, users, mediaClient(mediaInternal));
+  const comments = new CommentsService(repositories.comments, users);
+  try {
+    return await startSubgraphServer<Context>({
+      ...commonServerOptions('posts', deps),
+      schema: subgraphSchema('posts', resolvers),
+      context: ({ identity }) => ({
+        identity,
+        loaders: createLoaders(repositories, identity?.userId ?? null),
+        posts,
+        comments,
+      }),
+      onStop: close,
+    });
+  } catch (error) {
+    await close();
+    throw error;
+  }
 }
 
 export { loadPostsConfig, type PostsConfig } from './config.ts';

@@ -2,5 +2,6 @@ import { isUuid } from '@insta/infra';
 import type { QueryResolvers } from '../generated/graphql.ts';
 
 export const Query: QueryResolvers = {
-  post: (_, { id }, ctx) => (isUuid(id) ? ctx.loaders.postById.load(id) : null),
+  post: (_, { id }, ctx) => (isUuid(id) ? ctx.loaders.visiblePost(id) : null),
+  postsByHashtag: (_, args, ctx) => ctx.posts.byHashtag(ctx.loaders, args.tag, args.first, args.after),
 };

@@ -1,0 +1,45 @@
+import type { InternalClient } from '@insta/infra';
+
+/** The viewer's relation to one account, as social-graph's internal `relations` field answers it. */
+export interface Relation {
+  targetId: string;
+  /** The viewer follows the target (approved). */
+  following: boolean;
+  requested: boolean;
+  /** A block exists between the two, either way. */
+  blocked: boolean;
+  muted: boolean;
+  targetIsPrivate: boolean;
+}
+
+/** Social-graph answers `following: false` for a viewer it does not know: what anonymous viewers are asked as. */
+export const ANONYMOUS_VIEWER_ID = '00000000-0000-0000-0000-000000000000';
+
+const MAX_TARGETS = 500;
+
+const RELATIONS = /* GraphQL */ `
+  query Relations($viewerId: ID!, $targetIds: [ID!]!) {
+    relations(viewerId: $viewerId, targetIds: $targetIds) {
+      targetId
+      following
+      requested
+      blocked
+      muted
+      targetIsPrivate
+    }
+  }
+`;
+
+export function socialGraphClient(client: InternalClient) {
+  return {
+    async relations(viewerId: string, targetIds: readonly string[]): Promise<Relation[]> {
+      const chunks: string[][] = [];
+      for (let i = 0; i < targetIds.length; i += MAX_TARGETS) chunks.push(targetIds.slice(i, i + MAX_TARGETS));
+      const answers = await Promise.all(
+        chunks.map((ids) => client.query<{ relations: Relation[] }>(RELATIONS, { viewerId, targetIds: ids })),
+      );
+      return answers.flatMap((a) => a.relations);
+    },
+  };
+}
+export type SocialGraphClient = ReturnType<typeof socialGraphClient>;
