@@ -59,6 +59,26 @@ interface CountDelta {
 
 type Tx = Prisma.TransactionClient;
 
+/** The keyset lists: the table, the column naming whose list it is, the column naming who is on it. */
+const LISTS = {
+  followers: {
+    table: Prisma.raw('social.follows'),
+    owner: Prisma.raw('followee_id'),
+    member: Prisma.raw('follower_id'),
+  },
+  following: {
+    table: Prisma.raw('social.follows'),
+    owner: Prisma.raw('follower_id'),
+    member: Prisma.raw('followee_id'),
+  },
+  requests: {
+    table: Prisma.raw('social.follow_requests'),
+    owner: Prisma.raw('target_id'),
+    member: Prisma.raw('requester_id'),
+  },
+};
+export type ListKind = keyof typeof LISTS;
+
 const uuid = (id: string) => Prisma.sql`${id}::uuid`;
 
 /**
@@ -294,41 +314,26 @@ export class SocialRepository {
   }
 
   /**
-   * Followers of userId, newest first, from the (followee_id, created_at DESC, follower_id DESC) index: the
-   * row comparison starts the index scan at the cursor, so any page costs the same. With a viewer, users who
-   * blocked the viewer are left out.
+   * One newest-first page of a list: the followers of a user, whom they follow, or the pending requests to them.
+   * Served by the list's (owner, created_at DESC, member DESC) index: the row comparison starts the index scan at
+   * the cursor, so a page costs the same at any depth. With `hideBlockersOf`, members who blocked that user are
+   * left out (one primary-key probe per row).
    */
-  followers(userId: string, viewerId: string | null, after: ListKey | null, limit: number): Promise<ListRow[]> {
+  list(
+    kind: ListKind,
+    ownerId: string,
+    after: ListKey | null,
+    limit: number,
+    hideBlockersOf: string | null,
+  ): Promise<ListRow[]> {
+    const { table, owner, member } = LISTS[kind];
     return this.db.$queryRaw<ListRow[]>`
-      SELECT f.follower_id::text AS id, f.created_at AS "createdAt"
-      FROM social.follows f
-      WHERE f.followee_id = ${uuid(userId)}
-        ${after ? Prisma.sql`AND (f.created_at, f.follower_id) < (${after.createdAt}::timestamptz, ${uuid(after.id)})` : Prisma.empty}
-        ${viewerId ? Prisma.sql`AND NOT EXISTS (SELECT 1 FROM social.blocks b WHERE b.blocker_id = f.follower_id AND b.blocked_id = ${uuid(viewerId)})` : Prisma.empty}
-      ORDER BY f.created_at DESC, f.follower_id DESC
-      LIMIT ${limit}`;
-  }
-
-  /** Like `followers`, from the (follower_id, created_at DESC, followee_id DESC) index. */
-  following(userId: string, viewerId: string | null, after: ListKey | null, limit: number): Promise<ListRow[]> {
-    return this.db.$queryRaw<ListRow[]>`
-      SELECT f.followee_id::text AS id, f.created_at AS "createdAt"
-      FROM social.follows f
-      WHERE f.follower_id = ${uuid(userId)}
-        ${after ? Prisma.sql`AND (f.created_at, f.followee_id) < (${after.createdAt}::timestamptz, ${uuid(after.id)})` : Prisma.empty}
-        ${viewerId ? Prisma.sql`AND NOT EXISTS (SELECT 1 FROM social.blocks b WHERE b.blocker_id = f.followee_id AND b.blocked_id = ${uuid(viewerId)})` : Prisma.empty}
-      ORDER BY f.created_at DESC, f.followee_id DESC
-      LIMIT ${limit}`;
-  }
-
-  /** Pending requests to targetId, newest first. */
-  requests(targetId: string, after: ListKey | null, limit: number): Promise<ListRow[]> {
-    return this.db.$queryRaw<ListRow[]>`
-      SELECT r.requester_id::text AS id, r.created_at AS "createdAt"
-      FROM social.follow_requests r
-      WHERE r.target_id = ${uuid(targetId)}
-        ${after ? Prisma.sql`AND (r.created_at, r.requester_id) < (${after.createdAt}::timestamptz, ${uuid(after.id)})` : Prisma.empty}
-      ORDER BY r.created_at DESC, r.requester_id DESC
+      SELECT e.${member}::text AS id, e.created_at AS "createdAt"
+      FROM ${table} e
+      WHERE e.${owner} = ${uuid(ownerId)}
+        ${after ? Prisma.sql`AND (e.created_at, e.${member}) < (${after.createdAt}::timestamptz, ${uuid(after.id)})` : Prisma.empty}
+        ${hideBlockersOf ? Prisma.sql`AND NOT EXISTS (SELECT 1 FROM social.blocks b WHERE b.blocker_id = e.${member} AND b.blocked_id = ${uuid(hideBlockersOf)})` : Prisma.empty}
+      ORDER BY e.created_at DESC, e.${member} DESC
       LIMIT ${limit}`;
   }
 }

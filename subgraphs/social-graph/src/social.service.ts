@@ -230,7 +230,7 @@ export class SocialService {
     const list = Lists.followerIds(id);
     const key = parseListCursor(list, after);
     if (!isUuid(id)) return { ids: [], endCursor: null, hasNextPage: false };
-    const rows = await this.repo.followers(id, null, key, size + 1);
+    const rows = await this.repo.list('followers', id, key, size + 1, null);
     const page = rows.slice(0, size);
     const last = page.at(-1);
     return {
@@ -257,14 +257,14 @@ export class SocialService {
     const key = parseListCursor(list, after);
     if (!isUuid(user.id) || !(await this.canSeeLists(user.id, viewerId, relation)))
       return toUserConnection(list, [], size);
-    const rows = await this.repo[kind](user.id, viewerId, key, size + 1);
+    const rows = await this.repo.list(kind, user.id, key, size + 1, viewerId);
     return toUserConnection(list, rows, size);
   }
 
   async followRequests(viewerId: string, first: number | null | undefined, after: string | null | undefined) {
     const size = pageSize(first);
     const list = Lists.followRequests(viewerId);
-    const rows = await this.repo.requests(viewerId, parseListCursor(list, after), size + 1);
+    const rows = await this.repo.list('requests', viewerId, parseListCursor(list, after), size + 1, null);
     return toUserConnection(list, rows, size);
   }
 
