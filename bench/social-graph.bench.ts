@@ -7,8 +7,8 @@
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import pg from 'pg';
-import { createPrismaClient, migrateDeploy } from '@insta/db';
-import { createTestDatabase, prepareTemplateDatabase } from '@insta/db/testing';
+import { createPrismaClient } from '@insta/db';
+import { createTestDatabase } from '@insta/db/testing';
 import {
   createInternalClient,
   IDENTITY_HEADER,
@@ -39,12 +39,6 @@ async function withClient<T>(url: string, use: (client: pg.Client) => Promise<T>
   }
 }
 
-async function templateExists(): Promise<boolean> {
-  return withClient(adminUrl(), async (client) => {
-    const { rowCount } = await client.query(`SELECT 1 FROM pg_database WHERE datname = 'insta_test_template'`);
-    return rowCount === 1;
-  });
-}
 
 /**
  * 1M follow rows in one INSERT ... SELECT generate_series; two followers share each millisecond, so the id
@@ -116,15 +110,12 @@ export default async function socialGraphBench(): Promise<BenchReport> {
   const connections = intFromEnv('BENCH_CONNECTIONS', 8);
   const durationS = intFromEnv('BENCH_DURATION_S', 10);
   const warmupS = intFromEnv('BENCH_WARMUP_S', 3);
-
-  if (!(await templateExists())) await prepareTemplateDatabase();
   const database = await createTestDatabase();
   const db = createPrismaClient({ url: database.url, poolSize: 10 });
   const bus = new MemoryEventBus('bench', silentLogger);
   const kv = new MemoryKeyValueStore('bench:');
   let server: RunningServer | undefined;
   try {
-    await migrateDeploy(database.url); // the template may predate the newest migration
     const celebId = randomUUID();
     process.stderr.write(`social-graph bench: seeding ${followers} followers\n`);
     const seedStarted = performance.now();

@@ -7,7 +7,11 @@ import { migrateDeploy } from './index';
  * environment), so runs on one Postgres never drop each other's template.
  */
 const TEMPLATE_ENV = 'INSTA_TEST_TEMPLATE';
-const templateDatabase = () => process.env[TEMPLATE_ENV] ?? 'insta_test_template';
+function templateDatabase(): string {
+  const name = process.env[TEMPLATE_ENV];
+  if (!name) throw new Error('No test template database: call prepareTemplateDatabase() first (vitest globalSetup)');
+  return name;
+}
 
 function adminUrl(): string {
   return process.env.TEST_DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
