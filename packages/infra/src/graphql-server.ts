@@ -6,6 +6,7 @@ import { unwrapResolverError } from '@apollo/server/errors';
 import type { GraphQLFormattedError, GraphQLSchema } from 'graphql';
 import { ErrorCode } from './errors.ts';
 import { handleGraphQL, listen, sendJson, serveRoutes } from './http.ts';
+import { setCursorSecret } from './pagination.ts';
 import { IDENTITY_HEADER, verifyIdentity, type Identity } from './identity.ts';
 import type { Logger } from './logger.ts';
 
@@ -90,6 +91,7 @@ export async function startSubgraphServer<TContext extends BaseContext>(
   options: SubgraphServerOptions<TContext>,
 ): Promise<RunningServer> {
   const { logger } = options;
+  setCursorSecret(options.signingSecret);
   const httpServer = createServer();
   const apollo = new ApolloServer<TContext>({
     schema: options.schema,

@@ -1,3 +1,4 @@
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
 import { badUserInput } from './errors.ts';
 
@@ -13,18 +14,36 @@ export function pageSize(first: number | null | undefined): number {
   return first;
 }
 
+let cursorKey = randomBytes(32);
+
 /**
- * Opaque keyset cursors: base64url JSON tagged with the list they belong to, so a cursor from another list,
- * or one that does not decode to the expected shape, is BAD_USER_INPUT.
+ * Cursors are MAC'd so that a hand-made one is refused. Every instance of a subgraph must use the same key:
+ * startSubgraphServer derives it from GATEWAY_SIGNING_SECRET.
+ */
+export function setCursorSecret(secret: string): void {
+  cursorKey = createHmac('sha256', secret).update('insta-cursor-key').digest();
+}
+
+const cursorMac = (payload: string) => createHmac('sha256', cursorKey).update(payload).digest('base64url').slice(0, 22);
+
+/**
+ * Opaque keyset cursors: base64url JSON tagged with the list they belong to, plus a MAC, so a cursor from another
+ * list, a forged one, or one that does not decode to the expected shape, is BAD_USER_INPUT.
  */
 export function encodeCursor(list: string, key: unknown): string {
-  return Buffer.from(JSON.stringify({ l: list, k: key })).toString('base64url');
+  const payload = Buffer.from(JSON.stringify({ l: list, k: key })).toString('base64url');
+  return `${payload}.${cursorMac(payload)}`;
 }
 
 export function decodeCursor<S extends z.ZodType>(list: string, cursor: string, schema: S): z.infer<S> {
+  const [payload = '', mac = ''] = cursor.split('.');
+  const expected = Buffer.from(cursorMac(payload));
+  const given = Buffer.from(mac);
+  if (given.length !== expected.length || !timingSafeEqual(given, expected))
+    throw badUserInput('Invalid cursor', 'after');
   let decoded: unknown;
   try {
-    decoded = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+    decoded = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8'));
   } catch {
     throw badUserInput('Invalid cursor', 'after');
   }

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { describe, expect, it } from 'vitest';
-import { decodeCursor, encodeCursor, pageSize, toConnection } from '../src/index.ts';
+import { decodeCursor, encodeCursor, pageSize, setCursorSecret, toConnection } from '../src/index.ts';
 
 const key = z.object({ t: z.number(), id: z.string() });
 
@@ -36,5 +36,23 @@ describe('page size', () => {
     const rows = [1, 2, 3];
     expect(toConnection(rows, 2, String, (r) => r).pageInfo).toEqual({ hasNextPage: true, endCursor: '2' });
     expect(toConnection(rows, 3, String, (r) => r).pageInfo).toEqual({ hasNextPage: false, endCursor: '3' });
+  });
+});
+
+describe('cursor signatures', () => {
+  it('should reject a well-formed cursor that this deployment did not sign', () => {
+    const handMade = `${Buffer.from(JSON.stringify({ l: 'followers:1', k: { t: 5, id: 'x' } })).toString('base64url')}.AAAAAAAAAAAAAAAAAAAAAA`;
+    expect(() => decodeCursor('followers:1', handMade, key)).toThrowError(
+      expect.objectContaining({ extensions: expect.objectContaining({ code: 'BAD_USER_INPUT' }) }),
+    );
+  });
+
+  it('should accept cursors across instances that share the secret', async () => {
+    setCursorSecret('shared-deployment-secret-shared-deployment');
+    const cursor = encodeCursor('followers:1', { t: 1, id: 'a' });
+    setCursorSecret('shared-deployment-secret-shared-deployment');
+    expect(decodeCursor('followers:1', cursor, key)).toEqual({ t: 1, id: 'a' });
+    setCursorSecret('another-deployment-secret-another-deployment');
+    expect(() => decodeCursor('followers:1', cursor, key)).toThrow();
   });
 });

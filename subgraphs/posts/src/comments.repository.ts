@@ -142,6 +142,9 @@ export class CommentsRepository {
   async softDelete(comment: CommentRecord, postAuthorId: string, deletedBy: string): Promise<boolean> {
     const now = new Date();
     const deleted = await this.db.$transaction(async (tx) => {
+      // `add` takes the post row first too: a reply being added to this subtree either commits before this lock
+      // (and the recursive query below sees it) or waits and then finds its parent deleted.
+      await tx.$queryRaw`SELECT 1 FROM posts.posts WHERE id = ${comment.postId}::uuid FOR UPDATE`;
       const rows = await tx.$queryRaw<{ id: string }[]>`
         WITH RECURSIVE subtree AS (
           SELECT id FROM posts.comments WHERE id = ${comment.id}::uuid AND deleted_at IS NULL

@@ -34,6 +34,13 @@ const columns = {
   commentCount: true,
 } as const;
 
+/** `columns` in raw SQL over `posts.posts p`, aliased to PostRecord's field names. */
+const postColumnsSql = Prisma.sql`p.id, p.author_id AS "authorId", p.text, p.created_at AS "createdAt",
+  p.edited_at AS "editedAt", p.like_count AS "likeCount", p.comment_count AS "commentCount"`;
+
+/** Thrown inside a transaction to roll it back when the post was deleted under it. */
+class PostGone extends Error {}
+
 export class IdempotencyKeyTaken extends Error {
   constructor() {
     super('idempotency key already used');
@@ -87,20 +94,19 @@ export class PostsRepository {
     });
   }
 
-  /** Newest first, `limit` rows after `after`. */
+  /**
+   * Newest first, `limit` rows after `after`. The row comparison lets the (author_id, created_at desc, id desc)
+   * index start at the cursor, so a deep page costs what the first does.
+   */
   byAuthor(authorId: string, after: PostKey | null, limit: number): Promise<PostRecord[]> {
-    return this.db.post.findMany({
-      where: {
-        authorId,
-        deletedAt: null,
-        ...(after && {
-          OR: [{ createdAt: { lt: after.createdAt } }, { createdAt: after.createdAt, id: { lt: after.id } }],
-        }),
-      },
-      orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
-      take: limit,
-      select: columns,
-    });
+    const keyset = after
+      ? Prisma.sql`AND (p.created_at, p.id) < (${after.createdAt}, ${after.id}::uuid)`
+      : Prisma.empty;
+    return this.db.$queryRaw<PostRecord[]>`
+      SELECT ${postColumnsSql} FROM posts.posts p
+      WHERE p.author_id = ${authorId}::uuid AND p.deleted_at IS NULL ${keyset}
+      ORDER BY p.created_at DESC, p.id DESC
+      LIMIT ${limit}`;
   }
 
   /** Newest first, served by the (tag, created_at desc, post_id desc) index. */
@@ -109,8 +115,7 @@ export class PostsRepository {
       ? Prisma.sql`AND (h.created_at, h.post_id) < (${after.createdAt}, ${after.id}::uuid)`
       : Prisma.empty;
     return this.db.$queryRaw<PostRecord[]>`
-      SELECT p.id, p.author_id AS "authorId", p.text, p.created_at AS "createdAt", p.edited_at AS "editedAt",
-             p.like_count AS "likeCount", p.comment_count AS "commentCount"
+      SELECT ${postColumnsSql}
       FROM posts.post_hashtags h JOIN posts.posts p ON p.id = h.post_id
       WHERE h.tag = ${tag} AND p.deleted_at IS NULL ${keyset}
       ORDER BY h.created_at DESC, h.post_id DESC
@@ -274,31 +279,38 @@ export class PostsRepository {
 
   private async changeLike(postId: string, userId: string, change: 'like' | 'unlike') {
     const now = new Date();
-    const result = await this.db.$transaction(async (tx) => {
-      const { count } =
-        change === 'like'
-          ? await tx.like.createMany({ data: [{ postId, userId, createdAt: now }], skipDuplicates: true })
-          : await tx.like.deleteMany({ where: { postId, userId } });
-      if (count === 0) {
-        const post = await tx.post.findFirst({ where: { id: postId, deletedAt: null }, select: columns });
-        return post && { post, changed: false };
-      }
-      const post = await tx.post.update({
-        where: { id: postId },
-        data: { likeCount: change === 'like' ? { increment: 1 } : { decrement: 1 } },
-        select: columns,
+    const result = await this.db
+      .$transaction(async (tx) => {
+        const { count } =
+          change === 'like'
+            ? await tx.like.createMany({ data: [{ postId, userId, createdAt: now }], skipDuplicates: true })
+            : await tx.like.deleteMany({ where: { postId, userId } });
+        if (count === 0) {
+          const post = await tx.post.findFirst({ where: { id: postId, deletedAt: null }, select: columns });
+          return post && { post, changed: false };
+        }
+        // A delete that committed after the visibility check wins: the like must not land on a deleted post.
+        const updated = await tx.post.updateMany({
+          where: { id: postId, deletedAt: null },
+          data: { likeCount: change === 'like' ? { increment: 1 } : { decrement: 1 } },
+        });
+        if (updated.count === 0) throw new PostGone();
+        const post = await tx.post.findUniqueOrThrow({ where: { id: postId }, select: columns });
+        const event: PostLikeEvent = {
+          postId,
+          postAuthorId: post.authorId,
+          userId,
+          likeCount: post.likeCount,
+          at: now.toISOString(),
+        };
+        const subject = change === 'like' ? PostsSubjects.postLiked : PostsSubjects.postUnliked;
+        await tx.postsOutbox.create({ data: outboxRow(subject, event, now) });
+        return { post, changed: true };
+      })
+      .catch((error: unknown) => {
+        if (error instanceof PostGone) return null;
+        throw error;
       });
-      const event: PostLikeEvent = {
-        postId,
-        postAuthorId: post.authorId,
-        userId,
-        likeCount: post.likeCount,
-        at: now.toISOString(),
-      };
-      const subject = change === 'like' ? PostsSubjects.postLiked : PostsSubjects.postUnliked;
-      await tx.postsOutbox.create({ data: outboxRow(subject, event, now) });
-      return { post, changed: true };
-    });
     if (result?.changed) this.afterCommit();
     return result;
   }
