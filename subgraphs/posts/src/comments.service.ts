@@ -1,20 +1,9 @@
-import {
-  badUserInput,
-  decodeCursor,
-  encodeCursor,
-  forbidden,
-  isUuid,
-  notFound,
-  pageSize,
-  toConnection,
-} from '@insta/infra';
-import { z } from 'zod';
+import { badUserInput, forbidden, isUuid, notFound, pageSize, toConnection } from '@insta/infra';
 import { ParentGone, type CommentPageKey, type CommentRecord, type CommentsRepository } from './comments.repository.ts';
 import type { Loaders } from './loaders.ts';
-import { MAX_MENTIONS, MAX_TEXT_LENGTH, mentionedUsernames, textLength } from './text.ts';
+import { checkTextLength, MAX_MENTIONS, mentionedUsernames } from './text.ts';
+import { decodeTimeCursor, encodeTimeCursor } from './cursors.ts';
 import type { UsersClient } from './users.client.ts';
-
-const commentKey = z.object({ c: z.iso.datetime(), i: z.uuid() });
 
 export interface AddCommentInput {
   postId: string;
@@ -38,17 +27,11 @@ export class CommentsService {
   ) {
     const size = pageSize(first);
     const list = `comments:${scope}:${id}`;
-    const key = after ? decodeCursor(list, after, commentKey) : null;
-    const rows = await loaders.commentPage.load({
-      scope,
-      id,
-      after: key && { createdAt: new Date(key.c), id: key.i },
-      limit: size + 1,
-    });
+    const rows = await loaders.commentPage.load({ scope, id, after: decodeTimeCursor(list, after), limit: size + 1 });
     return toConnection(
       rows,
       size,
-      (c) => encodeCursor(list, { c: c.createdAt.toISOString(), i: c.id }),
+      (c) => encodeTimeCursor(list, c),
       (c) => c,
     );
   }
@@ -62,8 +45,7 @@ export class CommentsService {
   async add(loaders: Loaders, authorId: string, input: AddCommentInput): Promise<CommentRecord> {
     const text = input.text.trim();
     if (!text) throw badUserInput('A comment needs text', 'input.text');
-    if (textLength(text) > MAX_TEXT_LENGTH)
-      throw badUserInput(`Text must be at most ${MAX_TEXT_LENGTH} characters`, 'input.text');
+    checkTextLength(text, 'input.text');
     const names = mentionedUsernames(text);
     if (names.length > MAX_MENTIONS) throw badUserInput(`At most ${MAX_MENTIONS} mentions`, 'input.text');
     const post = isUuid(input.postId) ? await loaders.visiblePost(input.postId) : null;

@@ -1,8 +1,6 @@
 import {
   badUserInput,
   conflict,
-  decodeCursor,
-  encodeCursor,
   forbidden,
   isUuid,
   notFound,
@@ -10,19 +8,18 @@ import {
   toConnection,
   type Connection,
 } from '@insta/infra';
-import { z } from 'zod';
 import type { Loaders } from './loaders.ts';
 import type { MediaClient } from './media.client.ts';
 import { IdempotencyKeyTaken, type PostKey, type PostRecord, type PostsRepository } from './posts.repository.ts';
 import {
+  checkTextLength,
   hashtagsOf,
   MAX_HASHTAGS,
   MAX_MENTIONS,
-  MAX_TEXT_LENGTH,
   mentionedUsernames,
   normalizeHashtag,
-  textLength,
 } from './text.ts';
+import { decodeTimeCursor, encodeTimeCursor } from './cursors.ts';
 import type { UsersClient } from './users.client.ts';
 
 /** A User entity reference: users and social-graph resolve its fields. */
@@ -35,22 +32,14 @@ const MAX_IDEMPOTENCY_KEY_LENGTH = 100;
 /** A tag list skips posts the viewer may not see; it scans at most this many batches for one page. */
 const MAX_SCAN_ROUNDS = 5;
 
-const postKey = z.object({ c: z.iso.datetime(), i: z.uuid() });
 const toKey = (post: PostRecord): PostKey => ({ createdAt: post.createdAt, id: post.id });
-const encodeKey = (list: string, key: PostKey) => encodeCursor(list, { c: key.createdAt.toISOString(), i: key.id });
-function decodeKey(list: string, after: string | null | undefined): PostKey | null {
-  if (!after) return null;
-  const key = decodeCursor(list, after, postKey);
-  return { createdAt: new Date(key.c), id: key.i };
-}
 
 const emptyConnection = <T>(): Connection<T> => ({ edges: [], pageInfo: { hasNextPage: false, endCursor: null } });
 
 /** Trimmed text, null when empty; too long is BAD_USER_INPUT on `field`. */
 function cleanText(text: string | null | undefined, field: string): string | null {
   const trimmed = text?.trim() ?? '';
-  if (textLength(trimmed) > MAX_TEXT_LENGTH)
-    throw badUserInput(`Text must be at most ${MAX_TEXT_LENGTH} characters`, field);
+  checkTextLength(trimmed, field);
   return trimmed || null;
 }
 
@@ -128,13 +117,13 @@ export class PostsService {
   ) {
     const size = pageSize(first);
     const list = `posts:author:${authorId}`;
-    const key = decodeKey(list, after);
+    const key = decodeTimeCursor(list, after);
     if (!(await loaders.canSeeAuthor(authorId))) return emptyConnection<PostRecord>();
     const rows = await this.posts.byAuthor(authorId, key, size + 1);
     return toConnection(
       rows,
       size,
-      (p) => encodeKey(list, toKey(p)),
+      (p) => encodeTimeCursor(list, toKey(p)),
       (p) => p,
     );
   }
@@ -150,7 +139,7 @@ export class PostsService {
     if (!tag) throw badUserInput('Not a hashtag', 'tag');
     const size = pageSize(first);
     const list = `posts:tag:${tag}`;
-    let scanned = decodeKey(list, after);
+    let scanned = decodeTimeCursor(list, after);
     const nodes: PostRecord[] = [];
     for (let round = 0; round < MAX_SCAN_ROUNDS; round++) {
       const rows = await this.posts.byHashtag(tag, scanned, size + 1);
@@ -175,8 +164,8 @@ export class PostsService {
     const last = nodes.at(-1);
     const end = resumeAt ?? (last ? toKey(last) : null);
     return {
-      edges: nodes.map((node) => ({ cursor: encodeKey(list, toKey(node)), node })),
-      pageInfo: { hasNextPage, endCursor: end ? encodeKey(list, end) : null },
+      edges: nodes.map((node) => ({ cursor: encodeTimeCursor(list, toKey(node)), node })),
+      pageInfo: { hasNextPage, endCursor: end ? encodeTimeCursor(list, end) : null },
     };
   }
 

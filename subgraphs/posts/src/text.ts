@@ -1,3 +1,5 @@
+import { badUserInput } from '@insta/infra';
+
 /** What posts and comments say: length limits, hashtags and @mentions, parsed the same way everywhere. */
 
 export const MAX_TEXT_LENGTH = 2200;
@@ -10,6 +12,12 @@ const MENTION = /(?<![\p{L}\p{M}\p{N}_@.])@([A-Za-z0-9_]{3,30})(?![A-Za-z0-9_])/
 
 /** Characters as Postgres counts them (code points), not UTF-16 units. */
 export const textLength = (text: string) => [...text].length;
+
+/** BAD_USER_INPUT on `field` when the text is over the limit. */
+export function checkTextLength(text: string, field: string): void {
+  if (textLength(text) > MAX_TEXT_LENGTH)
+    throw badUserInput(`Text must be at most ${MAX_TEXT_LENGTH} characters`, field);
+}
 
 /** Lower-case NFKC, without `#`; null when it cannot be a tag (empty, digits only, too long, other characters). */
 export function normalizeHashtag(raw: string): string | null {
