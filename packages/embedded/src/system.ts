@@ -133,7 +133,6 @@ export async function startSystem({ env: source, logger }: SystemOptions): Promi
       USERS_URL: await start(
         startUsersSubgraph({ ...deps, config: loadUsersConfig({ ...base, PORT: subgraphPort(1) }) }),
       ),
-      FEED_URL: await start(startFeedSubgraph({ ...deps, config: loadFeedConfig({ ...base, PORT: subgraphPort(3) }) })),
       SOCIAL_GRAPH_URL: await start(
         startSocialGraphSubgraph({ ...deps, config: loadSocialGraphConfig({ ...base, PORT: subgraphPort(4) }) }),
       ),
@@ -144,6 +143,10 @@ export async function startSystem({ env: source, logger }: SystemOptions): Promi
       ...others,
       POSTS_URL: await start(
         startPostsSubgraph({ ...deps, config: loadPostsConfig({ ...base, ...others, PORT: subgraphPort(2) }) }),
+      ),
+      // Feed asks social-graph (followers of an author for the fan-out): it starts after it.
+      FEED_URL: await start(
+        startFeedSubgraph({ ...deps, config: loadFeedConfig({ ...base, ...others, PORT: subgraphPort(3) }) }),
       ),
     };
     const gateway = await createGatewayServer({

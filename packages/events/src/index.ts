@@ -7,3 +7,4 @@ export * from './users.ts';
 export * from './media.ts';
 export * from './posts.ts';
 export * from './social.ts';
+export * from './feed.ts';

@@ -1,6 +1,10 @@
 import { DEFAULT_DUPLICATE_WINDOW_MS, type StreamDefinition } from './common.ts';
 
-export const POSTS_STREAM: StreamDefinition = { name: 'POSTS', subjects: ['posts.>'], duplicateWindowMs: DEFAULT_DUPLICATE_WINDOW_MS };
+export const POSTS_STREAM: StreamDefinition = {
+  name: 'POSTS',
+  subjects: ['posts.>'],
+  duplicateWindowMs: DEFAULT_DUPLICATE_WINDOW_MS,
+};
 
 export const PostsSubjects = {
   postCreated: 'posts.post.created',

@@ -60,6 +60,77 @@ describe.each(adapters)('KeyValueStore contract: %s', (_name, create) => {
     expect(await other.get('shared-name')).toBeNull();
   });
 
+  describe('sorted sets', () => {
+    const members = (list: { member: string }[]) => list.map((m) => m.member);
+
+    it('should page members newest first by (score, member) from a keyset cursor', async () => {
+      await kv.zaddCapped(
+        [
+          { key: 'tl:a', member: 'p1', score: 1_000 },
+          { key: 'tl:a', member: 'p3', score: 3_000 },
+          { key: 'tl:a', member: 'p2b', score: 2_000 },
+          { key: 'tl:a', member: 'p2a', score: 2_000 },
+          { key: 'tl:a', member: 'p2c', score: 2_000 },
+        ],
+        100,
+      );
+      const first = await kv.zrangeDesc('tl:a', null, 2);
+      expect(first).toEqual([
+        { member: 'p3', score: 3_000 },
+        { member: 'p2c', score: 2_000 },
+      ]);
+      expect(members(await kv.zrangeDesc('tl:a', first[1]!, 2))).toEqual(['p2b', 'p2a']);
+      expect(members(await kv.zrangeDesc('tl:a', { member: 'p2a', score: 2_000 }, 10))).toEqual(['p1']);
+      expect(await kv.zrangeDesc('tl:a', { member: 'p1', score: 1_000 }, 10)).toEqual([]);
+      expect(await kv.zrangeDesc('never-written', null, 10)).toEqual([]);
+    });
+
+    it('should keep one copy of a member added twice, with the newer score', async () => {
+      await kv.zaddCapped([{ key: 'tl:b', member: 'p', score: 5 }], 10);
+      await kv.zaddCapped([{ key: 'tl:b', member: 'p', score: 7 }], 10);
+      expect(await kv.zrangeDesc('tl:b', null, 10)).toEqual([{ member: 'p', score: 7 }]);
+      expect(await kv.zcard('tl:b')).toBe(1);
+    });
+
+    it('should keep only the cap highest-scored members of every key written', async () => {
+      const entries = ['x', 'y'].flatMap((user) =>
+        Array.from({ length: 6 }, (_, i) => ({ key: `tl:${user}`, member: `p${i}`, score: 1_000 + i })),
+      );
+      await kv.zaddCapped(entries, 4);
+      for (const user of ['x', 'y']) {
+        expect(members(await kv.zrangeDesc(`tl:${user}`, null, 10))).toEqual(['p5', 'p4', 'p3', 'p2']);
+      }
+    });
+
+    it('should store scores up to 2^53 exactly', async () => {
+      const score = 2 ** 53 - 1;
+      await kv.zaddCapped([{ key: 'tl:big', member: 'p', score }], 10);
+      expect((await kv.zrangeDesc('tl:big', null, 1))[0]?.score).toBe(score);
+    });
+
+    it('should remove members and the key with its last member', async () => {
+      await kv.zaddCapped(
+        [
+          { key: 'tl:c', member: 'p1', score: 1 },
+          { key: 'tl:c', member: 'p2', score: 2 },
+        ],
+        10,
+      );
+      expect(await kv.exists('tl:c')).toBe(true);
+      expect(await kv.zrem('tl:c', ['p1', 'absent'])).toBe(1);
+      expect(members(await kv.zrangeDesc('tl:c', null, 10))).toEqual(['p2']);
+      expect(await kv.zrem('tl:c', ['p2'])).toBe(1);
+      expect(await kv.exists('tl:c')).toBe(false);
+      expect(await kv.zcard('tl:c')).toBe(0);
+    });
+
+    it('should delete a sorted set with del', async () => {
+      await kv.zaddCapped([{ key: 'tl:d', member: 'p', score: 1 }], 10);
+      expect(await kv.del('tl:d')).toBe(1);
+      expect(await kv.zrangeDesc('tl:d', null, 10)).toEqual([]);
+    });
+  });
+
   it('should answer ping', async () => {
     await expect(kv.ping()).resolves.toBeUndefined();
   });

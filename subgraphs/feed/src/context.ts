@@ -1,9 +1,11 @@
 import type { Identity } from '@insta/infra';
+import type { FeedService } from './feed.service.ts';
 import type { Loaders } from './loaders.ts';
-import type { NotificationsRepository } from './notifications.repository.ts';
+import type { NotificationsService } from './notifications.service.ts';
 
 export interface Context {
   identity: Identity | null;
   loaders: Loaders;
-  notifications: NotificationsRepository;
+  feed: FeedService;
+  notifications: NotificationsService;
 }

@@ -1,5 +1,21 @@
-/** The feed subgraph resolves no entities yet, so it has no loaders. */
-export function createLoaders() {
-  return {};
+import DataLoader from 'dataloader';
+import type { NotificationsRepository } from './notifications.repository.ts';
+
+/** Per request: the most recent actors of the notifications on a page, one query per `actors(first:)` value. */
+export function createLoaders(notifications: NotificationsRepository) {
+  const byLimit = new Map<number, DataLoader<string, string[]>>();
+  return {
+    actors(limit: number): DataLoader<string, string[]> {
+      let loader = byLimit.get(limit);
+      if (!loader) {
+        loader = new DataLoader<string, string[]>(async (ids) => {
+          const rows = await notifications.actorsOf(ids, limit);
+          return ids.map((id) => rows.filter((r) => r.notificationId === id).map((r) => r.actorId));
+        });
+        byLimit.set(limit, loader);
+      }
+      return loader;
+    },
+  };
 }
 export type Loaders = ReturnType<typeof createLoaders>;

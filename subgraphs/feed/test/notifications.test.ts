@@ -1,34 +1,170 @@
-import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startSubgraphHarness } from '@insta/test-support';
-import { loadFeedConfig, startFeedSubgraph } from '../src/server.ts';
+import { randomUUID } from 'node:crypto';
+import {
+  FEED_STREAM,
+  FeedSubjects,
+  PostsSubjects,
+  type CommentAddedEvent,
+  type MentionCreatedEvent,
+  type NotificationUpsertedEvent,
+  type PostLikeEvent,
+} from '@insta/events';
+import { encodeCursor } from '@insta/infra';
+import { eventually, publishEvent, startFeedHarness, type FeedHarness, type TestUser } from './harness.ts';
 
-let h: Awaited<ReturnType<typeof startHarness>>;
-const startHarness = () => startSubgraphHarness({ name: 'feed', loadConfig: loadFeedConfig, start: startFeedSubgraph });
+let h: FeedHarness;
+const upserted: NotificationUpsertedEvent[] = [];
 beforeAll(async () => {
-  h = await startHarness();
+  h = await startFeedHarness();
+  await h.bus.ensureStream(FEED_STREAM);
+  await h.bus.consume<NotificationUpsertedEvent>({
+    stream: FEED_STREAM.name,
+    durable: 'test-notifications',
+    filterSubject: FeedSubjects.notificationUpserted,
+    maxDeliver: 1,
+    handler: async (m) => void upserted.push(m.data),
+  });
 });
 afterAll(async () => {
   await h.stop();
 });
 
-describe('unreadNotificationCount', () => {
-  it('should count only the unread notifications of the signed-in user', async () => {
-    const userId = randomUUID();
-    await h.db.notification.createMany({
-      data: [
-        { userId, type: 'LIKE', groupKey: 'a' },
-        { userId, type: 'FOLLOW', groupKey: 'b' },
-        { userId, type: 'COMMENT', groupKey: 'c', readAt: new Date() },
-        { userId: randomUUID(), type: 'LIKE', groupKey: 'a' },
-      ],
-    });
-    const res = await h.request('{ unreadNotificationCount }', {}, { userId, sessionId: randomUUID() });
-    expect(res.body.data).toEqual({ unreadNotificationCount: 2 });
+const NOTIFICATIONS = `query($first: Int, $after: String) {
+  notifications(first: $first, after: $after) {
+    edges { cursor node { id type actorCount read actors { id } post { id } comment { id } updatedAt } }
+    pageInfo { hasNextPage endCursor }
+  }
+  unreadNotificationCount
+}`;
+
+interface NotificationView {
+  id: string;
+  type: string;
+  actorCount: number;
+  read: boolean;
+  actors: { id: string }[];
+  post: { id: string } | null;
+  comment: { id: string } | null;
+}
+
+async function notificationsOf(user: TestUser, variables: { first?: number; after?: string } = {}) {
+  const res = await h.request(NOTIFICATIONS, variables, user.identity);
+  expect(res.body.errors).toBeUndefined();
+  const data = res.body.data!;
+  return {
+    nodes: data.notifications.edges.map((e: { node: NotificationView }) => e.node) as NotificationView[],
+    pageInfo: data.notifications.pageInfo as { hasNextPage: boolean; endCursor: string | null },
+    unread: data.unreadNotificationCount as number,
+  };
+}
+
+let minute = 0;
+async function like(postId: string, postAuthor: TestUser, user: TestUser, subject: string = PostsSubjects.postLiked) {
+  const event: PostLikeEvent = { postId, postAuthorId: postAuthor.id, userId: user.id, likeCount: 1, at: new Date(Date.now() + ++minute * 1_000).toISOString() };
+  await publishEvent(h.bus, subject, event);
+}
+
+const ids = (users: { id: string }[]) => users.map((u) => u.id);
+
+describe('grouped notifications', () => {
+  it('should group likes of one post into one notification with the most recent actors first', async () => {
+    const [author, ana, bob, carl] = [await h.createUser(), await h.createUser(), await h.createUser(), await h.createUser()];
+    const postId = randomUUID();
+    await like(postId, author, ana);
+    await like(postId, author, bob);
+    await like(postId, author, carl);
+    await eventually(async () => expect((await notificationsOf(author)).nodes[0]?.actorCount).toBe(3));
+    const { nodes, unread } = await notificationsOf(author);
+    expect(nodes).toHaveLength(1);
+    expect(nodes[0]).toMatchObject({ type: 'LIKE', read: false, post: { id: postId }, comment: null });
+    expect(ids(nodes[0]!.actors)).toEqual(ids([carl, bob, ana]));
+    expect(unread).toBe(1);
+    const two = await h.request('{ notifications { edges { node { actors(first: 2) { id } } } } }', {}, author.identity);
+    expect(ids(two.body.data!.notifications.edges[0].node.actors)).toEqual(ids([carl, bob]));
+    await eventually(() => expect(upserted.filter((e) => e.notificationId === nodes[0]!.id).map((e) => e.actorCount)).toEqual([1, 2, 3]));
   });
 
-  it('should require a signed-in caller', async () => {
-    const res = await h.request('{ unreadNotificationCount }');
-    expect(res.body.errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
+  it('should remove the actor on unlike and count a redelivered like once', async () => {
+    const [author, ana, bob] = [await h.createUser(), await h.createUser(), await h.createUser()];
+    const postId = randomUUID();
+    await like(postId, author, ana);
+    await like(postId, author, bob);
+    await like(postId, author, ana);
+    await like(postId, author, bob, PostsSubjects.postUnliked);
+    await eventually(async () => expect(ids((await notificationsOf(author)).nodes[0]?.actors ?? [])).toEqual(ids([ana])));
+    expect((await notificationsOf(author)).nodes[0]?.actorCount).toBe(1);
+    await like(postId, author, ana, PostsSubjects.postUnliked);
+    await eventually(async () => expect((await notificationsOf(author)).nodes).toEqual([]));
+  });
+
+  it('should not notify users of their own actions nor of muted or blocked users', async () => {
+    const [author, muted, blocked, fan] = [await h.createUser(), await h.createUser(), await h.createUser(), await h.createUser()];
+    await h.social(author, 'mute', muted);
+    await h.social(blocked, 'block', author);
+    await eventually(async () => {
+      expect(await h.db.feedMute.count({ where: { muterId: author.id } })).toBe(1);
+      expect(await h.db.feedBlock.count({ where: { blockerId: blocked.id } })).toBe(1);
+    });
+    const postId = randomUUID();
+    for (const user of [author, muted, blocked, fan]) await like(postId, author, user);
+    // Events are handled in order: once the last like shows, the others were handled (and skipped).
+    await eventually(async () => expect((await notificationsOf(author)).nodes[0]?.actors).toEqual([{ id: fan.id }]));
+    expect((await notificationsOf(author)).nodes[0]?.actorCount).toBe(1);
+  });
+
+  it('should notify comments, replies, mentions, follows and follow requests to the right users', async () => {
+    const [author, ana, bob, priv] = [await h.createUser(), await h.createUser(), await h.createUser(), await h.createUser({ isPrivate: true })];
+    const postId = randomUUID();
+    const [comment, reply] = [randomUUID(), randomUUID()];
+    const at = new Date().toISOString();
+    const base = { postId, postAuthorId: author.id, commentCount: 1, createdAt: at };
+    await publishEvent(h.bus, PostsSubjects.commentAdded, { ...base, commentId: comment, authorId: ana.id, parentId: null, parentAuthorId: null } satisfies CommentAddedEvent);
+    const later = new Date(Date.parse(at) + 1_000).toISOString();
+    await publishEvent(h.bus, PostsSubjects.commentAdded, { ...base, createdAt: later, commentId: reply, authorId: bob.id, parentId: comment, parentAuthorId: ana.id } satisfies CommentAddedEvent);
+    await publishEvent(h.bus, PostsSubjects.mentionCreated, { postId, commentId: reply, mentionedUserId: author.id, authorId: bob.id, createdAt: at } satisfies MentionCreatedEvent);
+    await h.follow(ana, author);
+    await h.social(ana, 'follow', priv);
+
+    await eventually(async () => expect((await notificationsOf(author)).nodes.map((n) => n.type).sort()).toEqual(['COMMENT', 'FOLLOW', 'MENTION']));
+    const ofAuthor = (await notificationsOf(author)).nodes;
+    expect(ofAuthor.find((n) => n.type === 'COMMENT')).toMatchObject({ actorCount: 2, actors: [{ id: bob.id }, { id: ana.id }], post: { id: postId } });
+    expect(ofAuthor.find((n) => n.type === 'MENTION')).toMatchObject({ actors: [{ id: bob.id }], comment: { id: reply } });
+    expect(ofAuthor.find((n) => n.type === 'FOLLOW')).toMatchObject({ actors: [{ id: ana.id }], post: null });
+    expect((await notificationsOf(ana)).nodes).toEqual([expect.objectContaining({ type: 'REPLY', actors: [{ id: bob.id }], comment: { id: reply } })]);
+    await eventually(async () => expect((await notificationsOf(priv)).nodes).toEqual([expect.objectContaining({ type: 'FOLLOW_REQUEST', actors: [{ id: ana.id }] })]));
+
+    await h.social(priv, 'approveFollowRequest', ana);
+    await eventually(async () => expect((await notificationsOf(priv)).nodes).toEqual([]));
+  });
+});
+
+describe('reading notifications', () => {
+  it('should page newest first, mark all read, and turn a group unread again on a new actor', async () => {
+    const [author, ana, bob] = [await h.createUser(), await h.createUser(), await h.createUser()];
+    const posts = [randomUUID(), randomUUID(), randomUUID()];
+    for (const postId of posts) await like(postId, author, ana);
+    await eventually(async () => expect((await notificationsOf(author)).unread).toBe(3));
+    const first = await notificationsOf(author, { first: 2 });
+    expect(first.nodes.map((n) => n.post?.id)).toEqual([posts[2], posts[1]]);
+    const second = await notificationsOf(author, { first: 2, after: first.pageInfo.endCursor! });
+    expect(second.nodes.map((n) => n.post?.id)).toEqual([posts[0]]);
+    expect(second.pageInfo.hasNextPage).toBe(false);
+
+    const marked = await h.request('mutation { markNotificationsRead }', {}, author.identity);
+    expect(marked.body.data).toEqual({ markNotificationsRead: 3 });
+    expect((await notificationsOf(author)).unread).toBe(0);
+    await like(posts[0]!, author, bob);
+    await eventually(async () => expect((await notificationsOf(author)).nodes[0]).toMatchObject({ post: { id: posts[0] }, read: false, actorCount: 2 }));
+    expect((await notificationsOf(author)).unread).toBe(1);
+  });
+
+  it('should require a signed-in caller and reject a foreign cursor', async () => {
+    for (const query of ['{ unreadNotificationCount }', '{ notifications { edges { cursor } } }', 'mutation { markNotificationsRead }']) {
+      expect((await h.request(query)).body.errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
+    }
+    const user = await h.createUser();
+    const feedCursor = encodeCursor('feed', [1, randomUUID()]);
+    const res = await h.request(NOTIFICATIONS, { after: feedCursor }, user.identity);
+    expect(res.body.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'after' });
   });
 });

@@ -3,6 +3,17 @@
  * services need, not Redis's whole command set; each adapter is tested by the one contract suite in
  * test/kv.contract.ts. Keys are namespaced by the required `prefix` given to the adapter.
  */
+/** A member of a sorted set with its score. */
+export interface ScoredMember {
+  member: string;
+  score: number;
+}
+
+/** One insert into a sorted set (`key`), for the batched `zaddCapped`. */
+export interface SortedSetEntry extends ScoredMember {
+  key: string;
+}
+
 export interface KeyValueStore {
   get(key: string): Promise<string | null>;
   /** Sets a value, optionally expiring after ttlMs. */
@@ -14,6 +25,20 @@ export interface KeyValueStore {
    * with the first increment and is not extended by later ones.
    */
   incrWindow(key: string, ttlMs: number): Promise<{ count: number; resetInMs: number }>;
+  /**
+   * Sorted sets (timelines). Scores are integers below 2^53 (exact in a double). Adds every entry (an existing
+   * member keeps one copy, with the new score) and then keeps only the `cap` highest-scored members of each key
+   * touched, all in one round trip. Order between members of equal score is by member, like Redis.
+   */
+  zaddCapped(entries: readonly SortedSetEntry[], cap: number): Promise<void>;
+  /**
+   * Up to `limit` members in descending (score, member) order, starting strictly after `after` in that order
+   * (from the top when null): the keyset page of a sorted set.
+   */
+  zrangeDesc(key: string, after: ScoredMember | null, limit: number): Promise<ScoredMember[]>;
+  /** Removes members; returns how many were present. */
+  zrem(key: string, members: readonly string[]): Promise<number>;
+  zcard(key: string): Promise<number>;
   ping(): Promise<void>;
   close(): Promise<void>;
 }

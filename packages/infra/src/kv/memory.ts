@@ -1,4 +1,4 @@
-import type { KeyValueStore } from './kv.ts';
+import type { KeyValueStore, ScoredMember, SortedSetEntry } from './kv.ts';
 
 interface Entry {
   value: string;
@@ -8,6 +8,7 @@ interface Entry {
 /** In-process KeyValueStore for embedded mode (one process serves everything). Same contract as Redis. */
 export class MemoryKeyValueStore implements KeyValueStore {
   private readonly entries = new Map<string, Entry>();
+  private readonly sortedSets = new Map<string, Map<string, number>>();
 
   constructor(private readonly prefix: string) {
     if (!prefix) throw new Error('MemoryKeyValueStore needs a key prefix');
@@ -37,13 +38,13 @@ export class MemoryKeyValueStore implements KeyValueStore {
       if (this.live(key)) {
         this.entries.delete(this.prefix + key);
         removed++;
-      }
+      } else if (this.sortedSets.delete(this.prefix + key)) removed++;
     }
     return removed;
   }
 
   async exists(key: string) {
-    return this.live(key) !== undefined;
+    return this.live(key) !== undefined || this.sortedSets.has(this.prefix + key);
   }
 
   async incrWindow(key: string, ttlMs: number) {
@@ -58,9 +59,58 @@ export class MemoryKeyValueStore implements KeyValueStore {
     return { count, resetInMs: entry.expiresAt === null ? ttlMs : entry.expiresAt - now };
   }
 
+  async zaddCapped(entries: readonly SortedSetEntry[], cap: number) {
+    const touched = new Set<string>();
+    for (const { key, member, score } of entries) {
+      const k = this.prefix + key;
+      let set = this.sortedSets.get(k);
+      if (!set) this.sortedSets.set(k, (set = new Map()));
+      set.set(member, score);
+      touched.add(k);
+    }
+    for (const k of touched) {
+      const set = this.sortedSets.get(k);
+      if (!set || set.size <= cap) continue;
+      for (const { member } of descending(set).slice(cap)) set.delete(member);
+      if (set.size === 0) this.sortedSets.delete(k);
+    }
+  }
+
+  async zrangeDesc(key: string, after: ScoredMember | null, limit: number) {
+    const set = this.sortedSets.get(this.prefix + key);
+    if (!set || limit <= 0) return [];
+    const all = descending(set);
+    return (after ? all.filter((m) => compareDesc(m, after) > 0) : all).slice(0, limit);
+  }
+
+  async zrem(key: string, members: readonly string[]) {
+    const k = this.prefix + key;
+    const set = this.sortedSets.get(k);
+    if (!set) return 0;
+    let removed = 0;
+    for (const member of members) if (set.delete(member)) removed++;
+    if (set.size === 0) this.sortedSets.delete(k);
+    return removed;
+  }
+
+  async zcard(key: string) {
+    return this.sortedSets.get(this.prefix + key)?.size ?? 0;
+  }
+
   async ping() {}
 
   async close() {
     this.entries.clear();
+    this.sortedSets.clear();
   }
+}
+
+/** Negative when `a` comes first in descending (score, member) order, as Redis orders a reversed range. */
+function compareDesc(a: ScoredMember, b: ScoredMember): number {
+  if (a.score !== b.score) return b.score - a.score;
+  return a.member === b.member ? 0 : a.member < b.member ? 1 : -1;
+}
+
+function descending(set: Map<string, number>): ScoredMember[] {
+  return [...set].map(([member, score]) => ({ member, score })).sort(compareDesc);
 }

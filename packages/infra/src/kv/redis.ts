@@ -1,5 +1,5 @@
 import { Redis } from 'ioredis';
-import type { KeyValueStore } from './kv.ts';
+import type { KeyValueStore, ScoredMember, SortedSetEntry } from './kv.ts';
 
 /** Connects to Redis and resolves once the connection is ready; the caller owns the client. */
 export async function connectRedis(url: string): Promise<Redis> {
@@ -7,6 +7,15 @@ export async function connectRedis(url: string): Promise<Redis> {
   await client.connect();
   return client;
 }
+
+/** KEYS[i] gets (ARGV[2i], ARGV[2i+1]) as (score, member); each key is then trimmed to its ARGV[1] highest. */
+const ZADD_CAPPED = `
+local cap = tonumber(ARGV[1])
+for i, key in ipairs(KEYS) do
+  redis.call('ZADD', key, ARGV[2 * i], ARGV[2 * i + 1])
+  if redis.call('ZCARD', key) > cap then redis.call('ZREMRANGEBYRANK', key, 0, -(cap + 1)) end
+end
+return #KEYS`;
 
 export class RedisKeyValueStore implements KeyValueStore {
   constructor(
@@ -43,6 +52,36 @@ export class RedisKeyValueStore implements KeyValueStore {
     return { count, resetInMs: pttl > 0 ? pttl : ttlMs };
   }
 
+  async zaddCapped(entries: readonly SortedSetEntry[], cap: number) {
+    if (entries.length === 0) return;
+    // One script call per batch: far less client work than a pipeline of 2 commands per entry (the fan-out's cost).
+    const keys = entries.map((e) => this.prefix + e.key);
+    const args = entries.flatMap((e) => [e.score, e.member]);
+    await this.client.eval(ZADD_CAPPED, keys.length, ...keys, cap, ...args);
+  }
+
+  async zrangeDesc(key: string, after: ScoredMember | null, limit: number) {
+    if (limit <= 0) return [];
+    const k = this.prefix + key;
+    if (!after)
+      return pairs(await this.client.zrange(k, '+inf', '-inf', 'BYSCORE', 'REV', 'LIMIT', 0, limit, 'WITHSCORES'));
+    // Members sharing the cursor's score (posts of the same millisecond: few) are filtered by member here.
+    const [tied, lower] = await Promise.all([
+      this.client.zrange(k, after.score, after.score, 'BYSCORE', 'REV', 'WITHSCORES'),
+      this.client.zrange(k, `(${after.score}`, '-inf', 'BYSCORE', 'REV', 'LIMIT', 0, limit, 'WITHSCORES'),
+    ]);
+    return [...pairs(tied).filter((m) => m.member < after.member), ...pairs(lower)].slice(0, limit);
+  }
+
+  async zrem(key: string, members: readonly string[]) {
+    if (members.length === 0) return 0;
+    return this.client.zrem(this.prefix + key, ...members);
+  }
+
+  async zcard(key: string) {
+    return this.client.zcard(this.prefix + key);
+  }
+
   async ping() {
     await this.client.ping();
   }
@@ -50,4 +89,11 @@ export class RedisKeyValueStore implements KeyValueStore {
   async close() {
     await this.client.quit();
   }
+}
+
+/** WITHSCORES replies alternate member and score. */
+function pairs(reply: string[]): ScoredMember[] {
+  const out: ScoredMember[] = [];
+  for (let i = 0; i + 1 < reply.length; i += 2) out.push({ member: reply[i]!, score: Number(reply[i + 1]) });
+  return out;
 }

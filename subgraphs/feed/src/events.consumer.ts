@@ -1,0 +1,194 @@
+import {
+  POSTS_STREAM,
+  PostsSubjects,
+  SOCIAL_STREAM,
+  SocialSubjects,
+  USERS_STREAM,
+  UsersSubjects,
+  type BlockEvent,
+  type CommentAddedEvent,
+  type EventEnvelope,
+  type FollowEvent,
+  type MentionCreatedEvent,
+  type MuteEvent,
+  type PostDeletedEvent,
+  type PostLikeEvent,
+  type UserActiveEvent,
+  type UserCreatedEvent,
+} from '@insta/events';
+import type { BusMessage, Consumer, EventBus } from '@insta/infra';
+import type { FeedRepository } from './feed.repository.ts';
+import type { NotificationsService } from './notifications.service.ts';
+import type { TimelineRepository } from './timeline.repository.ts';
+
+const DAY_MS = 86_400_000;
+
+export interface ReplicaSettings {
+  activeWindowDays: number;
+  backfillPosts: number;
+}
+
+type Message = BusMessage<EventEnvelope & Record<string, unknown>>;
+const payload = <T>(message: Message) => message.data as unknown as T & EventEnvelope;
+
+/**
+ * Applies the USERS, SOCIAL and POSTS events (all but post creation, which the fan-out worker takes) to the feed's
+ * replicas, to the timelines (backfill on follow, removal on unfollow and block) and to the notifications. Every
+ * handler is idempotent: replicas use inserts that skip duplicates, timelines are sets, notification actors are
+ * keyed by (notification, actor).
+ */
+export class FeedEventsHandler {
+  constructor(
+    private readonly feed: FeedRepository,
+    private readonly timelines: TimelineRepository,
+    private readonly notifications: NotificationsService,
+    private readonly settings: ReplicaSettings,
+  ) {}
+
+  readonly users = async (message: Message): Promise<void> => {
+    if (message.subject === UsersSubjects.userCreated) {
+      const event = payload<UserCreatedEvent>(message);
+      await this.feed.touchUser(event.userId, new Date(event.createdAt));
+    } else if (message.subject === UsersSubjects.userActive) {
+      const event = payload<UserActiveEvent>(message);
+      const at = new Date(event.lastActiveAt);
+      const previous = await this.feed.touchUser(event.userId, at);
+      // Fan-out skipped this user while inactive: the next read rebuilds the timeline.
+      if (previous && previous.getTime() < at.getTime() - this.settings.activeWindowDays * DAY_MS) {
+        await this.timelines.markStale(event.userId);
+      }
+    }
+  };
+
+  readonly social = async (message: Message): Promise<void> => {
+    const at = new Date(message.data.occurredAt);
+    switch (message.subject) {
+      case SocialSubjects.followCreated:
+      case SocialSubjects.followApproved: {
+        const { followerId, followeeId } = payload<FollowEvent>(message);
+        await this.feed.addFollow(followerId, followeeId, at);
+        const recent = await this.feed.recentPostsOf(followeeId, this.settings.backfillPosts);
+        await this.timelines.add(recent.map((item) => ({ userId: followerId, item })));
+        if (message.subject === SocialSubjects.followCreated) {
+          await this.notifications.notify({ recipientId: followeeId, actorId: followerId, type: 'FOLLOW', target: null, postId: null, commentId: null, at });
+        } else {
+          await this.notifications.withdraw({ recipientId: followeeId, actorId: followerId, type: 'FOLLOW_REQUEST', postId: null });
+        }
+        return;
+      }
+      case SocialSubjects.followDeleted: {
+        const { followerId, followeeId } = payload<FollowEvent>(message);
+        await this.feed.removeFollow(followerId, followeeId);
+        const theirs = await this.feed.postsOfAuthorAmong(followeeId, await this.timelines.postIds(followerId));
+        await this.timelines.remove(followerId, theirs);
+        return;
+      }
+      case SocialSubjects.followRequested: {
+        const { followerId, followeeId } = payload<FollowEvent>(message);
+        await this.notifications.notify({ recipientId: followeeId, actorId: followerId, type: 'FOLLOW_REQUEST', target: null, postId: null, commentId: null, at });
+        return;
+      }
+      case SocialSubjects.followRejected:
+      case SocialSubjects.followCancelled: {
+        const { followerId, followeeId } = payload<FollowEvent>(message);
+        await this.notifications.withdraw({ recipientId: followeeId, actorId: followerId, type: 'FOLLOW_REQUEST', postId: null });
+        return;
+      }
+      case SocialSubjects.blockCreated:
+      case SocialSubjects.blockDeleted: {
+        // The follows a block ends arrive as follow.deleted events, which clean the timelines.
+        const { blockerId, blockedId } = payload<BlockEvent>(message);
+        await this.feed.setBlock(blockerId, blockedId, message.subject === SocialSubjects.blockCreated);
+        return;
+      }
+      case SocialSubjects.muteCreated:
+      case SocialSubjects.muteDeleted: {
+        const { muterId, mutedId } = payload<MuteEvent>(message);
+        await this.feed.setMute(muterId, mutedId, message.subject === SocialSubjects.muteCreated);
+        return;
+      }
+    }
+  };
+
+  readonly posts = async (message: Message): Promise<void> => {
+    switch (message.subject) {
+      case PostsSubjects.postDeleted: {
+        const event = payload<PostDeletedEvent>(message);
+        // Timelines drop the post lazily, when a read meets it.
+        await this.feed.markPostDeleted({
+          postId: event.postId,
+          authorId: event.authorId,
+          createdAt: new Date(event.createdAt),
+          deletedAt: new Date(event.deletedAt),
+        });
+        return;
+      }
+      case PostsSubjects.postLiked: {
+        const event = payload<PostLikeEvent>(message);
+        await this.notifications.notify({
+          recipientId: event.postAuthorId,
+          actorId: event.userId,
+          type: 'LIKE',
+          target: event.postId,
+          postId: event.postId,
+          commentId: null,
+          at: new Date(event.at),
+        });
+        return;
+      }
+      case PostsSubjects.postUnliked: {
+        const event = payload<PostLikeEvent>(message);
+        await this.notifications.withdraw({ recipientId: event.postAuthorId, actorId: event.userId, type: 'LIKE', postId: event.postId });
+        return;
+      }
+      case PostsSubjects.commentAdded:
+        return this.commentAdded(payload<CommentAddedEvent>(message));
+      case PostsSubjects.mentionCreated: {
+        const event = payload<MentionCreatedEvent>(message);
+        await this.notifications.notify({
+          recipientId: event.mentionedUserId,
+          actorId: event.authorId,
+          type: 'MENTION',
+          target: event.commentId ?? event.postId,
+          postId: event.postId,
+          commentId: event.commentId,
+          at: new Date(event.createdAt),
+        });
+        return;
+      }
+    }
+  };
+
+  /** A reply notifies the author of the comment replied to; the post's author hears of every comment on the post. */
+  private async commentAdded(event: CommentAddedEvent) {
+    const at = new Date(event.createdAt);
+    const base = { actorId: event.authorId, postId: event.postId, commentId: event.commentId, at };
+    if (event.parentId && event.parentAuthorId) {
+      await this.notifications.notify({ ...base, recipientId: event.parentAuthorId, type: 'REPLY', target: event.parentId });
+      if (event.parentAuthorId === event.postAuthorId) return;
+    }
+    await this.notifications.notify({ ...base, recipientId: event.postAuthorId, type: 'COMMENT', target: event.postId });
+  }
+}
+
+/** The three durable consumers of the handler above; the streams are ensured so start order does not matter. */
+export async function startEventConsumers(bus: EventBus, handler: FeedEventsHandler): Promise<Consumer[]> {
+  const consumers: Consumer[] = [];
+  const specs = [
+    { stream: USERS_STREAM, durable: 'feed-users', filterSubject: 'users.user.*', handler: handler.users },
+    { stream: SOCIAL_STREAM, durable: 'feed-social', filterSubject: 'social.>', handler: handler.social },
+    { stream: POSTS_STREAM, durable: 'feed-posts', filterSubject: 'posts.>', handler: handler.posts },
+  ];
+  try {
+    for (const spec of specs) {
+      await bus.ensureStream(spec.stream);
+      consumers.push(
+        await bus.consume({ stream: spec.stream.name, durable: spec.durable, filterSubject: spec.filterSubject, maxDeliver: 5, retryDelayMs: 1_000, handler: spec.handler }),
+      );
+    }
+    return consumers;
+  } catch (error) {
+    await Promise.all(consumers.map((c) => c.stop()));
+    throw error;
+  }
+}

@@ -1,0 +1,77 @@
+import { z } from 'zod';
+import type { NotificationType } from '@insta/db';
+import { decodeCursor, encodeCursor, pageSize, type Connection } from '@insta/infra';
+import type { FeedEventsPublisher } from './feed.events.ts';
+import type { FeedRepository } from './feed.repository.ts';
+import type { NotificationRecord, NotificationsRepository } from './notifications.repository.ts';
+
+const LIST = 'notifications';
+const cursorKey = z.tuple([z.number().int().nonnegative(), z.uuid()]);
+
+export interface NotifyInput {
+  recipientId: string;
+  actorId: string;
+  type: NotificationType;
+  /** What the group is about: a post, a comment replied to, or nothing (follows): with the type and the time bucket it makes the group key. */
+  target: string | null;
+  postId: string | null;
+  commentId: string | null;
+  at: Date;
+}
+
+/**
+ * Grouped notifications (Mastodon-style group key: type + target + time bucket): "ana and 5 others liked your
+ * post" is one notification with its actors. No notification to oneself, none from a muted or blocked account.
+ */
+export class NotificationsService {
+  constructor(
+    private readonly notifications: NotificationsRepository,
+    private readonly feed: FeedRepository,
+    private readonly events: FeedEventsPublisher,
+    private readonly groupHours: number,
+  ) {}
+
+  async notify(input: NotifyInput): Promise<void> {
+    if (input.recipientId === input.actorId) return;
+    if (await this.feed.mutedOrBlocked(input.recipientId, input.actorId)) return;
+    const bucket = Math.floor(input.at.getTime() / (this.groupHours * 3_600_000));
+    const record = await this.notifications.addActor({
+      userId: input.recipientId,
+      type: input.type,
+      groupKey: `${input.type}:${input.target ?? '-'}:${bucket}`,
+      postId: input.postId,
+      commentId: input.commentId,
+      actorId: input.actorId,
+      at: input.at,
+    });
+    // Published even when a redelivery changed nothing: the msgId (id, count, time) makes it a duplicate then.
+    await this.events.notificationUpserted({
+      userId: record.userId,
+      notificationId: record.id,
+      type: record.type,
+      actorCount: record.actorCount,
+      updatedAt: record.updatedAt.toISOString(),
+    });
+  }
+
+  withdraw(input: { recipientId: string; actorId: string; type: NotificationType; postId: string | null }): Promise<void> {
+    return this.notifications.removeActor({ userId: input.recipientId, type: input.type, postId: input.postId, actorId: input.actorId });
+  }
+
+  async page(userId: string, first: number | null | undefined, after: string | null | undefined): Promise<Connection<NotificationRecord>> {
+    const size = pageSize(first);
+    const start = after ? decodeCursor(LIST, after, cursorKey) : null;
+    const rows = await this.notifications.page(userId, start && { updatedAt: new Date(start[0]), id: start[1] }, size + 1);
+    const page = rows.slice(0, size);
+    const edges = page.map((n) => ({ cursor: encodeCursor(LIST, [n.updatedAt.getTime(), n.id]), node: n }));
+    return { edges, pageInfo: { hasNextPage: rows.length > size, endCursor: edges.at(-1)?.cursor ?? null } };
+  }
+
+  countUnread(userId: string): Promise<number> {
+    return this.notifications.countUnread(userId);
+  }
+
+  markAllRead(userId: string): Promise<number> {
+    return this.notifications.markAllRead(userId);
+  }
+}
