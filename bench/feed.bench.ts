@@ -18,19 +18,25 @@ import { promisify } from 'node:util';
 import pg from 'pg';
 import { createTestDatabase, prepareTemplateDatabase } from '@insta/db/testing';
 import { FeedSubjects, type FeedItemsAddedEvent } from '@insta/events';
-import { connectNats, connectRedis, DEPLOYMENT_PREFIX, encodeCursor, IDENTITY_HEADER, signIdentity } from '@insta/infra';
+import { connectNats, connectRedis, encodeCursor, IDENTITY_HEADER, signIdentity } from '@insta/infra';
 import { postGraphQL, silentLogger, testServices, TEST_SECRETS } from '@insta/infra/testing';
 import { startSystem } from '../packages/embedded/src/system.ts';
+import { uniquePrefix } from '@insta/infra/testing';
+
+/** Keys, subjects and durables of this run only: nothing else on the shared Redis and NATS is touched. */
+const DEPLOYMENT_PREFIX = uniquePrefix('feedbench').toLowerCase();
 import { intFromEnv, load, toTargetResult, type BenchReport, type TargetResult } from './lib.ts';
 
 const FEED_QUERY =
   'query($after: String) { feed(first: 20, after: $after) { edges { cursor node { id text createdAt likeCount author { id username } } } pageInfo { hasNextPage endCursor } } }';
 /** The same page asked of the feed subgraph alone: its own cost, without resolving the posts' fields. */
-const FEED_IDS_QUERY = 'query($after: String) { feed(first: 20, after: $after) { edges { cursor node { id } } pageInfo { hasNextPage endCursor } } }';
+const FEED_IDS_QUERY =
+  'query($after: String) { feed(first: 20, after: $after) { edges { cursor node { id } } pageInfo { hasNextPage endCursor } } }';
 const TIMELINE_CAP = 800;
 
 const round = (n: number, digits = 1) => Math.round(n * 10 ** digits) / 10 ** digits;
-const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;
+const percentile = (sorted: number[], p: number) =>
+  sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;
 
 /** A measured figure in the shape run.ts prints ("req/s" = the rate named in the description). */
 function figure(target: string, description: string, perSec: number, total: number, latencies: number[]): TargetResult {
@@ -42,14 +48,32 @@ function figure(target: string, description: string, perSec: number, total: numb
     url: '-',
     requestsPerSec: round(perSec),
     requestsTotal: total,
-    latencyMs: { p50: round(percentile(sorted, 50)), p90: round(percentile(sorted, 90)), p99: round(percentile(sorted, 99)), mean: round(mean), max: round(sorted.at(-1) ?? 0) },
+    latencyMs: {
+      p50: round(percentile(sorted, 50)),
+      p90: round(percentile(sorted, 90)),
+      p99: round(percentile(sorted, 99)),
+      mean: round(mean),
+      max: round(sorted.at(-1) ?? 0),
+    },
     failures: { errors: 0, timeouts: 0, non2xx: 0, mismatches: 0 },
   };
 }
 
 async function redisBenchmarkZadd(): Promise<number> {
   const url = new URL(testServices.redisUrl);
-  const { stdout } = await promisify(execFile)('redis-benchmark', ['-h', url.hostname, '-p', url.port || '6379', '-t', 'zadd', '-P', '16', '-n', '500000', '-q']);
+  const { stdout } = await promisify(execFile)('redis-benchmark', [
+    '-h',
+    url.hostname,
+    '-p',
+    url.port || '6379',
+    '-t',
+    'zadd',
+    '-P',
+    '16',
+    '-n',
+    '500000',
+    '-q',
+  ]);
   const match = /ZADD: ([\d.]+) requests per second/.exec(stdout);
   if (!match) throw new Error(`unexpected redis-benchmark output: ${stdout}`);
   return Number(match[1]);
@@ -78,6 +102,7 @@ export default async function feedBench(): Promise<BenchReport> {
       NATS_URL: testServices.natsUrl,
       PORT: '0',
       DATA_DIR: dataDir,
+      DEPLOYMENT_PREFIX,
       LOG_LEVEL: 'warn',
       NODE_ENV: 'production',
       ...TEST_SECRETS,
@@ -87,7 +112,12 @@ export default async function feedBench(): Promise<BenchReport> {
     logger: silentLogger,
   });
   const gql = (query: string, variables: Record<string, unknown>, token?: string) =>
-    postGraphQL<Record<string, any>>(system.gatewayUrl, query, variables, token ? { authorization: `Bearer ${token}` } : {});
+    postGraphQL<Record<string, any>>(
+      system.gatewayUrl,
+      query,
+      variables,
+      token ? { authorization: `Bearer ${token}` } : {},
+    );
   const signUp = async (username: string) => {
     const res = await gql('mutation($i: SignUpInput!) { signUp(input: $i) { accessToken user { id } } }', {
       i: { username, email: `${username}@example.com`, password: 'a long enough password' },
@@ -114,21 +144,31 @@ export default async function feedBench(): Promise<BenchReport> {
          RETURNING follower_id::text AS id`,
         [authorId, count],
       );
-      await sql.query(`INSERT INTO social.user_stats (user_id, follower_count) VALUES ($1, $2)
-                       ON CONFLICT (user_id) DO UPDATE SET follower_count = EXCLUDED.follower_count`, [authorId, count]);
-      await sql.query(`INSERT INTO feed.users (user_id, last_active_at) SELECT unnest($1::uuid[]), now()`, [rows.map((r) => r.id)]);
+      await sql.query(
+        `INSERT INTO social.user_stats (user_id, follower_count) VALUES ($1, $2)
+                       ON CONFLICT (user_id) DO UPDATE SET follower_count = EXCLUDED.follower_count`,
+        [authorId, count],
+      );
+      await sql.query(`INSERT INTO feed.users (user_id, last_active_at) SELECT unnest($1::uuid[]), now()`, [
+        rows.map((r) => r.id),
+      ]);
       timelineKeys.push(...rows.map((r) => r.id));
     };
     /** createPost through the gateway; resolves with ms from sending it to the last follower's timeline write. */
     const postAndWait = async (author: { id: string; token: string }, expected: number) => {
       const started = performance.now();
-      const res = await gql('mutation($i: CreatePostInput!) { createPost(input: $i) { id } }', { i: { text: 'bench' } }, author.token);
+      const res = await gql(
+        'mutation($i: CreatePostInput!) { createPost(input: $i) { id } }',
+        { i: { text: 'bench' } },
+        author.token,
+      );
       if (res.body.errors) throw new Error(JSON.stringify(res.body.errors));
       const committed = performance.now();
       const postId = res.body.data!.createPost.id as string;
       const deadline = Date.now() + 300_000;
       while ((reached.get(postId)?.count ?? 0) < expected) {
-        if (Date.now() > deadline) throw new Error(`fan-out of ${postId} reached ${reached.get(postId)?.count ?? 0} of ${expected}`);
+        if (Date.now() > deadline)
+          throw new Error(`fan-out of ${postId} reached ${reached.get(postId)?.count ?? 0} of ${expected}`);
         await new Promise((resolve) => setTimeout(resolve, 5));
       }
       const last = reached.get(postId)!.lastAt;
@@ -158,9 +198,18 @@ export default async function feedBench(): Promise<BenchReport> {
       [followees],
     );
     const authorIds = authors.map((a) => a.id);
-    await sql.query(`INSERT INTO social.accounts (user_id, is_private, synced_at) SELECT unnest($1::uuid[]), false, now()`, [authorIds]);
-    await sql.query(`INSERT INTO social.follows (follower_id, followee_id) SELECT $1::uuid, unnest($2::uuid[])`, [reader.id, authorIds]);
-    await sql.query(`INSERT INTO feed.follows (follower_id, followee_id, created_at) SELECT $1::uuid, unnest($2::uuid[]), now()`, [reader.id, authorIds]);
+    await sql.query(
+      `INSERT INTO social.accounts (user_id, is_private, synced_at) SELECT unnest($1::uuid[]), false, now()`,
+      [authorIds],
+    );
+    await sql.query(`INSERT INTO social.follows (follower_id, followee_id) SELECT $1::uuid, unnest($2::uuid[])`, [
+      reader.id,
+      authorIds,
+    ]);
+    await sql.query(
+      `INSERT INTO feed.follows (follower_id, followee_id, created_at) SELECT $1::uuid, unnest($2::uuid[]), now()`,
+      [reader.id, authorIds],
+    );
     await sql.query(
       `WITH p AS (
          INSERT INTO posts.posts (id, author_id, text, created_at)
@@ -180,9 +229,27 @@ export default async function feedBench(): Promise<BenchReport> {
     await sql.query('VACUUM ANALYZE');
 
     const results: TargetResult[] = [
-      figure('fanout', `timeline inserts/s: one post to ${fanoutFollowers} followers + author (createPost sent → last batch written)`, fanoutPerSec, fanoutFollowers + 1, [fanout.fromSend]),
-      figure('zadd', 'redis-benchmark -t zadd -P 16 -n 500000 (50 clients), same Redis, ZADD/s', zaddPerSec, 500_000, []),
-      figure('latency', `createPost sent → last of ${latencyFollowers} followers' timelines written, ms (${latencyPosts} posts)`, 1000 / (latencies.reduce((a, b) => a + b, 0) / latencies.length), latencyPosts, latencies),
+      figure(
+        'fanout',
+        `timeline inserts/s: one post to ${fanoutFollowers} followers + author (createPost sent → last batch written)`,
+        fanoutPerSec,
+        fanoutFollowers + 1,
+        [fanout.fromSend],
+      ),
+      figure(
+        'zadd',
+        'redis-benchmark -t zadd -P 16 -n 500000 (50 clients), same Redis, ZADD/s',
+        zaddPerSec,
+        500_000,
+        [],
+      ),
+      figure(
+        'latency',
+        `createPost sent → last of ${latencyFollowers} followers' timelines written, ms (${latencyPosts} posts)`,
+        1000 / (latencies.reduce((a, b) => a + b, 0) / latencies.length),
+        latencyPosts,
+        latencies,
+      ),
     ];
     const gatewayHeaders = { 'content-type': 'application/json', authorization: `Bearer ${reader.token}` };
     // Signed once: the load runs well inside the signature's 60 s validity.
@@ -193,17 +260,42 @@ export default async function feedBench(): Promise<BenchReport> {
     const via = `through the gateway (post fields from posts, authors from users)`;
     const direct = `straight to the feed subgraph (post ids only)`;
     for (const target of [
-      { name: 'timeline', after: null, url: system.gatewayUrl, query: FEED_QUERY, description: `feed(first: 20) ${via}, from the precomputed Redis timeline` },
-      { name: 'pull', after: pastTimeline, url: system.gatewayUrl, query: FEED_QUERY, description: `feed(first: 20) ${via}, by the pull query over ${followees} followees (page past the full timeline)` },
-      { name: 'tl-feed', after: null, url: system.subgraphUrls.FEED_URL, query: FEED_IDS_QUERY, description: `feed(first: 20) ${direct}, from the precomputed Redis timeline` },
-      { name: 'pull-feed', after: pastTimeline, url: system.subgraphUrls.FEED_URL, query: FEED_IDS_QUERY, description: `feed(first: 20) ${direct}, by the pull query over ${followees} followees` },
+      {
+        name: 'timeline',
+        after: null,
+        url: system.gatewayUrl,
+        query: FEED_QUERY,
+        description: `feed(first: 20) ${via}, from the precomputed Redis timeline`,
+      },
+      {
+        name: 'pull',
+        after: pastTimeline,
+        url: system.gatewayUrl,
+        query: FEED_QUERY,
+        description: `feed(first: 20) ${via}, by the pull query over ${followees} followees (page past the full timeline)`,
+      },
+      {
+        name: 'tl-feed',
+        after: null,
+        url: system.subgraphUrls.FEED_URL,
+        query: FEED_IDS_QUERY,
+        description: `feed(first: 20) ${direct}, from the precomputed Redis timeline`,
+      },
+      {
+        name: 'pull-feed',
+        after: pastTimeline,
+        url: system.subgraphUrls.FEED_URL,
+        query: FEED_IDS_QUERY,
+        description: `feed(first: 20) ${direct}, by the pull query over ${followees} followees`,
+      },
     ]) {
       const body = JSON.stringify({ query: target.query, variables: { after: target.after } });
       const headers = target.url === system.gatewayUrl ? gatewayHeaders : directHeaders();
       const check = await fetch(target.url, { method: 'POST', headers, body });
       const expectBody = await check.text();
       const edges = (JSON.parse(expectBody) as { data?: { feed: { edges: unknown[] } } }).data?.feed.edges.length;
-      if (check.status !== 200 || edges !== 20) throw new Error(`${target.name}: unexpected response ${check.status} ${expectBody.slice(0, 500)}`);
+      if (check.status !== 200 || edges !== 20)
+        throw new Error(`${target.name}: unexpected response ${check.status} ${expectBody.slice(0, 500)}`);
       process.stderr.write(`feed bench: ${target.name} (warm-up ${warmupS} s, then ${durationS} s)\n`);
       const options = { url: target.url, connections, headers, body, expectBody };
       await load({ ...options, durationS: warmupS });
@@ -242,7 +334,9 @@ export default async function feedBench(): Promise<BenchReport> {
     await system.stop();
     for (let i = 0; i < timelineKeys.length; i += 1000) {
       const ids = timelineKeys.slice(i, i + 1000);
-      await redis.del(...ids.flatMap((id) => [`${DEPLOYMENT_PREFIX}:feed:tl:${id}`, `${DEPLOYMENT_PREFIX}:feed:tl-built:${id}`]));
+      await redis.del(
+        ...ids.flatMap((id) => [`${DEPLOYMENT_PREFIX}:feed:tl:${id}`, `${DEPLOYMENT_PREFIX}:feed:tl-built:${id}`]),
+      );
     }
     await redis.quit();
     await nc.drain();

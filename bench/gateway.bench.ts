@@ -23,7 +23,6 @@ const TARGETS: { name: keyof ServerUrls; description: string }[] = [
   { name: 'direct', description: 'users subgraph, signed identity header sent by the load generator' },
 ];
 
-
 function startServers(databaseUrl: string): Promise<{ child: ChildProcess; urls: ServerUrls }> {
   const profileDir = process.env.BENCH_PROFILE_DIR;
   const child = fork(new URL('./gateway.server.ts', import.meta.url), {

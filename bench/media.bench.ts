@@ -15,16 +15,34 @@ const HEIGHT = 3000;
 
 /** A photo-like 12 MP JPEG: gradients plus noise, so encoders cannot cheat on flat colour. */
 async function twelveMegapixelJpeg(): Promise<Buffer> {
-  const noise = await sharp({ create: { width: WIDTH, height: HEIGHT, channels: 3, background: '#808080', noise: { type: 'gaussian', mean: 128, sigma: 40 } } })
+  const noise = await sharp({
+    create: {
+      width: WIDTH,
+      height: HEIGHT,
+      channels: 3,
+      background: '#808080',
+      noise: { type: 'gaussian', mean: 128, sigma: 40 },
+    },
+  })
     .blur(1.5)
     .png({ compressionLevel: 1 })
     .toBuffer();
-  return sharp(noise).linear([0.8, 0.6, 1.1], [20, 0, -10]).withMetadata({ orientation: 6 }).jpeg({ quality: 90 }).toBuffer();
+  return sharp(noise)
+    .linear([0.8, 0.6, 1.1], [20, 0, -10])
+    .withMetadata({ orientation: 6 })
+    .jpeg({ quality: 90 })
+    .toBuffer();
 }
 
-const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;
+const percentile = (sorted: number[], p: number) =>
+  sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;
 
-async function measure(input: string, dir: string, images: number, concurrency: number): Promise<{ perSec: number; latencies: number[] }> {
+async function measure(
+  input: string,
+  dir: string,
+  images: number,
+  concurrency: number,
+): Promise<{ perSec: number; latencies: number[] }> {
   const latencies: number[] = [];
   let next = 0;
   const started = performance.now();
@@ -34,7 +52,7 @@ async function measure(input: string, dir: string, images: number, concurrency: 
       const out = join(dir, `out-${lane}-${i}`);
       await mkdir(out);
       const t0 = performance.now();
-      await processImage(input, out);
+      await processImage(input, out, 'jpeg');
       latencies.push(performance.now() - t0);
       await rm(out, { recursive: true, force: true });
     }
@@ -79,7 +97,8 @@ export default async function mediaBench(): Promise<BenchReport> {
     return {
       settings: { images, warmup, width: WIDTH, height: HEIGHT, sharpConcurrency: sharp.concurrency(), cores },
       results,
-      ratios: results.length > 1 ? { parallelSpeedup: Math.round((results[1]!.requestsPerSec / single) * 100) / 100 } : {},
+      ratios:
+        results.length > 1 ? { parallelSpeedup: Math.round((results[1]!.requestsPerSec / single) * 100) / 100 } : {},
     };
   } finally {
     await rm(dir, { recursive: true, force: true });

@@ -19,7 +19,6 @@ const QUERY = `query($r: [_Any!]!, $first: Int) { _entities(representations: $r)
     comments(first: 2) { edges { node { id text author { id } } } } } } } } } }`;
 const POSTS = 200;
 
-
 async function seed(db: PrismaClient, authorId: string, viewerId: string) {
   const base = Date.now() - POSTS * 1000;
   const posts = Array.from({ length: POSTS }, (_, i) => ({

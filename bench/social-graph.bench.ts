@@ -39,7 +39,6 @@ async function withClient<T>(url: string, use: (client: pg.Client) => Promise<T>
   }
 }
 
-
 /**
  * 1M follow rows in one INSERT ... SELECT generate_series; two followers share each millisecond, so the id
  * tie-breaker is exercised too. VACUUM sets the visibility map, as autovacuum would on a live table.

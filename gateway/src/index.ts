@@ -1,5 +1,4 @@
 import {
-  DEPLOYMENT_PREFIX,
   RedisKeyValueStore,
   connectRedis,
   connectionsEnvSchema,
@@ -12,7 +11,9 @@ import { createGatewayServer, loadGatewayConfig } from './server.ts';
 
 runMain(async () => {
   const config = loadGatewayConfig();
-  const { REDIS_URL } = loadConfig(connectionsEnvSchema.pick({ REDIS_URL: true }));
+  const { REDIS_URL, DEPLOYMENT_PREFIX } = loadConfig(
+    connectionsEnvSchema.pick({ REDIS_URL: true, DEPLOYMENT_PREFIX: true }),
+  );
   const logger = createLogger('gateway', config.LOG_LEVEL);
   const kv = new RedisKeyValueStore(await connectRedis(REDIS_URL), `${DEPLOYMENT_PREFIX}:`);
   const server = await createGatewayServer({ config, kv, logger });

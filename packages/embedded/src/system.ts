@@ -7,7 +7,7 @@ import {
   connectNats,
   connectRedis,
   createObjectStorage,
-  DEPLOYMENT_PREFIX,
+  deploymentPrefix,
   env,
   loadConfig,
   ensureBucket,
@@ -40,6 +40,7 @@ export const embeddedEnvSchema = z.object({
   EMBEDDED_S3_PORT: env.port(0),
   DB_POOL_SIZE: env.int(10, 1),
   S3_BUCKET: z.string().default('insta-media'),
+  DEPLOYMENT_PREFIX: deploymentPrefix(),
 });
 
 export interface SystemOptions {
@@ -89,18 +90,18 @@ export async function startSystem({ env: source, logger }: SystemOptions): Promi
     stops.push(() => db.$disconnect());
 
     let kv: KeyValueStore;
-    if (env.REDIS_URL) kv = new RedisKeyValueStore(await connectRedis(env.REDIS_URL), `${DEPLOYMENT_PREFIX}:`);
+    if (env.REDIS_URL) kv = new RedisKeyValueStore(await connectRedis(env.REDIS_URL), `${config.DEPLOYMENT_PREFIX}:`);
     else {
-      kv = new MemoryKeyValueStore(`${DEPLOYMENT_PREFIX}:`);
+      kv = new MemoryKeyValueStore(`${config.DEPLOYMENT_PREFIX}:`);
       backends.redis = 'embedded';
     }
     stops.push(() => kv.close());
 
     let bus: EventBus;
     if (env.NATS_URL)
-      bus = new NatsEventBus(await connectNats(env.NATS_URL, 'insta-embedded'), DEPLOYMENT_PREFIX, logger);
+      bus = new NatsEventBus(await connectNats(env.NATS_URL, 'insta-embedded'), config.DEPLOYMENT_PREFIX, logger);
     else {
-      bus = new MemoryEventBus(DEPLOYMENT_PREFIX, logger);
+      bus = new MemoryEventBus(config.DEPLOYMENT_PREFIX, logger);
       backends.nats = 'embedded';
     }
     stops.push(() => bus.close());

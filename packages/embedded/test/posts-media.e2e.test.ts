@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '@insta/db/testing';
-import { postGraphQL, silentLogger, testServices } from '@insta/infra/testing';
+import { postGraphQL, silentLogger, testServices, uniquePrefix } from '@insta/infra/testing';
 import { startSystem, type RunningSystem } from '../src/system.ts';
 
 /** Runs ffmpeg with `args` writing `file` in `dir`, and returns the file. */
@@ -48,6 +48,7 @@ describe('posts with media through the gateway, on the real Postgres, Redis and 
         DATABASE_URL: database.url,
         REDIS_URL: testServices.redisUrl,
         NATS_URL: testServices.natsUrl,
+        DEPLOYMENT_PREFIX: uniquePrefix('e2e'),
         PORT: '0',
         DATA_DIR: dataDir,
         LOG_LEVEL: 'silent',

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '@insta/db/testing';
-import { postGraphQL, silentLogger, testServices } from '@insta/infra/testing';
+import { postGraphQL, silentLogger, testServices, uniquePrefix } from '@insta/infra/testing';
 import { startSystem, type RunningSystem } from '../src/system.ts';
 import { accountRoundTrip, expectExplorer } from './flow.ts';
 
@@ -19,6 +19,7 @@ describe('the system on the real Postgres, Redis and NATS', () => {
         DATABASE_URL: database.url,
         REDIS_URL: testServices.redisUrl,
         NATS_URL: testServices.natsUrl,
+        DEPLOYMENT_PREFIX: uniquePrefix('e2e'),
         PORT: '0',
         DATA_DIR: dataDir,
         LOG_LEVEL: 'silent',

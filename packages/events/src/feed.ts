@@ -5,7 +5,11 @@ import { DEFAULT_DUPLICATE_WINDOW_MS, type StreamDefinition } from './common.ts'
  * `feedUpdated`). Published right after the write they announce, with a msgId derived from that write, so a
  * redelivered event handler publishes nothing twice.
  */
-export const FEED_STREAM: StreamDefinition = { name: 'FEED', subjects: ['feed.>'], duplicateWindowMs: DEFAULT_DUPLICATE_WINDOW_MS };
+export const FEED_STREAM: StreamDefinition = {
+  name: 'FEED',
+  subjects: ['feed.>'],
+  duplicateWindowMs: DEFAULT_DUPLICATE_WINDOW_MS,
+};
 
 export const FeedSubjects = {
   /** A notification was created or got a new actor (it is unread again). */

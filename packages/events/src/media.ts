@@ -1,6 +1,10 @@
 import { DEFAULT_DUPLICATE_WINDOW_MS, type StreamDefinition } from './common.ts';
 
-export const MEDIA_STREAM: StreamDefinition = { name: 'MEDIA', subjects: ['media.>'], duplicateWindowMs: DEFAULT_DUPLICATE_WINDOW_MS };
+export const MEDIA_STREAM: StreamDefinition = {
+  name: 'MEDIA',
+  subjects: ['media.>'],
+  duplicateWindowMs: DEFAULT_DUPLICATE_WINDOW_MS,
+};
 
 export const MediaSubjects = {
   /** The upload was verified (size, type from magic bytes) and the media is PROCESSING: the processing job. */
@@ -19,6 +23,11 @@ export interface MediaUploadCompletedEvent {
   contentType: string;
   objectKey: string;
   size: number;
+  /**
+   * The ETag of the verified object. The upload form stays valid until it expires, so the key may hold other
+   * bytes by the time the job runs: the worker processes this version only, and fails the media otherwise.
+   */
+  etag: string;
 }
 
 export interface MediaProcessedEvent {
@@ -26,6 +35,6 @@ export interface MediaProcessedEvent {
   ownerId: string;
   kind: MediaKindName;
   status: 'READY' | 'FAILED';
-  /** Set when FAILED: a short code such as TYPE_MISMATCH, SIZE_MISMATCH, UNDECODABLE, PROCESSING_FAILED. */
+  /** Set when FAILED: a short code such as TYPE_MISMATCH, SIZE_MISMATCH, UNDECODABLE, OBJECT_CHANGED, PROCESSING_FAILED. */
   reason?: string;
 }

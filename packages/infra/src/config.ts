@@ -39,6 +39,16 @@ export const env = {
   logLevel: () => z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 };
 
+/**
+ * Prefix of every Redis key, NATS subject, stream and durable of one deployment: two deployments (or two test
+ * runs) sharing a Redis or NATS server never see each other's data.
+ */
+export const deploymentPrefix = () =>
+  z
+    .string()
+    .regex(/^[a-z][a-z0-9_-]{0,30}$/, 'must be lower-case letters, digits, _ or -')
+    .default('insta');
+
 /** Variables every subgraph reads. */
 export const subgraphEnvSchema = z.object({
   NODE_ENV: env.nodeEnv(),
@@ -56,5 +66,6 @@ export const connectionsEnvSchema = z.object({
   REDIS_URL: z.string().regex(/^rediss?:\/\//, 'must be a redis:// URL'),
   NATS_URL: z.string().regex(/^(nats|tls):\/\//, 'must be a nats:// URL'),
   DB_POOL_SIZE: env.int(10, 1),
+  DEPLOYMENT_PREFIX: deploymentPrefix(),
 });
 export type ConnectionsEnv = z.infer<typeof connectionsEnvSchema>;

@@ -4,9 +4,6 @@ import type { KeyValueStore } from './kv/kv.ts';
 import { RedisKeyValueStore, connectRedis } from './kv/redis.ts';
 import type { Logger } from './logger.ts';
 
-/** Key and subject prefix shared by every service of one deployment. */
-export const DEPLOYMENT_PREFIX = 'insta';
-
 export interface SharedServices {
   kv: KeyValueStore;
   bus: EventBus;
@@ -15,13 +12,13 @@ export interface SharedServices {
 
 /** Connects the Redis and NATS ports of a distributed process (embedded mode builds in-process ones). */
 export async function connectSharedServices(
-  urls: { REDIS_URL: string; NATS_URL: string },
+  urls: { REDIS_URL: string; NATS_URL: string; DEPLOYMENT_PREFIX: string },
   name: string,
   logger: Logger,
 ): Promise<SharedServices> {
   const redis = await connectRedis(urls.REDIS_URL);
-  const kv = new RedisKeyValueStore(redis, `${DEPLOYMENT_PREFIX}:`);
-  const bus = new NatsEventBus(await connectNats(urls.NATS_URL, name), DEPLOYMENT_PREFIX, logger);
+  const kv = new RedisKeyValueStore(redis, `${urls.DEPLOYMENT_PREFIX}:`);
+  const bus = new NatsEventBus(await connectNats(urls.NATS_URL, name), urls.DEPLOYMENT_PREFIX, logger);
   return {
     kv,
     bus,

@@ -99,8 +99,11 @@ export class MediaRepository {
     return this.db.mediaVariant.findMany({ where: { mediaId: { in: [...mediaIds] } }, select: variantColumns, orderBy: [{ mediaId: 'asc' }, { width: 'asc' }, { name: 'asc' }] });
   }
 
-  /** AWAITING_UPLOAD → PROCESSING with the verified size and type, and the processing job. Null if another call won. */
-  startProcessing(media: MediaUploadRecord, verified: { size: number }): Promise<MediaRecord | null> {
+  /**
+   * AWAITING_UPLOAD → PROCESSING with the verified size and type, and the processing job, which pins the verified
+   * version of the object by its ETag. Null if another call won.
+   */
+  startProcessing(media: MediaUploadRecord, verified: { size: number; etag: string }): Promise<MediaRecord | null> {
     return this.transition(media.id, 'AWAITING_UPLOAD', async (tx) => {
       const updated = await tx.media.update({ where: { id: media.id }, data: { status: 'PROCESSING', size: verified.size }, select: columns });
       const job: MediaUploadCompletedEvent = {
@@ -110,6 +113,7 @@ export class MediaRepository {
         contentType: media.contentType,
         objectKey: media.objectKey,
         size: verified.size,
+        etag: verified.etag,
       };
       await tx.mediaOutbox.create({ data: outboxRow(MediaSubjects.uploadCompleted, job) });
       return updated;
@@ -125,10 +129,18 @@ export class MediaRepository {
     });
   }
 
-  /** Counts a processing attempt; null unless the media is PROCESSING (a redelivered job of finished media). */
-  async beginAttempt(id: string): Promise<MediaUploadRecord | null> {
-    const { count } = await this.db.media.updateMany({ where: { id, status: 'PROCESSING' }, data: { processingAttempts: { increment: 1 } } });
-    return count === 1 ? this.findForUpload(id) : null;
+  /**
+   * Counts a processing attempt and returns its number (unique per media, even for concurrent attempts); null
+   * unless the media is PROCESSING (a redelivered job of finished media).
+   */
+  async beginAttempt(id: string): Promise<(MediaUploadRecord & { attempt: number }) | null> {
+    const [counted] = await this.db.$queryRaw<{ attempt: number }[]>`
+      UPDATE media.media SET processing_attempts = processing_attempts + 1
+      WHERE id = ${id}::uuid AND status = 'PROCESSING'
+      RETURNING processing_attempts AS attempt`;
+    if (!counted) return null;
+    const media = await this.findForUpload(id);
+    return media && { ...media, attempt: counted.attempt };
   }
 
   /** PROCESSING → READY with the dimensions and variants. Null if the media had already left PROCESSING. */

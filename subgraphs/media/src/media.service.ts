@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { fileTypeFromBuffer } from 'file-type';
-import { appError, badUserInput, conflict, ErrorCode, forbidden, isUuid, notFound, type Identity } from '@insta/infra';
+import { appError, badUserInput, conflict, ErrorCode, forbidden, isUuid, notFound, type Identity, type Logger } from '@insta/infra';
 import type { MediaConfig } from './config.ts';
 import type { MediaRecord, MediaRepository } from './media.repository.ts';
 import type { ObjectsRepository } from './objects.repository.ts';
@@ -23,6 +23,7 @@ export class MediaService {
     private readonly media: MediaRepository,
     private readonly objects: ObjectsRepository,
     private readonly config: MediaConfig,
+    private readonly logger: Logger,
   ) {}
 
   async requestUpload(ownerId: string, input: { contentType: string; size: number; altText?: string | null }): Promise<UploadTicketRecord> {
@@ -58,6 +59,8 @@ export class MediaService {
   /**
    * Checks the uploaded object against what was declared (size, type from its magic bytes and its stored
    * Content-Type) and starts processing. A mismatch fails the media for good and deletes the object.
+   * Everything checked comes from one version of the object (its ETag, from the HEAD), and the processing job
+   * pins that version: the upload form stays valid until it expires, so the key may be overwritten afterwards.
    */
   async completeUpload(userId: string, mediaId: string): Promise<MediaRecord> {
     const media = isUuid(mediaId) ? await this.media.findForUpload(mediaId) : null;
@@ -72,14 +75,16 @@ export class MediaService {
       }
       throw badUserInput('Nothing has been uploaded for this media yet', 'mediaId');
     }
-    const detected =
-      head.size > 0 && head.size <= media.size
-        ? await fileTypeFromBuffer(await this.objects.readStart(media.objectKey, Math.min(MAGIC_BYTES, head.size)))
-        : undefined;
-    const mismatch = uploadMismatch(media, { size: head.size, storedContentType: head.contentType, detectedType: detected?.mime });
+    let detected: string | undefined;
+    if (head.size > 0 && head.size <= media.size) {
+      const start = await this.objects.readStart(media.objectKey, head.etag, Math.min(MAGIC_BYTES, head.size));
+      if (!start) throw conflict('The upload changed while it was being checked; complete it again', 'mediaId');
+      detected = (await fileTypeFromBuffer(start))?.mime;
+    }
+    const mismatch = uploadMismatch(media, { size: head.size, storedContentType: head.contentType, detectedType: detected });
     if (mismatch) await this.rejectUpload(media.id, media.objectKey, mismatch);
 
-    const started = await this.media.startProcessing(media, { size: head.size });
+    const started = await this.media.startProcessing(media, { size: head.size, etag: head.etag });
     if (!started) throw conflict('This upload is already complete', 'mediaId');
     return started;
   }
@@ -87,7 +92,12 @@ export class MediaService {
   private async rejectUpload(mediaId: string, objectKey: string, reason: 'UPLOAD_EXPIRED' | 'SIZE_MISMATCH' | 'TYPE_MISMATCH'): Promise<never> {
     const failed = await this.media.fail(mediaId, 'AWAITING_UPLOAD', reason);
     if (!failed) throw conflict('This upload is already complete', 'mediaId');
-    if (reason !== 'UPLOAD_EXPIRED') await this.objects.delete(objectKey);
+    // FAILED is committed: the client gets its typed error whatever happens to the object, which is only storage.
+    if (reason !== 'UPLOAD_EXPIRED') {
+      await this.objects.delete(objectKey).catch((error: unknown) => {
+        this.logger.warn({ err: error, key: objectKey, mediaId }, 'could not delete a rejected upload');
+      });
+    }
     const messages = {
       UPLOAD_EXPIRED: 'The upload window has closed; request a new upload',
       SIZE_MISMATCH: 'The uploaded file is empty or larger than the declared size',

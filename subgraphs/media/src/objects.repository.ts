@@ -25,6 +25,15 @@ const IMMUTABLE = 'public, max-age=31536000, immutable';
 
 const isNotFound = (error: unknown) =>
   error instanceof S3ServiceException && (error.name === 'NotFound' || error.name === 'NoSuchKey' || error.$metadata.httpStatusCode === 404);
+const isPreconditionFailed = (error: unknown) =>
+  error instanceof S3ServiceException && (error.name === 'PreconditionFailed' || error.$metadata.httpStatusCode === 412);
+
+/** An object as HEAD describes it; `etag` names this version of its bytes. */
+export interface ObjectHead {
+  size: number;
+  contentType: string | undefined;
+  etag: string;
+}
 
 /** The only code that touches the object store. */
 export class ObjectsRepository {
@@ -52,28 +61,49 @@ export class ObjectsRepository {
     return { url: this.uploadUrl ?? url, fields, expiresAt: new Date(policy.expiration) };
   }
 
-  async head(key: string): Promise<{ size: number; contentType: string | undefined } | null> {
+  async head(key: string): Promise<ObjectHead | null> {
     try {
       const res = await this.storage.client.send(new HeadObjectCommand({ Bucket: this.storage.bucket, Key: key }));
-      return { size: res.ContentLength ?? 0, contentType: res.ContentType };
+      if (!res.ETag) throw new Error(`The object store returned no ETag for ${key}`);
+      return { size: res.ContentLength ?? 0, contentType: res.ContentType, etag: res.ETag };
     } catch (error) {
       if (isNotFound(error)) return null;
       throw error;
     }
   }
 
-  /** The first `length` bytes, enough for magic-byte detection. */
-  async readStart(key: string, length: number): Promise<Uint8Array> {
-    const res = await this.storage.client.send(
-      new GetObjectCommand({ Bucket: this.storage.bucket, Key: key, Range: `bytes=0-${length - 1}` }),
-    );
+  /** The first `length` bytes of version `etag`, enough for magic-byte detection; null if the key now holds other bytes. */
+  async readStart(key: string, etag: string, length: number): Promise<Uint8Array | null> {
+    const res = await this.getVersion(key, etag, `bytes=0-${length - 1}`);
+    if (!res) return null;
     const bytes = await res.Body!.transformToByteArray();
     return bytes.subarray(0, length);
   }
 
-  async download(key: string, path: string): Promise<void> {
-    const res = await this.storage.client.send(new GetObjectCommand({ Bucket: this.storage.bucket, Key: key }));
+  /** Writes version `etag` of the object to `path`; false (nothing written) if the key now holds other bytes. */
+  async download(key: string, etag: string, path: string): Promise<boolean> {
+    const res = await this.getVersion(key, etag);
+    if (!res) return false;
     await pipeline(res.Body as Readable, createWriteStream(path));
+    return true;
+  }
+
+  /**
+   * A GET pinned to one version with If-Match. The response's ETag is checked as well: s3rver ignores If-Match
+   * (and an object store that did not would make the pin silently void).
+   */
+  private async getVersion(key: string, etag: string, range?: string) {
+    try {
+      const res = await this.storage.client.send(
+        new GetObjectCommand({ Bucket: this.storage.bucket, Key: key, IfMatch: etag, ...(range ? { Range: range } : {}) }),
+      );
+      if (res.ETag === etag) return res;
+      (res.Body as Readable | undefined)?.destroy();
+      return null;
+    } catch (error) {
+      if (isPreconditionFailed(error)) return null;
+      throw error;
+    }
   }
 
   /**

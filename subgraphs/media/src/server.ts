@@ -34,7 +34,7 @@ export async function startMediaSubgraph(deps: MediaDeps): Promise<RunningServer
   relay.start();
   const repository = new MediaRepository(deps.db, () => relay.notify());
   const objects = new ObjectsRepository(deps.storage, config.MEDIA_UPLOAD_URL);
-  const service = new MediaService(repository, objects, config);
+  const service = new MediaService(repository, objects, config, logger);
   const ackWaitMs = config.MEDIA_PROCESSING_ACK_WAIT_SECONDS * 1000;
   const worker = new ProcessingWorker(
     repository,

@@ -4,20 +4,26 @@ interface AcceptedType {
   kind: MediaKindName;
   /** What `file-type` may report for a genuine file of this type (container brands overlap). */
   detected: readonly string[];
+  /**
+   * How the processors open it: the format sharp must report for an image, the demuxer ffmpeg is forced to use
+   * for a video. Nothing is decoded by sniffing its content, so a file of another format is refused.
+   */
+  decodeAs: string;
 }
 
 /** The content types clients may declare, and the magic-byte types that count as a match. */
 export const ACCEPTED_TYPES: Readonly<Record<string, AcceptedType>> = {
-  'image/jpeg': { kind: 'IMAGE', detected: ['image/jpeg'] },
-  'image/png': { kind: 'IMAGE', detected: ['image/png'] },
-  'image/webp': { kind: 'IMAGE', detected: ['image/webp'] },
-  'image/gif': { kind: 'IMAGE', detected: ['image/gif'] },
-  'image/heic': { kind: 'IMAGE', detected: ['image/heic', 'image/heif'] },
-  'image/heif': { kind: 'IMAGE', detected: ['image/heif', 'image/heic'] },
-  'image/avif': { kind: 'IMAGE', detected: ['image/avif'] },
-  'video/mp4': { kind: 'VIDEO', detected: ['video/mp4', 'video/x-m4v'] },
-  'video/quicktime': { kind: 'VIDEO', detected: ['video/quicktime'] },
-  'video/webm': { kind: 'VIDEO', detected: ['video/webm'] },
+  'image/jpeg': { kind: 'IMAGE', detected: ['image/jpeg'], decodeAs: 'jpeg' },
+  'image/png': { kind: 'IMAGE', detected: ['image/png'], decodeAs: 'png' },
+  'image/webp': { kind: 'IMAGE', detected: ['image/webp'], decodeAs: 'webp' },
+  'image/gif': { kind: 'IMAGE', detected: ['image/gif'], decodeAs: 'gif' },
+  // libvips reads HEIC, HEIF and AVIF with its one HEIF loader, and reports all three as "heif".
+  'image/heic': { kind: 'IMAGE', detected: ['image/heic', 'image/heif'], decodeAs: 'heif' },
+  'image/heif': { kind: 'IMAGE', detected: ['image/heif', 'image/heic'], decodeAs: 'heif' },
+  'image/avif': { kind: 'IMAGE', detected: ['image/avif'], decodeAs: 'heif' },
+  'video/mp4': { kind: 'VIDEO', detected: ['video/mp4', 'video/x-m4v'], decodeAs: 'mov' },
+  'video/quicktime': { kind: 'VIDEO', detected: ['video/quicktime'], decodeAs: 'mov' },
+  'video/webm': { kind: 'VIDEO', detected: ['video/webm'], decodeAs: 'matroska' },
 };
 
 export interface SizeLimits {

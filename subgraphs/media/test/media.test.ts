@@ -1,11 +1,15 @@
 import { randomUUID } from 'node:crypto';
-import { HeadObjectCommand } from '@aws-sdk/client-s3';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { HeadObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { MEDIA_STREAM, MediaSubjects, type MediaProcessedEvent } from '@insta/events';
-import { createObjectStorage, type Consumer } from '@insta/infra';
+import { MEDIA_STREAM, MediaSubjects, type MediaProcessedEvent, type MediaUploadCompletedEvent } from '@insta/events';
+import { createObjectStorage, deadLetterSubject, type Consumer } from '@insta/infra';
 import { silentLogger } from '@insta/infra/testing';
-import { MediaRepository } from '../src/media.repository.ts';
+import { MediaRepository, type ProcessedMedia } from '../src/media.repository.ts';
+import { MediaService } from '../src/media.service.ts';
 import { ObjectsRepository } from '../src/objects.repository.ts';
 import { ProcessingWorker } from '../src/processing/processing.worker.ts';
 import { COMPLETE_UPLOAD, MEDIA, postUpload, REQUEST_UPLOAD, shortMp4, sidewaysJpeg, startMediaHarness, type MediaHarness, type Ticket } from './harness.ts';
@@ -55,6 +59,23 @@ const objectExists = async (key: string) => {
     () => false,
   );
 };
+const keysUnder = async (prefix: string) => {
+  const storage = createObjectStorage(h.s3Env);
+  const page = await storage.client.send(new ListObjectsV2Command({ Bucket: storage.bucket, Prefix: prefix }));
+  return (page.Contents ?? []).map((o) => o.Key);
+};
+/**
+ * Runs `fn` while holding the media outbox relay's lock (prisma/src/outbox.ts): no job written meanwhile is
+ * published, so the worker cannot start before `fn` is done.
+ */
+const withJobsHeld = (fn: () => Promise<void>) =>
+  h.db.$transaction(
+    async (tx) => {
+      await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtext('media.outbox'))`;
+      await fn();
+    },
+    { timeout: 20_000 },
+  );
 const waitForStatus = (id: string, status: string) =>
   vi.waitFor(async () => expect((await mediaRow(id)).status).toBe(status), { timeout: 30_000, interval: 100 });
 
@@ -132,6 +153,22 @@ describe('an image upload', () => {
     expect(unknown.body.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'variant' });
   });
 
+  it('should give no URL, rather than an error, when no variant was named and none fits', async () => {
+    const media = await h.db.media.create({
+      data: {
+        ownerId: owner.userId, kind: 'VIDEO', status: 'READY', contentType: 'video/mp4', size: 10, objectKey: `originals/${randomUUID()}`,
+        width: 640, height: 360, durationMs: 1000,
+        variants: { create: [{ name: 'poster', objectKey: `media/${randomUUID()}/1/poster.jpeg`, contentType: 'image/jpeg', width: 640, height: 360, size: 10 }] },
+      },
+    });
+    const query = 'query($id: ID!, $v: String) { media(id: $id) { url(variant: $v) } }';
+    const unnamed = await h.request(query, { id: media.id }, stranger);
+    expect(unnamed.body).toEqual({ data: { media: { url: null } } });
+    const named = await h.request(query, { id: media.id, v: 'hls' }, stranger);
+    expect(named.body.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'variant' });
+    expect((await h.request(query, { id: media.id, v: 'poster' }, stranger)).body.data!.media.url).toMatch(/\/poster\.jpeg$/);
+  });
+
   it('should show unfinished media to its owner only', async () => {
     const ticket = await requestUpload({ contentType: 'image/png', size: 100 });
     expect((await h.request(MEDIA, { id: ticket.media.id }, stranger)).body.data).toEqual({ media: null });
@@ -191,6 +228,42 @@ describe('completeUpload', () => {
     expect(await objectExists(row.objectKey)).toBe(false);
   });
 
+  it('should still give the typed error when the rejected upload cannot be deleted', async () => {
+    class UndeletableObjects extends ObjectsRepository {
+      override delete(): Promise<void> {
+        return Promise.reject(new Error('object store unavailable'));
+      }
+    }
+    const service = new MediaService(
+      new MediaRepository(h.db, () => {}),
+      new UndeletableObjects(createObjectStorage(h.s3Env), undefined),
+      h.config,
+      silentLogger,
+    );
+    const ticket = await upload('image/png', jpeg);
+    await expect(service.completeUpload(owner.userId, ticket.media.id)).rejects.toMatchObject({
+      extensions: { code: 'BAD_USER_INPUT', reason: 'TYPE_MISMATCH', field: 'mediaId' },
+    });
+    expect(await mediaRow(ticket.media.id)).toMatchObject({ status: 'FAILED', failureReason: 'TYPE_MISMATCH' });
+  });
+
+  it('should not process an original overwritten after it was verified, failing it as OBJECT_CHANGED', async () => {
+    const ticket = await upload('image/jpeg', jpeg);
+    const other = await sharp({ create: { width: 300, height: 200, channels: 3, background: { r: 0, g: 0, b: 255 } } }).jpeg().toBuffer();
+    await withJobsHeld(async () => {
+      const completed = await h.request(COMPLETE_UPLOAD, { id: ticket.media.id }, owner);
+      expect(completed.body.data?.completeUpload).toMatchObject({ status: 'PROCESSING' });
+      // The same form, posted again: it stays valid until it expires.
+      expect(await postUpload(ticket, other, 'image/jpeg')).toBe(204);
+    });
+    await waitForStatus(ticket.media.id, 'FAILED');
+    const row = await mediaRow(ticket.media.id);
+    expect(row).toMatchObject({ failureReason: 'OBJECT_CHANGED', processingAttempts: 1, width: null });
+    expect(await keysUnder(`media/${ticket.media.id}/`)).toEqual([]);
+    expect(await objectExists(row.objectKey)).toBe(false);
+    await vi.waitFor(() => expect(processed).toContainEqual(expect.objectContaining({ mediaId: ticket.media.id, status: 'FAILED', reason: 'OBJECT_CHANGED' })));
+  });
+
   it('should fail an upload larger than declared (the store here ignores the policy), and delete it', async () => {
     const ticket = await upload('image/jpeg', jpeg, 1000);
     const res = await h.request(COMPLETE_UPLOAD, { id: ticket.media.id }, owner);
@@ -231,38 +304,118 @@ describe('completeUpload', () => {
 });
 
 describe('the processing worker', () => {
-  const worker = () =>
+  const worker = (media = new MediaRepository(h.db, () => {})) =>
     new ProcessingWorker(
-      new MediaRepository(h.db, () => {}),
+      media,
       new ObjectsRepository(createObjectStorage(h.s3Env), undefined),
       { ffmpegPath: 'ffmpeg', ffprobePath: 'ffprobe', maxSeconds: 60, timeoutMs: 30_000 },
       h.config.MEDIA_PROCESSING_MAX_DELIVER,
       silentLogger,
     );
-  const job = (m: { id: string; ownerId: string; objectKey: string; size: number }) => ({
+  const job = (m: { id: string; ownerId: string; kind: 'IMAGE' | 'VIDEO'; contentType: string; objectKey: string; size: number }, etag = '"none"') => ({
     subject: MediaSubjects.uploadCompleted,
-    data: { mediaId: m.id, ownerId: m.ownerId, kind: 'IMAGE' as const, contentType: 'image/jpeg', objectKey: m.objectKey, size: m.size },
-    deliveryCount: 2,
+    data: { mediaId: m.id, ownerId: m.ownerId, kind: m.kind, contentType: m.contentType, objectKey: m.objectKey, size: m.size, etag },
+    deliveryCount: 1,
   });
+  /** PROCESSING media over an uploaded original, as if completeUpload had verified it, but with no job published. */
+  async function processingMedia(contentType: string, body: Uint8Array) {
+    const ticket = await upload(contentType, body);
+    const media = await h.db.media.update({ where: { id: ticket.media.id }, data: { status: 'PROCESSING' } });
+    const storage = createObjectStorage(h.s3Env);
+    const head = await storage.client.send(new HeadObjectCommand({ Bucket: storage.bucket, Key: media.objectKey }));
+    return { media, etag: head.ETag! };
+  }
 
   it('should do nothing with a redelivered job of media that is already READY', async () => {
     const ticket = await upload('image/jpeg', jpeg);
     await h.request(COMPLETE_UPLOAD, { id: ticket.media.id }, owner);
     await waitForStatus(ticket.media.id, 'READY');
     const before = await h.db.media.findUniqueOrThrow({ where: { id: ticket.media.id }, include: { variants: true } });
-    await worker().handle(job(before));
+    await worker().handle({ ...job(before), deliveryCount: 2 });
     const after = await h.db.media.findUniqueOrThrow({ where: { id: ticket.media.id }, include: { variants: true } });
     expect(after).toEqual(before);
   });
 
+  it('should fail, without retrying, an image whose bytes are not of its verified type', async () => {
+    const png = await sharp({ create: { width: 40, height: 30, channels: 3, background: { r: 1, g: 2, b: 3 } } }).png().toBuffer();
+    const { media, etag } = await processingMedia('image/jpeg', png);
+    await worker().handle(job(media, etag));
+    expect(await mediaRow(media.id)).toMatchObject({ status: 'FAILED', failureReason: 'TYPE_MISMATCH', processingAttempts: 1 });
+    expect(await keysUnder(`media/${media.id}/`)).toEqual([]);
+  });
+
+  it('should open a video only with the demuxer of its verified type, so a playlist naming local files is UNDECODABLE', { timeout: 30_000 }, async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'media-secret-'));
+    try {
+      // Sniffed from its content, this is an HLS playlist that ffmpeg would follow to the local file.
+      const secret = join(dir, 'secret.mp4');
+      await writeFile(secret, await shortMp4());
+      const playlist = `#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:2\n#EXTINF:1.5,\n${secret}\n#EXT-X-ENDLIST\n`;
+      const { media, etag } = await processingMedia('video/mp4', Buffer.from(playlist));
+      await worker().handle(job(media, etag));
+      expect(await mediaRow(media.id)).toMatchObject({ status: 'FAILED', failureReason: 'UNDECODABLE', processingAttempts: 1, durationMs: null });
+      expect(await keysUnder(`media/${media.id}/`)).toEqual([]);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('should delete what it uploaded when the media left PROCESSING while it worked', async () => {
+    class FailedMeanwhile extends MediaRepository {
+      override async markReady(id: string, result: ProcessedMedia) {
+        await this.fail(id, 'PROCESSING', 'PROCESSING_FAILED');
+        return super.markReady(id, result);
+      }
+    }
+    const { media, etag } = await processingMedia('image/jpeg', jpeg);
+    await worker(new FailedMeanwhile(h.db, () => {})).handle(job(media, etag));
+    expect(await mediaRow(media.id)).toMatchObject({ status: 'FAILED', failureReason: 'PROCESSING_FAILED' });
+    expect(await h.db.mediaVariant.count({ where: { mediaId: media.id } })).toBe(0);
+    expect(await keysUnder(`media/${media.id}/`)).toEqual([]);
+  });
+
   it('should retry a failing job, then fail the media and dead-letter the job on its last delivery', async () => {
-    const media = await h.db.media.create({
-      data: { ownerId: owner.userId, kind: 'IMAGE', status: 'PROCESSING', contentType: 'image/jpeg', size: 10, objectKey: `originals/${randomUUID()}` },
+    // A consumer of its own, like the subgraph's but on a subject of this test and with a short retry delay.
+    const durable = 'test-processing';
+    const subject = 'media.test.processing';
+    const deadLetters: { subject: string; data: MediaUploadCompletedEvent; reason: string }[] = [];
+    const dlq = await h.bus.consume<(typeof deadLetters)[number]>({
+      stream: MEDIA_STREAM.name,
+      durable: 'test-processing-dlq',
+      filterSubject: deadLetterSubject(MEDIA_STREAM.name, durable),
+      maxDeliver: 1,
+      handler: async (m) => void deadLetters.push(m.data),
     });
-    await expect(worker().handle({ ...job(media), deliveryCount: 1 })).rejects.toThrow();
-    expect(await mediaRow(media.id)).toMatchObject({ status: 'PROCESSING', processingAttempts: 1 });
-    await expect(worker().handle({ ...job(media), deliveryCount: h.config.MEDIA_PROCESSING_MAX_DELIVER })).rejects.toThrow();
-    expect(await mediaRow(media.id)).toMatchObject({ status: 'FAILED', failureReason: 'PROCESSING_FAILED', processingAttempts: 2 });
+    const attempts: number[] = [];
+    const consumer = await h.bus.consume<MediaUploadCompletedEvent>({
+      stream: MEDIA_STREAM.name,
+      durable,
+      filterSubject: subject,
+      maxDeliver: h.config.MEDIA_PROCESSING_MAX_DELIVER,
+      retryDelayMs: 10,
+      handler: (m) => {
+        attempts.push(m.deliveryCount);
+        return worker().handle(m);
+      },
+    });
+    try {
+      // No original in the store: every attempt fails, and not because of the media itself.
+      const media = await h.db.media.create({
+        data: { ownerId: owner.userId, kind: 'IMAGE', status: 'PROCESSING', contentType: 'image/jpeg', size: 10, objectKey: `originals/${randomUUID()}` },
+      });
+      await h.bus.publish(subject, job(media).data);
+      await vi.waitFor(() => expect(deadLetters).toHaveLength(1), { timeout: 15_000, interval: 50 });
+      expect(deadLetters[0]).toMatchObject({ subject, data: { mediaId: media.id } });
+      expect(attempts).toEqual(Array.from({ length: h.config.MEDIA_PROCESSING_MAX_DELIVER }, (_, i) => i + 1));
+      expect(await mediaRow(media.id)).toMatchObject({
+        status: 'FAILED',
+        failureReason: 'PROCESSING_FAILED',
+        processingAttempts: h.config.MEDIA_PROCESSING_MAX_DELIVER,
+      });
+    } finally {
+      await consumer.stop();
+      await dlq.stop();
+    }
   });
 });
 

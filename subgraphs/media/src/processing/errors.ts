@@ -1,10 +1,11 @@
 /**
- * The media itself cannot be processed (undecodable, no video stream, too long): retrying cannot help, so the
- * worker marks it FAILED with `reason` at once instead of waiting for redeliveries.
+ * The media cannot be processed (undecodable, not of its verified type, no video stream, too long, or the
+ * original is no longer the verified object): retrying cannot help, so the worker marks it FAILED with
+ * `reason` at once instead of waiting for redeliveries.
  */
 export class UnprocessableMediaError extends Error {
   constructor(
-    readonly reason: 'UNDECODABLE' | 'NO_VIDEO_STREAM' | 'TOO_LONG',
+    readonly reason: 'UNDECODABLE' | 'TYPE_MISMATCH' | 'NO_VIDEO_STREAM' | 'TOO_LONG' | 'OBJECT_CHANGED',
     detail: string,
   ) {
     super(`${reason}: ${detail}`);

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { encode } from 'blurhash';
-import sharp, { type Sharp } from 'sharp';
+import sharp, { type Metadata, type Sharp } from 'sharp';
 import { UnprocessableMediaError } from './errors.ts';
 
 /** Image sizes by long edge. The smallest first: `url` without a variant picks the first wide enough. */
@@ -47,19 +47,20 @@ export function sizesFor(longEdge: number) {
 
 /**
  * Auto-orients (the EXIF orientation is applied, then dropped), strips every other metadata (EXIF, GPS, XMP)
- * but keeps the ICC colour profile, and writes each size in WebP and JPEG into `outDir`.
+ * but keeps the ICC colour profile, and writes each size in WebP and JPEG into `outDir`. `format` is the one
+ * sharp must find (libvips picks its loader from the content): an input of any other format is refused.
  */
-export async function processImage(input: string, outDir: string): Promise<ImageResult> {
+export async function processImage(input: string, outDir: string, format: string): Promise<ImageResult> {
   // Only the first frame of animated GIF/WebP: a still per size, like the JPEG fallback must be anyway.
   const open = () => sharp(input, { failOn: 'error', autoOrient: true });
-  let width: number;
-  let height: number;
+  let meta: Metadata;
   try {
-    const meta = await open().metadata();
-    ({ width, height } = meta.autoOrient);
+    meta = await open().metadata();
   } catch (error) {
     throw new UnprocessableMediaError('UNDECODABLE', error instanceof Error ? error.message : String(error));
   }
+  if (meta.format !== format) throw new UnprocessableMediaError('TYPE_MISMATCH', `a ${meta.format} image, not ${format}`);
+  const { width, height } = meta.autoOrient;
   const longEdge = Math.max(width, height);
   const outputs = sizesFor(longEdge).flatMap((size) => FORMATS.map((format) => ({ size, format })));
   try {

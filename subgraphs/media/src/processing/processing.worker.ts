@@ -5,12 +5,18 @@ import type { MediaUploadCompletedEvent } from '@insta/events';
 import type { BusMessage, Logger } from '@insta/infra';
 import type { MediaRepository, MediaUploadRecord } from '../media.repository.ts';
 import type { ObjectsRepository } from '../objects.repository.ts';
+import { ACCEPTED_TYPES } from '../upload-policy.ts';
 import { UnprocessableMediaError } from './errors.ts';
 import { processImage, type ProducedFile } from './image.processor.ts';
 import { processVideo, type VideoTools } from './video.processor.ts';
 
 /** Where a media's variants live in the bucket. */
-export const variantPrefix = (mediaId: string) => `media/${mediaId}/`;
+export const mediaPrefix = (mediaId: string) => `media/${mediaId}/`;
+/**
+ * Where one processing attempt writes them: attempts never share keys, so an attempt that loses the race to
+ * READY (a redelivery running alongside a slow attempt) can delete what it uploaded without touching the winner's.
+ */
+export const attemptPrefix = (mediaId: string, attempt: number) => `${mediaPrefix(mediaId)}${attempt}/`;
 
 const CONTENT_TYPES: Record<string, string> = {
   '.webp': 'image/webp',
@@ -26,9 +32,10 @@ async function filesUnder(dir: string): Promise<string[]> {
 }
 
 /**
- * Handles `media.upload.completed` jobs: downloads the original, makes the variants, uploads them, then marks
- * the media READY (and deletes the original, which still carries its EXIF/GPS). Redelivered jobs of media that
- * is no longer PROCESSING are no-ops. A media that cannot be processed is FAILED at once; any other error is
+ * Handles `media.upload.completed` jobs: downloads the original (the version completeUpload verified, by its
+ * ETag), makes the variants, uploads them, then marks the media READY (and deletes the original, which still
+ * carries its EXIF/GPS). Redelivered jobs of media that is no longer PROCESSING are no-ops. A media that cannot
+ * be processed (an original overwritten since it was verified included) is FAILED at once; any other error is
  * retried, and on the last delivery the media is FAILED before the job goes to the dead letters.
  */
 export class ProcessingWorker {
@@ -44,10 +51,13 @@ export class ProcessingWorker {
     const media = await this.media.beginAttempt(message.data.mediaId);
     if (!media) return;
     const work = await mkdtemp(join(tmpdir(), 'media-'));
+    const prefix = attemptPrefix(media.id, media.attempt);
     try {
-      const variants = await this.process(media, work);
+      const variants = await this.process(media, message.data.etag, work, prefix);
       const ready = await this.media.markReady(media.id, variants);
       if (ready) await this.deleteQuietly(media.objectKey);
+      // The media left PROCESSING meanwhile (FAILED, or READY by another attempt): nothing points at these.
+      else await this.deletePrefixQuietly(prefix, media.id);
     } catch (error) {
       if (error instanceof UnprocessableMediaError) {
         this.logger.info({ mediaId: media.id, reason: error.message }, 'media cannot be processed');
@@ -61,16 +71,25 @@ export class ProcessingWorker {
     }
   };
 
-  private async process(media: MediaUploadRecord, work: string) {
+  private async process(media: MediaUploadRecord, etag: string, work: string, prefix: string) {
     const input = join(work, 'original');
     const out = join(work, 'out');
     await mkdir(out);
-    await this.objects.download(media.objectKey, input);
+    if (!(await this.objects.download(media.objectKey, etag, input))) {
+      throw new UnprocessableMediaError('OBJECT_CHANGED', 'the original is no longer the object that was verified');
+    }
+    // The type completeUpload verified from the magic bytes: the processors decode that format and no other.
+    const format = ACCEPTED_TYPES[media.contentType]?.decodeAs;
+    if (!format) throw new UnprocessableMediaError('TYPE_MISMATCH', `unsupported type ${media.contentType}`);
     const result =
       media.kind === 'IMAGE'
-        ? { ...(await processImage(input, out)), durationMs: null }
-        : await processVideo(input, out, work, this.tools);
-    const sizes = await this.upload(out, variantPrefix(media.id));
+        ? { ...(await processImage(input, out, format)), durationMs: null }
+        : await processVideo(input, format, out, work, this.tools);
+    const sizes = await this.upload(out, prefix).catch(async (error: unknown) => {
+      // Half an upload is of no use: a retry writes under a prefix of its own.
+      await this.deletePrefixQuietly(prefix, media.id);
+      throw error;
+    });
     return {
       width: result.width,
       height: result.height,
@@ -78,7 +97,7 @@ export class ProcessingWorker {
       blurhash: result.blurhash,
       variants: result.files.map((f: ProducedFile) => ({
         name: f.name,
-        objectKey: `${variantPrefix(media.id)}${f.file}`,
+        objectKey: `${prefix}${f.file}`,
         contentType: f.contentType,
         width: f.width,
         height: f.height,
@@ -106,8 +125,12 @@ export class ProcessingWorker {
     const failed = await this.media.fail(media.id, 'PROCESSING', reason);
     if (!failed) return;
     await this.deleteQuietly(media.objectKey);
-    await this.objects.deletePrefix(variantPrefix(media.id)).catch((error: unknown) => {
-      this.logger.warn({ err: error, mediaId: media.id }, 'could not delete the variants of failed media');
+    await this.deletePrefixQuietly(mediaPrefix(media.id), media.id);
+  }
+
+  private async deletePrefixQuietly(prefix: string, mediaId: string) {
+    await this.objects.deletePrefix(prefix).catch((error: unknown) => {
+      this.logger.warn({ err: error, mediaId, prefix }, 'could not delete unused variants');
     });
   }
 

@@ -60,10 +60,18 @@ interface FfprobeOutput {
   format?: { duration?: string };
 }
 
-async function probe(input: string, tools: VideoTools): Promise<Probe> {
+/**
+ * How ffprobe and ffmpeg open the original: with the demuxer of its verified type, never one guessed from the
+ * content (the HLS and concat demuxers would read the files or URLs a playlist names), and through the file
+ * protocol only.
+ */
+const inputArgs = (input: string, demuxer: string) => ['-protocol_whitelist', 'file', '-f', demuxer, '-i', input];
+
+async function probe(input: string, demuxer: string, tools: VideoTools): Promise<Probe> {
   let out: FfprobeOutput;
   try {
-    const json = await run(tools.ffprobePath, ['-v', 'error', '-print_format', 'json', '-show_streams', '-show_format', input], tools.timeoutMs);
+    const args = ['-v', 'error', '-print_format', 'json', '-show_streams', '-show_format', ...inputArgs(input, demuxer)];
+    const json = await run(tools.ffprobePath, args, tools.timeoutMs);
     out = JSON.parse(json) as FfprobeOutput;
   } catch (error) {
     if (error instanceof ToolError) throw new UnprocessableMediaError('UNDECODABLE', error.message);
@@ -102,10 +110,11 @@ export function renditionsFor(width: number, height: number) {
 
 /**
  * HLS (H.264/AAC, one rendition per rung, aligned key frames) and a poster frame, written into `outDir`;
- * intermediate files go to `scratchDir`.
+ * intermediate files go to `scratchDir`. `demuxer` is the ffmpeg input format of the verified type ("mov",
+ * "matroska"): an input of any other format fails to open and is UNDECODABLE.
  */
-export async function processVideo(input: string, outDir: string, scratchDir: string, tools: VideoTools): Promise<VideoResult> {
-  const source = await probe(input, tools);
+export async function processVideo(input: string, demuxer: string, outDir: string, scratchDir: string, tools: VideoTools): Promise<VideoResult> {
+  const source = await probe(input, demuxer, tools);
   if (source.durationMs > tools.maxSeconds * 1000) {
     throw new UnprocessableMediaError('TOO_LONG', `${source.durationMs} ms is longer than ${tools.maxSeconds} s`);
   }
@@ -116,7 +125,7 @@ export async function processVideo(input: string, outDir: string, scratchDir: st
     `[0:v]split=${renditions.length}${renditions.map((_, i) => `[s${i}]`).join('')}`,
     ...renditions.map((r, i) => `[s${i}]scale=${r.width}:${r.height}[v${i}]`),
   ].join(';');
-  const args = ['-hide_banner', '-loglevel', 'error', '-y', '-i', input, '-filter_complex', filter];
+  const args = ['-hide_banner', '-loglevel', 'error', '-y', ...inputArgs(input, demuxer), '-filter_complex', filter];
   renditions.forEach((r, i) => {
     args.push('-map', `[v${i}]`);
     if (source.hasAudio) args.push('-map', '0:a:0');
@@ -138,7 +147,7 @@ export async function processVideo(input: string, outDir: string, scratchDir: st
 
   const frame = join(scratchDir, 'poster-frame.png');
   const at = Math.min(1, source.durationMs / 3000).toFixed(3);
-  await runTranscode(tools.ffmpegPath, ['-hide_banner', '-loglevel', 'error', '-y', '-ss', at, '-i', input, '-frames:v', '1', frame], tools.timeoutMs);
+  await runTranscode(tools.ffmpegPath, ['-hide_banner', '-loglevel', 'error', '-y', '-ss', at, ...inputArgs(input, demuxer), '-frames:v', '1', frame], tools.timeoutMs);
   const poster = await sharp(frame)
     .resize({ width: POSTER_EDGE, height: POSTER_EDGE, fit: 'inside', withoutEnlargement: true })
     .jpeg({ quality: 82, progressive: true })

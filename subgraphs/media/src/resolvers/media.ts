@@ -8,9 +8,14 @@ export const Media: MediaResolvers = {
   url: async (media, { variant }, ctx) => {
     if (media.status !== 'READY') return null;
     const variants = await ctx.loaders.variantsByMediaId.load(media.id);
-    const chosen = variant == null ? pickVariant(media.kind, variants, ctx.hints) : findVariant(variants, variant);
-    if (!chosen) throw badUserInput(`No variant "${variant}"; see Media.variants`, 'variant');
-    return ctx.objects.publicUrl(chosen.objectKey);
+    // Without a name, a media with nothing fitting to pick (a video without HLS) simply has no URL.
+    if (variant == null) {
+      const picked = pickVariant(media.kind, variants, ctx.hints);
+      return picked ? ctx.objects.publicUrl(picked.objectKey) : null;
+    }
+    const named = findVariant(variants, variant);
+    if (!named) throw badUserInput(`No variant "${variant}"; see Media.variants`, 'variant');
+    return ctx.objects.publicUrl(named.objectKey);
   },
   variants: (media, _, ctx) => (media.status === 'READY' ? ctx.loaders.variantsByMediaId.load(media.id) : []),
 };
