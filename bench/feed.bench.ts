@@ -4,9 +4,11 @@
  *  1. fan-out throughput: timeline inserts per second for one post to 100 000 followers, next to
  *     `redis-benchmark -t zadd -P 16` on the same Redis;
  *  2. latency from `createPost` to the last follower's timeline, for 10 000 followers;
- *  3. feed pages (20 posts, fields resolved by posts and users) through the gateway: from the precomputed
- *     timeline, and by the pull query over the 500 accounts the reader follows (the page just past the
- *     reader's full 800-entry timeline, which the feed serves by that query).
+ *  3. feed pages (20 posts) through the gateway (fields resolved by posts and users) and straight from the feed
+ *     subgraph (ids only): from the precomputed timeline, and by the pull query over the 500 accounts the reader
+ *     follows (the page just past the reader's 800-entry timeline, which the feed serves by that query). The
+ *     targets alternate over BENCH_ROUNDS rounds (order reversed every other round), each run after a settle step,
+ *     so neither side of a ratio is measured only right after the other's load or the seeding's writes.
  * Followers, follows and the reader's posts are written straight into the databases (the bench measures the
  * feed, not sign-ups); the posts whose fan-out is measured go through the gateway.
  */
@@ -25,6 +27,7 @@ import { uniquePrefix } from '@insta/infra/testing';
 
 /** Keys, subjects and durables of this run only: nothing else on the shared Redis and NATS is touched. */
 const DEPLOYMENT_PREFIX = uniquePrefix('feedbench').toLowerCase();
+import type autocannon from 'autocannon';
 import { intFromEnv, load, toTargetResult, type BenchReport, type TargetResult } from './lib.ts';
 
 const FEED_QUERY =
@@ -59,22 +62,57 @@ function figure(target: string, description: string, perSec: number, total: numb
   };
 }
 
-async function redisBenchmarkZadd(): Promise<number> {
+/** The median of each latency figure over the rounds; rates are averaged, counts summed. */
+function combine(target: string, description: string, url: string, rounds: autocannon.Result[]): TargetResult {
+  const each = rounds.map((r) => toTargetResult(target, description, url, r));
+  const median = (pick: (r: TargetResult) => number) => {
+    const sorted = each.map(pick).sort((a, b) => a - b);
+    return sorted[Math.floor(sorted.length / 2)]!;
+  };
+  const sum = (pick: (r: TargetResult) => number) => each.reduce((total, r) => total + pick(r), 0);
+  return {
+    target,
+    description,
+    url,
+    requestsPerSec: round(sum((r) => r.requestsPerSec) / each.length),
+    requestsTotal: sum((r) => r.requestsTotal),
+    latencyMs: {
+      p50: median((r) => r.latencyMs.p50),
+      p90: median((r) => r.latencyMs.p90),
+      p99: median((r) => r.latencyMs.p99),
+      mean: median((r) => r.latencyMs.mean),
+      max: Math.max(...each.map((r) => r.latencyMs.max)),
+    },
+    failures: {
+      errors: sum((r) => r.failures.errors),
+      timeouts: sum((r) => r.failures.timeouts),
+      non2xx: sum((r) => r.failures.non2xx),
+      mismatches: sum((r) => r.failures.mismatches),
+    },
+  };
+}
+
+/** ZADD to one sorted set of this run (random members), deleted by the caller; nothing else in Redis is touched. */
+async function redisBenchmarkZadd(key: string): Promise<number> {
   const url = new URL(testServices.redisUrl);
   const { stdout } = await promisify(execFile)('redis-benchmark', [
     '-h',
     url.hostname,
     '-p',
     url.port || '6379',
-    '-t',
-    'zadd',
     '-P',
     '16',
     '-n',
     '500000',
+    '-r',
+    '1000000',
     '-q',
+    'ZADD',
+    key,
+    '__rand_int__',
+    'member:__rand_int__',
   ]);
-  const match = /ZADD: ([\d.]+) requests per second/.exec(stdout);
+  const match = /: ([\d.]+) requests per second/.exec(stdout);
   if (!match) throw new Error(`unexpected redis-benchmark output: ${stdout}`);
   return Number(match[1]);
 }
@@ -87,6 +125,8 @@ export default async function feedBench(): Promise<BenchReport> {
   const connections = intFromEnv('BENCH_CONNECTIONS', 20);
   const durationS = intFromEnv('BENCH_DURATION_S', 10);
   const warmupS = intFromEnv('BENCH_WARMUP_S', 3);
+  const rounds = intFromEnv('BENCH_ROUNDS', 3);
+  const settleMs = intFromEnv('BENCH_SETTLE_MS', 1_000);
 
   const dropTemplate = await prepareTemplateDatabase();
   const database = await createTestDatabase();
@@ -136,6 +176,7 @@ export default async function feedBench(): Promise<BenchReport> {
     },
   });
   const timelineKeys: string[] = [];
+  const zaddKey = `${DEPLOYMENT_PREFIX}:zadd-bench`;
 
   try {
     const withFollowers = async (authorId: string, count: number) => {
@@ -179,7 +220,7 @@ export default async function feedBench(): Promise<BenchReport> {
     const big = await signUp('bench_big');
     await withFollowers(big.id, fanoutFollowers);
     const fanout = await postAndWait(big, fanoutFollowers + 1);
-    const zaddPerSec = await redisBenchmarkZadd();
+    const zaddPerSec = await redisBenchmarkZadd(zaddKey);
     const fanoutPerSec = ((fanoutFollowers + 1) / fanout.fromSend) * 1000;
 
     // 2. Post → last of 10 000 followers.
@@ -207,7 +248,7 @@ export default async function feedBench(): Promise<BenchReport> {
       authorIds,
     ]);
     await sql.query(
-      `INSERT INTO feed.follows (follower_id, followee_id, created_at) SELECT $1::uuid, unnest($2::uuid[]), now()`,
+      `INSERT INTO feed.follows (follower_id, followee_id, active, changed_at) SELECT $1::uuid, unnest($2::uuid[]), true, now()`,
       [reader.id, authorIds],
     );
     await sql.query(
@@ -238,7 +279,7 @@ export default async function feedBench(): Promise<BenchReport> {
       ),
       figure(
         'zadd',
-        'redis-benchmark -t zadd -P 16 -n 500000 (50 clients), same Redis, ZADD/s',
+        'redis-benchmark -P 16 -n 500000 -r 1000000 ZADD (50 clients, one sorted set), same Redis, ZADD/s',
         zaddPerSec,
         500_000,
         [],
@@ -252,14 +293,14 @@ export default async function feedBench(): Promise<BenchReport> {
       ),
     ];
     const gatewayHeaders = { 'content-type': 'application/json', authorization: `Bearer ${reader.token}` };
-    // Signed once: the load runs well inside the signature's 60 s validity.
+    // The identity signature is valid for 60 s: signed again for each load, the rounds together last longer.
     const directHeaders = () => ({
       'content-type': 'application/json',
       [IDENTITY_HEADER]: signIdentity(TEST_SECRETS.GATEWAY_SIGNING_SECRET, { userId: reader.id, sessionId: reader.id }),
     });
     const via = `through the gateway (post fields from posts, authors from users)`;
     const direct = `straight to the feed subgraph (post ids only)`;
-    for (const target of [
+    const targets = [
       {
         name: 'timeline',
         after: null,
@@ -272,7 +313,7 @@ export default async function feedBench(): Promise<BenchReport> {
         after: pastTimeline,
         url: system.gatewayUrl,
         query: FEED_QUERY,
-        description: `feed(first: 20) ${via}, by the pull query over ${followees} followees (page past the full timeline)`,
+        description: `feed(first: 20) ${via}, by the pull query over ${followees} followees (page past the timeline)`,
       },
       {
         name: 'tl-feed',
@@ -288,19 +329,42 @@ export default async function feedBench(): Promise<BenchReport> {
         query: FEED_IDS_QUERY,
         description: `feed(first: 20) ${direct}, by the pull query over ${followees} followees`,
       },
-    ]) {
+    ];
+    const loads = [];
+    for (const target of targets) {
       const body = JSON.stringify({ query: target.query, variables: { after: target.after } });
-      const headers = target.url === system.gatewayUrl ? gatewayHeaders : directHeaders();
+      const headersFor = () => (target.url === system.gatewayUrl ? gatewayHeaders : directHeaders());
+      const headers = headersFor();
       const check = await fetch(target.url, { method: 'POST', headers, body });
       const expectBody = await check.text();
       const edges = (JSON.parse(expectBody) as { data?: { feed: { edges: unknown[] } } }).data?.feed.edges.length;
       if (check.status !== 200 || edges !== 20)
         throw new Error(`${target.name}: unexpected response ${check.status} ${expectBody.slice(0, 500)}`);
-      process.stderr.write(`feed bench: ${target.name} (warm-up ${warmupS} s, then ${durationS} s)\n`);
-      const options = { url: target.url, connections, headers, body, expectBody };
-      await load({ ...options, durationS: warmupS });
-      results.push(toTargetResult(target.name, target.description, target.url, await load({ ...options, durationS })));
+      loads.push({
+        target,
+        headersFor,
+        options: { url: target.url, connections, body, expectBody },
+        measured: [] as autocannon.Result[],
+      });
     }
+    // Dirty pages of the previous load (or of the seeding) are written out before each measurement.
+    const settle = async () => {
+      await sql.query('CHECKPOINT');
+      await new Promise((resolve) => setTimeout(resolve, settleMs));
+    };
+    for (const { target, headersFor, options } of loads) {
+      process.stderr.write(`feed bench: ${target.name} warm-up ${warmupS} s\n`);
+      await load({ ...options, headers: headersFor(), durationS: warmupS });
+    }
+    for (let i = 0; i < rounds; i++) {
+      for (const entry of i % 2 === 0 ? loads : [...loads].reverse()) {
+        await settle();
+        process.stderr.write(`feed bench: round ${i + 1}/${rounds}, ${entry.target.name} ${durationS} s\n`);
+        entry.measured.push(await load({ ...entry.options, headers: entry.headersFor(), durationS }));
+      }
+    }
+    for (const { target, measured } of loads)
+      results.push(combine(target.name, target.description, target.url, measured));
 
     const rate = (name: string) => results.find((r) => r.target === name)!.requestsPerSec;
     return {
@@ -316,11 +380,17 @@ export default async function feedBench(): Promise<BenchReport> {
         connections,
         durationS,
         warmupS,
+        rounds,
+        settleMs,
+        reqPerSecByRound: Object.fromEntries(
+          loads.map((l) => [l.target.name, l.measured.map((r) => round(r.requests.average))]),
+        ),
         fanoutMs: round(fanout.fromSend),
         fanoutMsFromCreatePostResponse: round(fanout.fromResponse),
         layout:
           'startSystem in this process (gateway + 5 subgraphs, NODE_ENV=production) on the real Postgres (fresh database), ' +
-          'Redis and NATS; autocannon in the same process; redis-benchmark as a child process',
+          'Redis and NATS; autocannon in the same process; redis-benchmark as a child process; feed targets alternated ' +
+          'over the rounds, each after CHECKPOINT and an idle pause',
       },
       results,
       ratios: {
@@ -338,6 +408,7 @@ export default async function feedBench(): Promise<BenchReport> {
         ...ids.flatMap((id) => [`${DEPLOYMENT_PREFIX}:feed:tl:${id}`, `${DEPLOYMENT_PREFIX}:feed:tl-built:${id}`]),
       );
     }
+    await redis.del(zaddKey);
     await redis.quit();
     await nc.drain();
     await sql.end();

@@ -41,6 +41,7 @@ const users = await startUsersSubgraph({
 const ours = await createGatewayServer({
   config: loadGatewayConfig({ ...env, USERS_URL: users.url }),
   kv,
+  bus,
   logger: silentLogger,
 });
 

@@ -18,10 +18,24 @@ globalThis.MonacoEnvironment = {
 const httpUrl = new URL('/graphql', location.href).toString();
 const wsUrl = httpUrl.replace(/^http/, 'ws');
 
-const fetcher = createGraphiQLFetcher({
-  url: httpUrl,
-  wsClient: createClient({ url: wsUrl, lazy: true, retryAttempts: 0 }),
-});
+// Subscriptions run over graphql-ws on the same URL (ws: or wss: like the page). The socket authenticates once,
+// with connectionParams, so the Authorization header of the Headers tab picks the connection: one per value.
+const fetchers = new Map();
+function fetcherFor(authorization) {
+  let fetcher = fetchers.get(authorization);
+  if (!fetcher) {
+    const connectionParams = authorization ? { authorization } : {};
+    const wsClient = createClient({ url: wsUrl, lazy: true, retryAttempts: 0, connectionParams });
+    fetcher = createGraphiQLFetcher({ url: httpUrl, wsClient });
+    fetchers.set(authorization, fetcher);
+  }
+  return fetcher;
+}
+const fetcher = (params, options) => {
+  const headers = options?.headers ?? {};
+  const name = Object.keys(headers).find((key) => key.toLowerCase() === 'authorization');
+  return fetcherFor(name ? String(headers[name]) : '')(params, options);
+};
 
 const defaultQuery = `# Welcome to the Insta GraphQL API.
 # Sign in with the signIn mutation, then add the header

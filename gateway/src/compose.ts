@@ -1,13 +1,20 @@
 import { composeServices } from '@apollo/composition';
 import { parse } from 'graphql';
 
-/** The subgraphs of the supergraph, in composition order, with their URLs inside docker-compose. */
+/** The gateway's in-process subgraph (subscription roots); its URL is never called. */
+export const REALTIME_SUBGRAPH = { name: 'realtime', url: 'http://in-process.invalid/realtime' } as const;
+
+/**
+ * The subgraphs of the supergraph, in composition order, with their URLs inside docker-compose (realtime runs
+ * inside the gateway).
+ */
 export const SUBGRAPHS = [
   { name: 'users', url: 'http://users:4001/graphql' },
   { name: 'posts', url: 'http://posts:4002/graphql' },
   { name: 'feed', url: 'http://feed:4003/graphql' },
   { name: 'social-graph', url: 'http://social-graph:4004/graphql' },
   { name: 'media', url: 'http://media:4005/graphql' },
+  REALTIME_SUBGRAPH,
 ] as const;
 
 export const SUPERGRAPH_HEADER =

@@ -8,8 +8,8 @@ export const DEFAULT_SUPERGRAPH_PATH = fileURLToPath(new URL('../../schema/super
 const subgraphUrl = (port: number) => env.url().default(`http://127.0.0.1:${port}/graphql`);
 
 /**
- * What createGatewayServer needs. The process entry (index.ts) also validates REDIS_URL, which only a
- * distributed gateway connects to (embedded mode injects an in-process store).
+ * What createGatewayServer needs. The process entry (index.ts) also validates REDIS_URL and NATS_URL, which only
+ * a distributed gateway connects to (embedded mode injects in-process adapters).
  *
  * MAX_DEPTH counts leaf fields too, and every Relay connection costs two levels (edges, node): a realistic
  * `notifications { edges { node { post { comments { edges { node { author { username } } } } } } } } }` is 9.
@@ -35,6 +35,10 @@ export const gatewayEnvSchema = z.object({
   MAX_TOKENS: env.int(1000, 1),
   MAX_COST: env.int(5000, 1),
   SHUTDOWN_GRACE_MS: env.int(10_000, 0),
+  /** graphql-ws: a socket that has not sent connection_init by then is closed with 4408. */
+  WS_CONNECTION_INIT_TIMEOUT_MS: env.int(10_000, 1),
+  /** Events waiting for one client subscription; one more ends it with SUBSCRIPTION_QUEUE_OVERFLOW (ADR 7). */
+  SUBSCRIPTION_QUEUE_SIZE: env.int(100, 1),
 });
 
 export type GatewayConfig = Omit<z.output<typeof gatewayEnvSchema>, 'INTROSPECTION' | 'EXPLORER'> & {

@@ -7,4 +7,9 @@ export interface GatewayContext {
   clientHeaders?: IncomingHttpHeaders;
   /** The signed identity header, made on the first subgraph fetch and reused by the others of the request. */
   identityHeader?: string;
+  /**
+   * Set while one subscription event is executed: the root value the in-process realtime subgraph executes the
+   * subscription's primary fetch against (`{ postLiked: { post: { id }, user: { id }, likeCount } }`).
+   */
+  realtimeRoot?: Record<string, unknown>;
 }

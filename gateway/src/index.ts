@@ -1,5 +1,7 @@
 import {
+  NatsEventBus,
   RedisKeyValueStore,
+  connectNats,
   connectRedis,
   connectionsEnvSchema,
   createLogger,
@@ -11,14 +13,16 @@ import { createGatewayServer, loadGatewayConfig } from './server.ts';
 
 runMain(async () => {
   const config = loadGatewayConfig();
-  const { REDIS_URL, DEPLOYMENT_PREFIX } = loadConfig(
-    connectionsEnvSchema.pick({ REDIS_URL: true, DEPLOYMENT_PREFIX: true }),
+  const { REDIS_URL, NATS_URL, DEPLOYMENT_PREFIX } = loadConfig(
+    connectionsEnvSchema.pick({ REDIS_URL: true, NATS_URL: true, DEPLOYMENT_PREFIX: true }),
   );
   const logger = createLogger('gateway', config.LOG_LEVEL);
   const kv = new RedisKeyValueStore(await connectRedis(REDIS_URL), `${DEPLOYMENT_PREFIX}:`);
-  const server = await createGatewayServer({ config, kv, logger });
+  const bus = new NatsEventBus(await connectNats(NATS_URL, 'gateway'), DEPLOYMENT_PREFIX, logger);
+  const server = await createGatewayServer({ config, kv, bus, logger });
   onShutdown(logger, config.SHUTDOWN_GRACE_MS, async () => {
     await server.stop();
+    await bus.close();
     await kv.close();
   });
 });

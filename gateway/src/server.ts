@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { readFile } from 'node:fs/promises';
-import { ApolloGateway } from '@apollo/gateway';
+import { ApolloGateway, type GraphQLDataSource } from '@apollo/gateway';
 import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import {
@@ -8,41 +8,57 @@ import {
   ApolloServerPluginLandingPageDisabled,
   ApolloServerPluginUsageReportingDisabled,
 } from '@apollo/server/plugin/disabled';
+import type { GraphQLFormattedError } from 'graphql';
 import { Agent } from 'undici';
 import {
   checkReadiness,
   errorFormatter,
   handleGraphQL,
+  revokedSessionKey,
   listen,
   sendJson,
   serveRoutes,
+  type EventBus,
+  type Identity,
   type KeyValueStore,
   type Logger,
 } from '@insta/infra';
 import { authenticate } from './auth.ts';
+import { REALTIME_SUBGRAPH } from './compose.ts';
 import { subgraphUrls, type GatewayConfig } from './config.ts';
 import type { GatewayContext } from './context.ts';
 import { loadExplorer, type Explorer } from './explorer.ts';
 import { formatOperationLimitError, operationLimitRules } from './operation-limits.ts';
+import { RealtimeDataSource, loadRealtimeSchema } from './realtime/realtime-subgraph.ts';
+import { SubscriptionService } from './realtime/subscriptions.ts';
 import { SubgraphDataSource, createUndiciFetcher } from './subgraph-data-source.ts';
+import { startWebSocketServer, type OperationRequest } from './websocket.ts';
 
 export { loadGatewayConfig, type GatewayConfig } from './config.ts';
 export { operationLimitRules, parseWithLimits } from './operation-limits.ts';
+export { SUBSCRIPTION_QUEUE_OVERFLOW } from './realtime/subscriptions.ts';
+
+/** Per-event authorization of subscriptions: can the subscriber see the event's post right now? (ADR 7) */
+const POST_VISIBILITY_QUERY = 'query SubscriptionPostVisibility($id: ID!) { post(id: $id) { id } }';
 
 export interface GatewayServerOptions {
   config: GatewayConfig;
   /** Connected store; the gateway reads revoked sessions from it and does not close it. */
   kv: KeyValueStore;
+  /** Connected bus; subscriptions listen to the subgraphs' events on it. The gateway does not close it. */
+  bus: EventBus;
   logger: Logger;
 }
 
 export interface GatewayServer {
   url: string;
   httpServer: Server;
+  /** GraphQL subscriptions open over websockets and listening for events. */
+  openSubscriptions(): number;
   stop(): Promise<void>;
 }
 
-export async function createGatewayServer({ config, kv, logger }: GatewayServerOptions): Promise<GatewayServer> {
+export async function createGatewayServer({ config, kv, bus, logger }: GatewayServerOptions): Promise<GatewayServer> {
   const production = config.NODE_ENV === 'production';
   const supergraphSdl = await readFile(config.SUPERGRAPH_PATH, 'utf8');
   const explorer: Explorer | null = config.EXPLORER ? await loadExplorer() : null;
@@ -50,16 +66,27 @@ export async function createGatewayServer({ config, kv, logger }: GatewayServerO
   const urls = subgraphUrls(config);
   const agent = new Agent({ keepAliveTimeout: 30_000, keepAliveMaxTimeout: 600_000 });
   const fetcher = createUndiciFetcher(agent);
+  const realtimeSchema = await loadRealtimeSchema();
+  // The subscription service executes its query plans on the same data sources as the gateway.
+  const dataSources = new Map<string, GraphQLDataSource<GatewayContext>>();
   const gateway = new ApolloGateway({
     supergraphSdl,
     logger,
     buildService: ({ name, url }) => {
-      const target = urls[name] ?? url;
-      if (!target) throw new Error(`No URL for subgraph "${name}"`);
-      return new SubgraphDataSource(target, fetcher, config.GATEWAY_SIGNING_SECRET);
+      let dataSource: GraphQLDataSource<GatewayContext>;
+      if (name === REALTIME_SUBGRAPH.name) dataSource = new RealtimeDataSource(realtimeSchema);
+      else {
+        const target = urls[name] ?? url;
+        if (!target) throw new Error(`No URL for subgraph "${name}"`);
+        dataSource = new SubgraphDataSource(target, fetcher, config.GATEWAY_SIGNING_SECRET);
+      }
+      dataSources.set(name, dataSource);
+      return dataSource;
     },
   });
 
+  const formatError = (formatted: GraphQLFormattedError, error: unknown) =>
+    errorFormatter(logger, production)(formatOperationLimitError(formatted, error), error);
   const httpServer = createServer();
   const apollo = new ApolloServer<GatewayContext>({
     gateway,
@@ -70,8 +97,7 @@ export async function createGatewayServer({ config, kv, logger }: GatewayServerO
     includeStacktraceInErrorResponses: !production,
     validationRules: operationLimitRules(config),
     parseOptions: { maxTokens: config.MAX_TOKENS },
-    formatError: (formatted, error) =>
-      errorFormatter(logger, production)(formatOperationLimitError(formatted, error), error),
+    formatError,
     plugins: [
       ApolloServerPluginDrainHttpServer({ httpServer, stopGracePeriodMillis: config.SHUTDOWN_GRACE_MS }),
       // The gateway serves its own explorer (below); these defaults only cost time per request.
@@ -81,6 +107,30 @@ export async function createGatewayServer({ config, kv, logger }: GatewayServerO
     ],
   });
   await apollo.start();
+
+  const executeOperation = async ({ query, variables, operationName }: OperationRequest, identity: Identity | null) => {
+    const response = await apollo.executeOperation(
+      { query, variables, operationName: operationName ?? undefined },
+      { contextValue: { identity } },
+    );
+    if (response.body.kind !== 'single') throw new Error('Incremental delivery is not supported here');
+    return response.body.singleResult;
+  };
+  const subscriptions = new SubscriptionService(realtimeSchema, {
+    supergraphSdl,
+    bus,
+    dataSources,
+    queueSize: config.SUBSCRIPTION_QUEUE_SIZE,
+    logger,
+    isSignedOut: (identity) => kv.exists(revokedSessionKey(identity.sessionId)),
+    canSeePost: async (identity, postId) => {
+      const request = { query: POST_VISIBILITY_QUERY, variables: { id: postId }, operationName: null };
+      // A post the subscriber may not see answers null (or NOT_FOUND): either way, not visible.
+      const result = await executeOperation(request, identity);
+      return result.data?.post != null;
+    },
+  });
+  const websockets = startWebSocketServer({ httpServer, config, kv, subscriptions, executeOperation, formatError });
 
   const route = async (req: IncomingMessage, res: ServerResponse) => {
     const path = (req.url ?? '/').split('?', 1)[0] ?? '/';
@@ -94,7 +144,7 @@ export async function createGatewayServer({ config, kv, logger }: GatewayServerO
     }
     if (path === '/healthz') return sendJson(res, 200, { status: 'ok' });
     if (path === '/readyz') {
-      const result = await checkReadiness({ kv: () => kv.ping() });
+      const result = await checkReadiness({ kv: () => kv.ping(), bus: () => bus.ping() });
       return sendJson(res, result.ok ? 200 : 503, result);
     }
     sendJson(res, 404, { error: 'not found' });
@@ -108,10 +158,14 @@ export async function createGatewayServer({ config, kv, logger }: GatewayServerO
   return {
     url,
     httpServer,
-    // Apollo's drain plugin stops accepting, waits for in-flight requests (up to SHUTDOWN_GRACE_MS), then
-    // Apollo stops the gateway; the subgraph connections go last.
+    openSubscriptions: () => subscriptions.size,
+    // Websockets first (graphql-ws closes each with 1001 Going Away, ending its subscriptions), then Apollo's
+    // drain plugin stops accepting, waits for in-flight requests (up to SHUTDOWN_GRACE_MS) and Apollo stops the
+    // gateway; the subgraph connections go last.
     stop: () =>
       (stopping ??= (async () => {
+        await websockets.dispose();
+        subscriptions.stop();
         await apollo.stop();
         await agent.close();
       })()),

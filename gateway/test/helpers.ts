@@ -8,6 +8,7 @@ import { SignJWT } from 'jose';
 import {
   ACCESS_TOKEN_AUDIENCE,
   ACCESS_TOKEN_ISSUER,
+  MemoryEventBus,
   MemoryKeyValueStore,
   createLogger,
   startSubgraphServer,
@@ -105,7 +106,8 @@ export async function startTestGateway(env: Record<string, string> = {}): Promis
     ...env,
   });
   const kv = new MemoryKeyValueStore('gateway-test:');
-  const gateway = await createGatewayServer({ config, kv, logger });
+  const bus = new MemoryEventBus('gateway-test', logger);
+  const gateway = await createGatewayServer({ config, kv, bus, logger });
 
   return {
     gateway,
@@ -121,6 +123,7 @@ export async function startTestGateway(env: Record<string, string> = {}): Promis
     },
     async close() {
       await gateway.stop();
+      await bus.close();
       await users.stop();
       await rm(dir, { recursive: true, force: true });
     },

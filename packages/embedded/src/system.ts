@@ -153,6 +153,7 @@ export async function startSystem({ env: source, logger }: SystemOptions): Promi
     const gateway = await createGatewayServer({
       config: loadGatewayConfig({ ...base, ...urls, PORT: String(gatewayPort) }),
       kv,
+      bus,
       logger,
     });
     stops.push(gateway.stop);

@@ -14,6 +14,8 @@ export const FEED_STREAM: StreamDefinition = {
 export const FeedSubjects = {
   /** A notification was created or got a new actor (it is unread again). */
   notificationUpserted: 'feed.notification.upserted',
+  /** An actor left the recipient's notifications (an unlike, a resolved follow request); emptied ones are gone. */
+  notificationRemoved: 'feed.notification.removed',
   /** A post entered the timelines of `userIds` (one event per fan-out batch of up to FEED_FANOUT_BATCH users). */
   itemsAdded: 'feed.items.added',
 } as const;
@@ -28,6 +30,17 @@ export interface NotificationUpsertedEvent {
   type: NotificationTypeName;
   actorCount: number;
   updatedAt: string;
+}
+
+/** msgId: `notification-removed:<userId>:<type>:<postId or ->:<actorId>:<removedAt ms>`. */
+export interface NotificationRemovedEvent {
+  /** The recipient. */
+  userId: string;
+  type: NotificationTypeName;
+  /** The post the notifications were about; null for follow requests. */
+  postId: string | null;
+  actorId: string;
+  removedAt: string;
 }
 
 /** msgId: `feed-items:<postId>:<first userId>:<userIds.length>`. */

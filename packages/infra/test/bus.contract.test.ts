@@ -167,6 +167,41 @@ describe.each(adapters)('EventBus contract: %s', (_name, create) => {
     await consumer.stop();
   });
 
+  it('should deliver each event to every ephemeral subscriber whose subject matches', async () => {
+    const likes = await h.bus.subscribe<{ n: number }>('test.live.*.liked');
+    const all = await h.bus.subscribe<{ n: number }>('test.live.>');
+    const read = (subscription: typeof likes, count: number) =>
+      (async () => {
+        const seen: string[] = [];
+        for await (const event of subscription) {
+          seen.push(`${event.subject}:${event.data.n}`);
+          if (seen.length === count) break;
+        }
+        return seen;
+      })();
+    const likesRead = read(likes, 2);
+    const allRead = read(all, 3);
+    await h.bus.publish('test.live.a.liked', { n: 1 });
+    await h.bus.publish('test.live.a.commented', { n: 2 });
+    await h.bus.publish('test.live.b.liked', { n: 3 });
+    expect(await likesRead).toEqual(['test.live.a.liked:1', 'test.live.b.liked:3']);
+    expect(await allRead).toEqual(['test.live.a.liked:1', 'test.live.a.commented:2', 'test.live.b.liked:3']);
+  });
+
+  it('should end an ephemeral subscription on unsubscribe and deliver nothing after it', async () => {
+    const subscription = await h.bus.subscribe<{ n: number }>('test.ended');
+    const seen: number[] = [];
+    const reading = (async () => {
+      for await (const event of subscription) seen.push(event.data.n);
+    })();
+    await h.bus.publish('test.ended', { n: 1 });
+    await vi.waitFor(() => expect(seen).toEqual([1]), { timeout: 5_000 });
+    subscription.unsubscribe();
+    await reading;
+    await h.bus.publish('test.ended', { n: 2 });
+    expect(seen).toEqual([1]);
+  });
+
   it('should refuse a publish to a subject no stream captures', async () => {
     await expect(h.bus.publish('nowhere.at.all', {})).rejects.toThrow();
   });

@@ -34,8 +34,9 @@ const payload = <T>(message: Message) => message.data as unknown as T & EventEnv
 /**
  * Applies the USERS, SOCIAL and POSTS events (all but post creation, which the fan-out worker takes) to the feed's
  * replicas, to the timelines (backfill on follow, removal on unfollow and block) and to the notifications. Every
- * handler is idempotent: replicas use inserts that skip duplicates, timelines are sets, notification actors are
- * keyed by (notification, actor).
+ * handler is idempotent and tolerates events out of order: replica rows carry the time of the event that set them
+ * and older events do not overwrite them, timelines are sets, notification actors are keyed by (notification,
+ * actor) and an add older than the actor's removal is ignored.
  */
 export class FeedEventsHandler {
   constructor(
@@ -66,45 +67,74 @@ export class FeedEventsHandler {
       case SocialSubjects.followCreated:
       case SocialSubjects.followApproved: {
         const { followerId, followeeId } = payload<FollowEvent>(message);
-        await this.feed.addFollow(followerId, followeeId, at);
-        const recent = await this.feed.recentPostsOf(followeeId, this.settings.backfillPosts);
-        await this.timelines.add(recent.map((item) => ({ userId: followerId, item })));
+        if (await this.feed.setFollow(followerId, followeeId, true, at)) {
+          const recent = await this.feed.recentPostsOf(followeeId, this.settings.backfillPosts);
+          await this.timelines.add(recent.map((item) => ({ userId: followerId, item })));
+        }
         if (message.subject === SocialSubjects.followCreated) {
-          await this.notifications.notify({ recipientId: followeeId, actorId: followerId, type: 'FOLLOW', target: null, postId: null, commentId: null, at });
+          await this.notifications.notify({
+            recipientId: followeeId,
+            actorId: followerId,
+            type: 'FOLLOW',
+            target: null,
+            postId: null,
+            commentId: null,
+            at,
+          });
         } else {
-          await this.notifications.withdraw({ recipientId: followeeId, actorId: followerId, type: 'FOLLOW_REQUEST', postId: null });
+          await this.notifications.withdraw({
+            recipientId: followeeId,
+            actorId: followerId,
+            type: 'FOLLOW_REQUEST',
+            postId: null,
+            at,
+          });
         }
         return;
       }
       case SocialSubjects.followDeleted: {
         const { followerId, followeeId } = payload<FollowEvent>(message);
-        await this.feed.removeFollow(followerId, followeeId);
+        if (!(await this.feed.setFollow(followerId, followeeId, false, at))) return;
         const theirs = await this.feed.postsOfAuthorAmong(followeeId, await this.timelines.postIds(followerId));
         await this.timelines.remove(followerId, theirs);
         return;
       }
       case SocialSubjects.followRequested: {
         const { followerId, followeeId } = payload<FollowEvent>(message);
-        await this.notifications.notify({ recipientId: followeeId, actorId: followerId, type: 'FOLLOW_REQUEST', target: null, postId: null, commentId: null, at });
+        await this.notifications.notify({
+          recipientId: followeeId,
+          actorId: followerId,
+          type: 'FOLLOW_REQUEST',
+          target: null,
+          postId: null,
+          commentId: null,
+          at,
+        });
         return;
       }
       case SocialSubjects.followRejected:
       case SocialSubjects.followCancelled: {
         const { followerId, followeeId } = payload<FollowEvent>(message);
-        await this.notifications.withdraw({ recipientId: followeeId, actorId: followerId, type: 'FOLLOW_REQUEST', postId: null });
+        await this.notifications.withdraw({
+          recipientId: followeeId,
+          actorId: followerId,
+          type: 'FOLLOW_REQUEST',
+          postId: null,
+          at,
+        });
         return;
       }
       case SocialSubjects.blockCreated:
       case SocialSubjects.blockDeleted: {
         // The follows a block ends arrive as follow.deleted events, which clean the timelines.
         const { blockerId, blockedId } = payload<BlockEvent>(message);
-        await this.feed.setBlock(blockerId, blockedId, message.subject === SocialSubjects.blockCreated);
+        await this.feed.setBlock(blockerId, blockedId, message.subject === SocialSubjects.blockCreated, at);
         return;
       }
       case SocialSubjects.muteCreated:
       case SocialSubjects.muteDeleted: {
         const { muterId, mutedId } = payload<MuteEvent>(message);
-        await this.feed.setMute(muterId, mutedId, message.subject === SocialSubjects.muteCreated);
+        await this.feed.setMute(muterId, mutedId, message.subject === SocialSubjects.muteCreated, at);
         return;
       }
     }
@@ -138,7 +168,13 @@ export class FeedEventsHandler {
       }
       case PostsSubjects.postUnliked: {
         const event = payload<PostLikeEvent>(message);
-        await this.notifications.withdraw({ recipientId: event.postAuthorId, actorId: event.userId, type: 'LIKE', postId: event.postId });
+        await this.notifications.withdraw({
+          recipientId: event.postAuthorId,
+          actorId: event.userId,
+          type: 'LIKE',
+          postId: event.postId,
+          at: new Date(event.at),
+        });
         return;
       }
       case PostsSubjects.commentAdded:
@@ -164,10 +200,20 @@ export class FeedEventsHandler {
     const at = new Date(event.createdAt);
     const base = { actorId: event.authorId, postId: event.postId, commentId: event.commentId, at };
     if (event.parentId && event.parentAuthorId) {
-      await this.notifications.notify({ ...base, recipientId: event.parentAuthorId, type: 'REPLY', target: event.parentId });
+      await this.notifications.notify({
+        ...base,
+        recipientId: event.parentAuthorId,
+        type: 'REPLY',
+        target: event.parentId,
+      });
       if (event.parentAuthorId === event.postAuthorId) return;
     }
-    await this.notifications.notify({ ...base, recipientId: event.postAuthorId, type: 'COMMENT', target: event.postId });
+    await this.notifications.notify({
+      ...base,
+      recipientId: event.postAuthorId,
+      type: 'COMMENT',
+      target: event.postId,
+    });
   }
 }
 
@@ -183,7 +229,14 @@ export async function startEventConsumers(bus: EventBus, handler: FeedEventsHand
     for (const spec of specs) {
       await bus.ensureStream(spec.stream);
       consumers.push(
-        await bus.consume({ stream: spec.stream.name, durable: spec.durable, filterSubject: spec.filterSubject, maxDeliver: 5, retryDelayMs: 1_000, handler: spec.handler }),
+        await bus.consume({
+          stream: spec.stream.name,
+          durable: spec.durable,
+          filterSubject: spec.filterSubject,
+          maxDeliver: 5,
+          retryDelayMs: 1_000,
+          handler: spec.handler,
+        }),
       );
     }
     return consumers;

@@ -1,4 +1,9 @@
-import { FeedSubjects, type FeedItemsAddedEvent, type NotificationUpsertedEvent } from '@insta/events';
+import {
+  FeedSubjects,
+  type FeedItemsAddedEvent,
+  type NotificationRemovedEvent,
+  type NotificationUpsertedEvent,
+} from '@insta/events';
 import type { EventBus } from '@insta/infra';
 
 /**
@@ -18,6 +23,12 @@ export class FeedEventsPublisher {
   async notificationUpserted(event: NotificationUpsertedEvent): Promise<void> {
     await this.bus.publish(FeedSubjects.notificationUpserted, event, {
       msgId: `notification:${event.notificationId}:${event.actorCount}:${Date.parse(event.updatedAt)}`,
+    });
+  }
+
+  async notificationRemoved(event: NotificationRemovedEvent): Promise<void> {
+    await this.bus.publish(FeedSubjects.notificationRemoved, event, {
+      msgId: `notification-removed:${event.userId}:${event.type}:${event.postId ?? '-'}:${event.actorId}:${Date.parse(event.removedAt)}`,
     });
   }
 }

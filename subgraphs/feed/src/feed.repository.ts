@@ -17,7 +17,9 @@ interface PostRow {
 const toItems = (rows: PostRow[]): FeedItem[] => rows.map((r) => ({ id: r.post_id, t: r.created_at.getTime() }));
 
 const before = (after: ItemCursor) =>
-  after ? Prisma.sql`AND (p.created_at, p.post_id) < (${new Date(after.t)}::timestamptz, ${after.id}::uuid)` : Prisma.empty;
+  after
+    ? Prisma.sql`AND (p.created_at, p.post_id) < (${new Date(after.t)}::timestamptz, ${after.id}::uuid)`
+    : Prisma.empty;
 
 /**
  * The only code that touches the feed schema's replicas (users, follows, mutes, blocks) and its post index,
@@ -79,29 +81,40 @@ export class FeedRepository {
       ON CONFLICT (post_id) DO UPDATE SET deleted_at = COALESCE(feed.posts.deleted_at, EXCLUDED.deleted_at)`;
   }
 
-  async addFollow(followerId: string, followeeId: string, at: Date) {
-    await this.db.feedFollow.createMany({ data: [{ followerId, followeeId, createdAt: at }], skipDuplicates: true });
+  /**
+   * Records the follow (`active`) or its end as of `at` (the event's occurredAt); returns false when a newer event
+   * already decided the pair, so the caller skips the timeline side effects. A redelivery of the event that last
+   * applied (same `at`) applies again, so side effects a crash interrupted are redone.
+   */
+  async setFollow(followerId: string, followeeId: string, active: boolean, at: Date): Promise<boolean> {
+    const applied = await this.db.$executeRaw`
+      INSERT INTO feed.follows (follower_id, followee_id, active, changed_at) VALUES (${followerId}::uuid, ${followeeId}::uuid, ${active}, ${at})
+      ON CONFLICT (follower_id, followee_id) DO UPDATE SET active = EXCLUDED.active, changed_at = EXCLUDED.changed_at
+      WHERE feed.follows.changed_at <= EXCLUDED.changed_at`;
+    return applied > 0;
   }
 
-  async removeFollow(followerId: string, followeeId: string) {
-    await this.db.feedFollow.deleteMany({ where: { followerId, followeeId } });
+  /** Like `setFollow`, for mutes (nothing depends on whether it applied). */
+  async setMute(muterId: string, mutedId: string, active: boolean, at: Date): Promise<void> {
+    await this.db.$executeRaw`
+      INSERT INTO feed.mutes (muter_id, muted_id, active, changed_at) VALUES (${muterId}::uuid, ${mutedId}::uuid, ${active}, ${at})
+      ON CONFLICT (muter_id, muted_id) DO UPDATE SET active = EXCLUDED.active, changed_at = EXCLUDED.changed_at
+      WHERE feed.mutes.changed_at <= EXCLUDED.changed_at`;
   }
 
-  async setMute(muterId: string, mutedId: string, muted: boolean) {
-    if (muted) await this.db.feedMute.createMany({ data: [{ muterId, mutedId }], skipDuplicates: true });
-    else await this.db.feedMute.deleteMany({ where: { muterId, mutedId } });
-  }
-
-  async setBlock(blockerId: string, blockedId: string, blocked: boolean) {
-    if (blocked) await this.db.feedBlock.createMany({ data: [{ blockerId, blockedId }], skipDuplicates: true });
-    else await this.db.feedBlock.deleteMany({ where: { blockerId, blockedId } });
+  /** Like `setFollow`, for blocks (nothing depends on whether it applied). */
+  async setBlock(blockerId: string, blockedId: string, active: boolean, at: Date): Promise<void> {
+    await this.db.$executeRaw`
+      INSERT INTO feed.blocks (blocker_id, blocked_id, active, changed_at) VALUES (${blockerId}::uuid, ${blockedId}::uuid, ${active}, ${at})
+      ON CONFLICT (blocker_id, blocked_id) DO UPDATE SET active = EXCLUDED.active, changed_at = EXCLUDED.changed_at
+      WHERE feed.blocks.changed_at <= EXCLUDED.changed_at`;
   }
 
   /** Whether `recipient` muted `actor`, or either blocks the other. */
   async mutedOrBlocked(recipientId: string, actorId: string): Promise<boolean> {
     const rows = await this.db.$queryRaw<{ hidden: boolean }[]>`
-      SELECT EXISTS (SELECT 1 FROM feed.mutes WHERE muter_id = ${recipientId}::uuid AND muted_id = ${actorId}::uuid)
-          OR EXISTS (SELECT 1 FROM feed.blocks WHERE (blocker_id, blocked_id) IN
+      SELECT EXISTS (SELECT 1 FROM feed.mutes WHERE muter_id = ${recipientId}::uuid AND muted_id = ${actorId}::uuid AND active)
+          OR EXISTS (SELECT 1 FROM feed.blocks WHERE active AND (blocker_id, blocked_id) IN
                        ((${recipientId}::uuid, ${actorId}::uuid), (${actorId}::uuid, ${recipientId}::uuid))) AS hidden`;
     return rows[0]?.hidden ?? false;
   }
@@ -135,8 +148,8 @@ export class FeedRepository {
     const rows = await this.db.$queryRaw<{ post_id: string; kept: boolean; muted: boolean }[]>`
       SELECT ids.id::text AS post_id,
              COALESCE(p.deleted_at IS NULL AND (p.author_id = ${viewerId}::uuid OR EXISTS (
-               SELECT 1 FROM feed.follows f WHERE f.follower_id = ${viewerId}::uuid AND f.followee_id = p.author_id)), false) AS kept,
-             EXISTS (SELECT 1 FROM feed.mutes m WHERE m.muter_id = ${viewerId}::uuid AND m.muted_id = p.author_id) AS muted
+               SELECT 1 FROM feed.follows f WHERE f.follower_id = ${viewerId}::uuid AND f.followee_id = p.author_id AND f.active)), false) AS kept,
+             EXISTS (SELECT 1 FROM feed.mutes m WHERE m.muter_id = ${viewerId}::uuid AND m.muted_id = p.author_id AND m.active) AS muted
       FROM unnest(${postIds}::uuid[]) AS ids(id) LEFT JOIN feed.posts p ON p.post_id = ids.id`;
     for (const row of rows) {
       if (!row.kept) gone.add(row.post_id);
@@ -152,7 +165,7 @@ export class FeedRepository {
   async pullPosts(viewerId: string, after: ItemCursor, limit: number): Promise<FeedItem[]> {
     const rows = await this.db.$queryRaw<PostRow[]>`
       SELECT p.post_id::text, p.created_at
-      FROM (SELECT followee_id AS author_id FROM feed.follows WHERE follower_id = ${viewerId}::uuid
+      FROM (SELECT followee_id AS author_id FROM feed.follows WHERE follower_id = ${viewerId}::uuid AND active
             UNION ALL SELECT ${viewerId}::uuid) a
       CROSS JOIN LATERAL (
         SELECT p.post_id, p.created_at FROM feed.posts p
@@ -171,7 +184,7 @@ export class FeedRepository {
         SELECT p.post_id, p.created_at FROM feed.posts p
         WHERE p.author_id = f.followee_id AND NOT p.fanned_out AND p.deleted_at IS NULL ${before(after)}
         ORDER BY p.created_at DESC, p.post_id DESC LIMIT ${limit}) p
-      WHERE f.follower_id = ${viewerId}::uuid
+      WHERE f.follower_id = ${viewerId}::uuid AND f.active
       ORDER BY p.created_at DESC, p.post_id DESC LIMIT ${limit}`;
     return toItems(rows);
   }

@@ -37,13 +37,20 @@ export class FeedService {
     private readonly settings: FeedSettings,
   ) {}
 
-  async page(viewerId: string, first: number | null | undefined, after: string | null | undefined): Promise<Connection<PostRef>> {
+  async page(
+    viewerId: string,
+    first: number | null | undefined,
+    after: string | null | undefined,
+  ): Promise<Connection<PostRef>> {
     const size = pageSize(first);
     const start = after ? this.decode(after) : null;
     await this.ensureTimeline(viewerId);
     const items = size === 0 ? [] : await this.collect(viewerId, start, size + 1);
     const page = items.slice(0, size);
-    const edges = page.map((item) => ({ cursor: encodeCursor(LIST, [item.t, item.id]), node: { __typename: 'Post' as const, id: item.id } }));
+    const edges = page.map((item) => ({
+      cursor: encodeCursor(LIST, [item.t, item.id]),
+      node: { __typename: 'Post' as const, id: item.id },
+    }));
     return { edges, pageInfo: { hasNextPage: items.length > size, endCursor: edges.at(-1)?.cursor ?? null } };
   }
 
@@ -71,7 +78,10 @@ export class FeedService {
    * complete and are kept after filtering; the next round starts below that frontier.
    */
   private async collect(viewerId: string, start: ItemCursor, want: number): Promise<FeedItem[]> {
-    const sources: Source[] = [this.timelineSource(viewerId), (after, limit) => this.feed.pulledPostsOfFollowees(viewerId, after, limit)];
+    const sources: Source[] = [
+      this.timelineSource(viewerId),
+      (after, limit) => this.feed.pulledPostsOfFollowees(viewerId, after, limit),
+    ];
     const out: FeedItem[] = [];
     let cursor = start;
     const chunk = Math.max(want * 2, 20);
@@ -84,7 +94,10 @@ export class FeedService {
         .flat()
         .sort(newerFirst)
         .filter((item) => !seen.has(item.id) && seen.add(item.id) && (!frontier || newerFirst(item, frontier) <= 0));
-      const { visible, gone } = await this.feed.visibility(viewerId, merged.map((i) => i.id));
+      const { visible, gone } = await this.feed.visibility(
+        viewerId,
+        merged.map((i) => i.id),
+      );
       // Lazy removal of deleted posts and of authors no longer followed.
       if (gone.size > 0) await this.timelines.remove(viewerId, [...gone]);
       out.push(...merged.filter((i) => visible.has(i.id)));
@@ -94,11 +107,14 @@ export class FeedService {
     return out.slice(0, want);
   }
 
-  /** The Redis timeline; past the end of a full (trimmed) timeline, the pull query continues it. */
+  /**
+   * The Redis timeline; past its end, the pull query continues it. Always, not only for a timeline at the cap: one
+   * trimmed and then shortened by a removal is below the cap yet misses older posts (the keyset avoids duplicates).
+   */
   private timelineSource(viewerId: string): Source {
     return async (after, limit) => {
       const items = await this.timelines.page(viewerId, after, limit);
-      if (items.length === limit || !(await this.timelines.isFull(viewerId))) return items;
+      if (items.length === limit) return items;
       const older = await this.feed.pullPosts(viewerId, items.at(-1) ?? after, limit - items.length);
       return [...items, ...older];
     };

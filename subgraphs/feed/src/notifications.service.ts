@@ -44,6 +44,7 @@ export class NotificationsService {
       actorId: input.actorId,
       at: input.at,
     });
+    if (!record) return;
     // Published even when a redelivery changed nothing: the msgId (id, count, time) makes it a duplicate then.
     await this.events.notificationUpserted({
       userId: record.userId,
@@ -54,14 +55,43 @@ export class NotificationsService {
     });
   }
 
-  withdraw(input: { recipientId: string; actorId: string; type: NotificationType; postId: string | null }): Promise<void> {
-    return this.notifications.removeActor({ userId: input.recipientId, type: input.type, postId: input.postId, actorId: input.actorId });
+  /** Removes the actor (an unlike at `at`, a resolved follow request) and announces it when something changed. */
+  async withdraw(input: {
+    recipientId: string;
+    actorId: string;
+    type: NotificationType;
+    postId: string | null;
+    at: Date;
+  }): Promise<void> {
+    const { changed } = await this.notifications.removeActor({
+      userId: input.recipientId,
+      type: input.type,
+      postId: input.postId,
+      actorId: input.actorId,
+      at: input.at,
+    });
+    if (!changed) return;
+    await this.events.notificationRemoved({
+      userId: input.recipientId,
+      type: input.type,
+      postId: input.postId,
+      actorId: input.actorId,
+      removedAt: input.at.toISOString(),
+    });
   }
 
-  async page(userId: string, first: number | null | undefined, after: string | null | undefined): Promise<Connection<NotificationRecord>> {
+  async page(
+    userId: string,
+    first: number | null | undefined,
+    after: string | null | undefined,
+  ): Promise<Connection<NotificationRecord>> {
     const size = pageSize(first);
     const start = after ? decodeCursor(LIST, after, cursorKey) : null;
-    const rows = await this.notifications.page(userId, start && { updatedAt: new Date(start[0]), id: start[1] }, size + 1);
+    const rows = await this.notifications.page(
+      userId,
+      start && { updatedAt: new Date(start[0]), id: start[1] },
+      size + 1,
+    );
     const page = rows.slice(0, size);
     const edges = page.map((n) => ({ cursor: encodeCursor(LIST, [n.updatedAt.getTime(), n.id]), node: n }));
     return { edges, pageInfo: { hasNextPage: rows.length > size, endCursor: edges.at(-1)?.cursor ?? null } };

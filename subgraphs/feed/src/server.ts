@@ -38,13 +38,25 @@ export async function startFeedSubgraph(deps: FeedDeps): Promise<RunningServer> 
   const timelines = new TimelineRepository(kv, config.FEED_TIMELINE_CAP);
   const publisher = new FeedEventsPublisher(bus);
   const notificationsRepo = new NotificationsRepository(db);
-  const notifications = new NotificationsService(notificationsRepo, feedRepo, publisher, config.NOTIFICATION_GROUP_HOURS);
+  const notifications = new NotificationsService(
+    notificationsRepo,
+    feedRepo,
+    publisher,
+    config.NOTIFICATION_GROUP_HOURS,
+  );
   const feed = new FeedService(feedRepo, timelines, { activeWindowDays: config.FEED_ACTIVE_WINDOW_DAYS });
   const handler = new FeedEventsHandler(feedRepo, timelines, notifications, {
     activeWindowDays: config.FEED_ACTIVE_WINDOW_DAYS,
     backfillPosts: config.FEED_BACKFILL_POSTS,
   });
-  const worker = new FanoutWorker(feedRepo, timelines, deps.followers ?? socialGraphFollowerSource(internal), publisher, config, logger);
+  const worker = new FanoutWorker(
+    feedRepo,
+    timelines,
+    deps.followers ?? socialGraphFollowerSource(internal),
+    publisher,
+    config,
+    logger,
+  );
 
   const consumers: Consumer[] = [];
   const stopWorkers = async () => {

@@ -14,12 +14,22 @@ export interface FollowerSource {
 }
 
 const FOLLOWER_COUNT = /* GraphQL */ `
-  query FollowerCount($r: [_Any!]!) { _entities(representations: $r) { ... on User { followerCount } } }
+  query FollowerCount($r: [_Any!]!) {
+    _entities(representations: $r) {
+      ... on User {
+        followerCount
+      }
+    }
+  }
 `;
 
 const FOLLOWER_IDS = /* GraphQL */ `
   query FollowerIds($userId: ID!, $first: Int, $after: String) {
-    followerIds(userId: $userId, first: $first, after: $after) { ids endCursor hasNextPage }
+    followerIds(userId: $userId, first: $first, after: $after) {
+      ids
+      endCursor
+      hasNextPage
+    }
   }
 `;
 
@@ -32,10 +42,7 @@ export function socialGraphFollowerSource(client: InternalClient): FollowerSourc
       return data._entities[0]?.followerCount ?? 0;
     },
     async followerIds(userId, first, after) {
-      const data = await client.query<{ followerIds: FollowerPage }>(
-        FOLLOWER_IDS,
-        { userId, first, after },
-      );
+      const data = await client.query<{ followerIds: FollowerPage }>(FOLLOWER_IDS, { userId, first, after });
       return data.followerIds;
     },
   };

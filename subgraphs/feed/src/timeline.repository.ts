@@ -36,13 +36,17 @@ export class TimelineRepository {
     return (await this.page(userId, null, this.cap)).map((i) => i.id);
   }
 
-  /** A full timeline has dropped older posts: reading past its end continues from Postgres. */
-  async isFull(userId: string): Promise<boolean> {
-    return (await this.kv.zcard(timelineKey(userId))) >= this.cap;
-  }
-
+  /**
+   * Built, and the timeline itself is still there: Redis may evict it and keep the marker, and reading from the
+   * marker alone would then show only the celebrities' posts. An empty timeline has no key either, so a user with
+   * nothing in their feed is rebuilt on each read: one pull query, which finds nothing quickly.
+   */
   async isBuilt(userId: string): Promise<boolean> {
-    return this.kv.exists(builtKey(userId));
+    const [marked, present] = await Promise.all([
+      this.kv.exists(builtKey(userId)),
+      this.kv.exists(timelineKey(userId)),
+    ]);
+    return marked && present;
   }
 
   async markBuilt(userId: string): Promise<void> {

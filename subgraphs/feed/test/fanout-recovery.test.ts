@@ -1,7 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { PrismaClient } from '@insta/db';
-import { FEED_STREAM, FeedSubjects, PostsSubjects, type FeedItemsAddedEvent, type PostCreatedEvent } from '@insta/events';
+import {
+  FEED_STREAM,
+  FeedSubjects,
+  PostsSubjects,
+  type FeedItemsAddedEvent,
+  type PostCreatedEvent,
+} from '@insta/events';
 import type { KeyValueStore, RunningServer } from '@insta/infra';
 import { startSubgraphHarness } from '@insta/test-support';
 import { loadFeedConfig, startFeedSubgraph, type FeedDeps, type FollowerSource } from '../src/server.ts';
@@ -73,13 +79,21 @@ it('should give every follower the post exactly once after the worker died half-
     maxDeliver: 1,
     handler: async (m) => void announced.push(m.data),
   });
-  const post: PostCreatedEvent = { postId: randomUUID(), authorId, createdAt: new Date().toISOString(), hashtags: [], mentionedUserIds: [], mediaIds: [] };
+  const post: PostCreatedEvent = {
+    postId: randomUUID(),
+    authorId,
+    createdAt: new Date().toISOString(),
+    hashtags: [],
+    mentionedUserIds: [],
+    mediaIds: [],
+  };
   await publishEvent(h.bus, PostsSubjects.postCreated, post);
 
   // The author's timeline and the batches of the first follower page (2 + 1) are written, then the worker dies.
   await eventually(() => expect(state.failures).toBeGreaterThan(0));
   await current.stop();
-  const timelines = () => Promise.all(followers.map(async (id) => (await h.kv.zrangeDesc(`feed:tl:${id}`, null, 10)).map((m) => m.member)));
+  const timelines = () =>
+    Promise.all(followers.map(async (id) => (await h.kv.zrangeDesc(`feed:tl:${id}`, null, 10)).map((m) => m.member)));
   const written = (await timelines()).filter((t) => t.length > 0).length;
   expect(written).toBe(3);
 

@@ -1,7 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FEED_STREAM, FeedSubjects, type FeedItemsAddedEvent } from '@insta/events';
+import {
+  FEED_STREAM,
+  FeedSubjects,
+  SocialSubjects,
+  type FeedItemsAddedEvent,
+  type FollowEvent,
+  type MuteEvent,
+} from '@insta/events';
 import { encodeCursor } from '@insta/infra';
-import { eventually, startFeedHarness, type FeedHarness } from './harness.ts';
+import { eventually, publishEvent, startFeedHarness, type FeedHarness } from './harness.ts';
 
 let h: FeedHarness;
 const itemsAdded: FeedItemsAddedEvent[] = [];
@@ -22,7 +29,11 @@ afterAll(async () => {
 
 describe('fan-out on write', () => {
   it('should insert a post into the timelines of the author and every active follower, not of an inactive one', async () => {
-    const [author, active, inactive] = [await h.createUser(), await h.createUser(), await h.createUser({ active: false })];
+    const [author, active, inactive] = [
+      await h.createUser(),
+      await h.createUser(),
+      await h.createUser({ active: false }),
+    ];
     await h.follow(active, author);
     await h.follow(inactive, author);
     const postId = await h.post(author);
@@ -125,6 +136,51 @@ describe('follow, unfollow, block, mute, delete', () => {
   });
 });
 
+describe('follow and mute events delivered out of order', () => {
+  const minuteAgo = () => new Date(Date.now() - 60_000);
+
+  it('should leave no follow and no backfilled posts when an older follow.created arrives after the follow.deleted', async () => {
+    const [author, reader] = [await h.createUser(), await h.createUser()];
+    const postId = await h.post(author);
+    await eventually(async () => expect(await h.timeline(author)).toEqual([postId]));
+    await h.feed(reader);
+    const pair = { followerId: reader.id, followeeId: author.id } satisfies FollowEvent;
+    await publishEvent(h.bus, SocialSubjects.followDeleted, pair);
+    await publishEvent(h.bus, SocialSubjects.followCreated, pair, minuteAgo());
+    // The FOLLOW notification comes after the follow's replica write and backfill in the same handler.
+    await eventually(async () =>
+      expect(await h.db.notification.count({ where: { userId: author.id, type: 'FOLLOW' } })).toBe(1),
+    );
+    expect(
+      await h.db.feedFollow.findUnique({ where: { followerId_followeeId: pair }, select: { active: true } }),
+    ).toEqual({ active: false });
+    expect(await h.timeline(reader)).toEqual([]);
+    expect((await h.feed(reader)).ids).toEqual([]);
+  });
+
+  it('should keep an author unmuted when an older mute.created arrives after the mute.deleted', async () => {
+    const [author, reader, marker] = [await h.createUser(), await h.createUser(), await h.createUser()];
+    await h.follow(reader, author);
+    const postId = await h.post(author);
+    await eventually(async () => expect(await h.timeline(reader)).toEqual([postId]));
+    const pair = { muterId: reader.id, mutedId: author.id } satisfies MuteEvent;
+    await publishEvent(h.bus, SocialSubjects.muteDeleted, pair);
+    await publishEvent(h.bus, SocialSubjects.muteCreated, pair, minuteAgo());
+    // Events are handled in order: once the later marker mute shows, the older mute.created was handled.
+    await publishEvent(h.bus, SocialSubjects.muteCreated, {
+      muterId: marker.id,
+      mutedId: author.id,
+    } satisfies MuteEvent);
+    await eventually(async () =>
+      expect(await h.db.feedMute.count({ where: { muterId: marker.id, active: true } })).toBe(1),
+    );
+    expect(await h.db.feedMute.findUnique({ where: { muterId_mutedId: pair }, select: { active: true } })).toEqual({
+      active: false,
+    });
+    expect((await h.feed(reader)).ids).toEqual([postId]);
+  });
+});
+
 describe('reading the feed', () => {
   it('should serve the same feed after Redis lost the timeline', async () => {
     const [a, b, reader] = [await h.createUser(), await h.createUser(), await h.createUser()];
@@ -136,6 +192,17 @@ describe('reading the feed', () => {
     const before = await h.feed(reader);
     await h.kv.del(`feed:tl:${reader.id}`, `feed:tl-built:${reader.id}`);
     expect(await h.feed(reader)).toEqual(before);
+    expect(await h.timeline(reader)).toEqual(posts);
+  });
+
+  it('should rebuild the timeline when Redis lost it but kept the built marker', async () => {
+    const [author, reader] = [await h.createUser(), await h.createUser()];
+    await h.follow(reader, author);
+    const posts = [await h.post(author), await h.post(author)].reverse();
+    await eventually(async () => expect(await h.timeline(reader)).toEqual(posts));
+    expect((await h.feed(reader)).ids).toEqual(posts);
+    await h.kv.del(`feed:tl:${reader.id}`);
+    expect((await h.feed(reader)).ids).toEqual(posts);
     expect(await h.timeline(reader)).toEqual(posts);
   });
 
@@ -157,7 +224,11 @@ describe('reading the feed', () => {
   it('should reject forged and foreign cursors, bad page sizes and anonymous callers', async () => {
     const reader = await h.createUser();
     const query = 'query($first: Int, $after: String) { feed(first: $first, after: $after) { edges { cursor } } }';
-    for (const variables of [{ after: 'not-a-cursor' }, { after: encodeCursor('notifications', [1, reader.id]) }, { first: 101 }]) {
+    for (const variables of [
+      { after: 'not-a-cursor' },
+      { after: encodeCursor('notifications', [1, reader.id]) },
+      { first: 101 },
+    ]) {
       const res = await h.request(query, variables, reader.identity);
       expect(res.body.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT' });
     }

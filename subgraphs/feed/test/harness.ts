@@ -1,6 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { expect, vi } from 'vitest';
-import { PostsSubjects, UsersSubjects, type PostCreatedEvent, type PostDeletedEvent, type UserCreatedEvent } from '@insta/events';
+import {
+  PostsSubjects,
+  UsersSubjects,
+  type PostCreatedEvent,
+  type PostDeletedEvent,
+  type UserCreatedEvent,
+} from '@insta/events';
 import { IDENTITY_HEADER, signIdentity, type EventBus, type Identity, type RunningServer } from '@insta/infra';
 import { postGraphQL, TEST_SECRETS } from '@insta/infra/testing';
 import { loadSocialGraphConfig, startSocialGraphSubgraph } from '@insta/social-graph';
@@ -38,7 +44,11 @@ export async function startFeedHarness(env: Record<string, string> = {}, overrid
       const started = await startSocialGraphSubgraph({ ...deps, config: socialConfig });
       social = started;
       try {
-        const feed = await startFeedSubgraph({ ...deps, ...overrides, config: { ...deps.config, SOCIAL_GRAPH_URL: started.url } });
+        const feed = await startFeedSubgraph({
+          ...deps,
+          ...overrides,
+          config: { ...deps.config, SOCIAL_GRAPH_URL: started.url },
+        });
         return {
           ...feed,
           async stop() {
@@ -55,7 +65,9 @@ export async function startFeedHarness(env: Record<string, string> = {}, overrid
   const socialUrl = social!.url;
 
   const socialRequest = (query: string, variables: Record<string, unknown>, identity: Identity) =>
-    postGraphQL<Record<string, any>>(socialUrl, query, variables, { [IDENTITY_HEADER]: signIdentity(h.config.GATEWAY_SIGNING_SECRET, identity) });
+    postGraphQL<Record<string, any>>(socialUrl, query, variables, {
+      [IDENTITY_HEADER]: signIdentity(h.config.GATEWAY_SIGNING_SECRET, identity),
+    });
 
   let clock = Date.now() - 60_000;
   const posts = new Map<string, PostCreatedEvent>();
@@ -66,7 +78,12 @@ export async function startFeedHarness(env: Record<string, string> = {}, overrid
     async createUser(options: { active?: boolean; isPrivate?: boolean } = {}): Promise<TestUser> {
       const id = randomUUID();
       const createdAt = new Date(options.active === false ? Date.now() - 30 * DAY_MS : Date.now());
-      const event: UserCreatedEvent = { userId: id, username: `u_${id.slice(0, 8)}`, isPrivate: options.isPrivate ?? false, createdAt: createdAt.toISOString() };
+      const event: UserCreatedEvent = {
+        userId: id,
+        username: `u_${id.slice(0, 8)}`,
+        isPrivate: options.isPrivate ?? false,
+        createdAt: createdAt.toISOString(),
+      };
       await publishEvent(h.bus, UsersSubjects.userCreated, event, createdAt);
       await eventually(async () => {
         expect(await h.db.socialAccount.findUnique({ where: { userId: id } })).not.toBeNull();
@@ -76,21 +93,40 @@ export async function startFeedHarness(env: Record<string, string> = {}, overrid
     },
 
     /** A social-graph mutation (follow, unfollow, block, mute ...) as `user` on `target`. */
-    async social(user: TestUser, mutation: 'follow' | 'unfollow' | 'block' | 'unblock' | 'mute' | 'unmute' | 'approveFollowRequest', target: TestUser) {
-      const res = await socialRequest(`mutation($id: ID!) { ${mutation}(userId: $id) }`, { id: target.id }, user.identity);
+    async social(
+      user: TestUser,
+      mutation: 'follow' | 'unfollow' | 'block' | 'unblock' | 'mute' | 'unmute' | 'approveFollowRequest',
+      target: TestUser,
+    ) {
+      const res = await socialRequest(
+        `mutation($id: ID!) { ${mutation}(userId: $id) }`,
+        { id: target.id },
+        user.identity,
+      );
       expect(res.body.errors).toBeUndefined();
     },
 
     /** Follows and waits until the feed's replica has the edge. */
     async follow(follower: TestUser, followee: TestUser) {
       await this.social(follower, 'follow', followee);
-      await eventually(async () => expect(await h.db.feedFollow.count({ where: { followerId: follower.id, followeeId: followee.id } })).toBe(1));
+      await eventually(async () =>
+        expect(
+          await h.db.feedFollow.count({ where: { followerId: follower.id, followeeId: followee.id, active: true } }),
+        ).toBe(1),
+      );
     },
 
     /** Publishes `posts.post.created`; each post is one second newer than the previous one. */
     async post(author: TestUser): Promise<string> {
       clock += 1_000;
-      const event: PostCreatedEvent = { postId: randomUUID(), authorId: author.id, createdAt: new Date(clock).toISOString(), hashtags: [], mentionedUserIds: [], mediaIds: [] };
+      const event: PostCreatedEvent = {
+        postId: randomUUID(),
+        authorId: author.id,
+        createdAt: new Date(clock).toISOString(),
+        hashtags: [],
+        mentionedUserIds: [],
+        mediaIds: [],
+      };
       await publishEvent(h.bus, PostsSubjects.postCreated, event);
       posts.set(event.postId, event);
       return event.postId;
@@ -98,9 +134,16 @@ export async function startFeedHarness(env: Record<string, string> = {}, overrid
 
     async deletePost(postId: string) {
       const post = posts.get(postId)!;
-      const event: PostDeletedEvent = { postId, authorId: post.authorId, createdAt: post.createdAt, deletedAt: new Date().toISOString() };
+      const event: PostDeletedEvent = {
+        postId,
+        authorId: post.authorId,
+        createdAt: post.createdAt,
+        deletedAt: new Date().toISOString(),
+      };
       await publishEvent(h.bus, PostsSubjects.postDeleted, event);
-      await eventually(async () => expect((await h.db.feedPost.findUnique({ where: { postId } }))?.deletedAt).toBeTruthy());
+      await eventually(async () =>
+        expect((await h.db.feedPost.findUnique({ where: { postId } }))?.deletedAt).toBeTruthy(),
+      );
     },
 
     /** The post ids of the user's Redis timeline, newest first. */
@@ -115,7 +158,10 @@ export async function startFeedHarness(env: Record<string, string> = {}, overrid
         user.identity,
       );
       expect(res.body.errors).toBeUndefined();
-      const feed = res.body.data!.feed as { edges: { cursor: string; node: { id: string } }[]; pageInfo: { hasNextPage: boolean; endCursor: string | null } };
+      const feed = res.body.data!.feed as {
+        edges: { cursor: string; node: { id: string } }[];
+        pageInfo: { hasNextPage: boolean; endCursor: string | null };
+      };
       return { ids: feed.edges.map((e) => e.node.id), pageInfo: feed.pageInfo };
     },
   };

@@ -6,6 +6,7 @@ import {
   PostsSubjects,
   type CommentAddedEvent,
   type MentionCreatedEvent,
+  type NotificationRemovedEvent,
   type NotificationUpsertedEvent,
   type PostLikeEvent,
 } from '@insta/events';
@@ -14,6 +15,7 @@ import { eventually, publishEvent, startFeedHarness, type FeedHarness, type Test
 
 let h: FeedHarness;
 const upserted: NotificationUpsertedEvent[] = [];
+const removed: NotificationRemovedEvent[] = [];
 beforeAll(async () => {
   h = await startFeedHarness();
   await h.bus.ensureStream(FEED_STREAM);
@@ -23,6 +25,13 @@ beforeAll(async () => {
     filterSubject: FeedSubjects.notificationUpserted,
     maxDeliver: 1,
     handler: async (m) => void upserted.push(m.data),
+  });
+  await h.bus.consume<NotificationRemovedEvent>({
+    stream: FEED_STREAM.name,
+    durable: 'test-notifications-removed',
+    filterSubject: FeedSubjects.notificationRemoved,
+    maxDeliver: 1,
+    handler: async (m) => void removed.push(m.data),
   });
 });
 afterAll(async () => {
@@ -60,7 +69,13 @@ async function notificationsOf(user: TestUser, variables: { first?: number; afte
 
 let minute = 0;
 async function like(postId: string, postAuthor: TestUser, user: TestUser, subject: string = PostsSubjects.postLiked) {
-  const event: PostLikeEvent = { postId, postAuthorId: postAuthor.id, userId: user.id, likeCount: 1, at: new Date(Date.now() + ++minute * 1_000).toISOString() };
+  const event: PostLikeEvent = {
+    postId,
+    postAuthorId: postAuthor.id,
+    userId: user.id,
+    likeCount: 1,
+    at: new Date(Date.now() + ++minute * 1_000).toISOString(),
+  };
   await publishEvent(h.bus, subject, event);
 }
 
@@ -68,7 +83,12 @@ const ids = (users: { id: string }[]) => users.map((u) => u.id);
 
 describe('grouped notifications', () => {
   it('should group likes of one post into one notification with the most recent actors first', async () => {
-    const [author, ana, bob, carl] = [await h.createUser(), await h.createUser(), await h.createUser(), await h.createUser()];
+    const [author, ana, bob, carl] = [
+      await h.createUser(),
+      await h.createUser(),
+      await h.createUser(),
+      await h.createUser(),
+    ];
     const postId = randomUUID();
     await like(postId, author, ana);
     await like(postId, author, bob);
@@ -79,9 +99,15 @@ describe('grouped notifications', () => {
     expect(nodes[0]).toMatchObject({ type: 'LIKE', read: false, post: { id: postId }, comment: null });
     expect(ids(nodes[0]!.actors)).toEqual(ids([carl, bob, ana]));
     expect(unread).toBe(1);
-    const two = await h.request('{ notifications { edges { node { actors(first: 2) { id } } } } }', {}, author.identity);
+    const two = await h.request(
+      '{ notifications { edges { node { actors(first: 2) { id } } } } }',
+      {},
+      author.identity,
+    );
     expect(ids(two.body.data!.notifications.edges[0].node.actors)).toEqual(ids([carl, bob]));
-    await eventually(() => expect(upserted.filter((e) => e.notificationId === nodes[0]!.id).map((e) => e.actorCount)).toEqual([1, 2, 3]));
+    await eventually(() =>
+      expect(upserted.filter((e) => e.notificationId === nodes[0]!.id).map((e) => e.actorCount)).toEqual([1, 2, 3]),
+    );
   });
 
   it('should remove the actor on unlike and count a redelivered like once', async () => {
@@ -91,19 +117,70 @@ describe('grouped notifications', () => {
     await like(postId, author, bob);
     await like(postId, author, ana);
     await like(postId, author, bob, PostsSubjects.postUnliked);
-    await eventually(async () => expect(ids((await notificationsOf(author)).nodes[0]?.actors ?? [])).toEqual(ids([ana])));
+    // ana alone is also the state after the first like: the removal's announcement marks the unlike as handled.
+    await eventually(() => expect(removed.some((e) => e.userId === author.id && e.actorId === bob.id)).toBe(true));
+    expect(ids((await notificationsOf(author)).nodes[0]?.actors ?? [])).toEqual(ids([ana]));
     expect((await notificationsOf(author)).nodes[0]?.actorCount).toBe(1);
     await like(postId, author, ana, PostsSubjects.postUnliked);
     await eventually(async () => expect((await notificationsOf(author)).nodes).toEqual([]));
   });
 
+  it('should announce each removed actor, also the one whose removal deleted the notification', async () => {
+    const [author, ana, bob] = [await h.createUser(), await h.createUser(), await h.createUser()];
+    const postId = randomUUID();
+    await like(postId, author, ana);
+    await like(postId, author, bob);
+    await like(postId, author, bob, PostsSubjects.postUnliked);
+    await like(postId, author, ana, PostsSubjects.postUnliked);
+    await eventually(() =>
+      expect(removed.filter((e) => e.userId === author.id)).toEqual([
+        { userId: author.id, type: 'LIKE', postId, actorId: bob.id, removedAt: expect.any(String) },
+        { userId: author.id, type: 'LIKE', postId, actorId: ana.id, removedAt: expect.any(String) },
+      ]),
+    );
+    expect((await notificationsOf(author)).nodes).toEqual([]);
+  });
+
+  it('should ignore a like delivered after its unlike, and an unlike delivered after a newer like', async () => {
+    const [author, ana, bob, carl] = [
+      await h.createUser(),
+      await h.createUser(),
+      await h.createUser(),
+      await h.createUser(),
+    ];
+    const postId = randomUUID();
+    const t = Date.now() + ++minute * 1_000;
+    const event = (user: TestUser, at: number): PostLikeEvent => ({
+      postId,
+      postAuthorId: author.id,
+      userId: user.id,
+      likeCount: 0,
+      at: new Date(at).toISOString(),
+    });
+    await publishEvent(h.bus, PostsSubjects.postUnliked, event(ana, t + 100));
+    await publishEvent(h.bus, PostsSubjects.postLiked, event(ana, t));
+    await publishEvent(h.bus, PostsSubjects.postLiked, event(bob, t + 200));
+    await publishEvent(h.bus, PostsSubjects.postUnliked, event(bob, t + 100));
+    await publishEvent(h.bus, PostsSubjects.postLiked, event(carl, t + 300));
+    // Events are handled in order: once carl's like shows, the others were handled.
+    await eventually(async () =>
+      expect((await notificationsOf(author)).nodes[0]?.actors).toEqual([{ id: carl.id }, { id: bob.id }]),
+    );
+    expect((await notificationsOf(author)).nodes[0]?.actorCount).toBe(2);
+  });
+
   it('should not notify users of their own actions nor of muted or blocked users', async () => {
-    const [author, muted, blocked, fan] = [await h.createUser(), await h.createUser(), await h.createUser(), await h.createUser()];
+    const [author, muted, blocked, fan] = [
+      await h.createUser(),
+      await h.createUser(),
+      await h.createUser(),
+      await h.createUser(),
+    ];
     await h.social(author, 'mute', muted);
     await h.social(blocked, 'block', author);
     await eventually(async () => {
-      expect(await h.db.feedMute.count({ where: { muterId: author.id } })).toBe(1);
-      expect(await h.db.feedBlock.count({ where: { blockerId: blocked.id } })).toBe(1);
+      expect(await h.db.feedMute.count({ where: { muterId: author.id, active: true } })).toBe(1);
+      expect(await h.db.feedBlock.count({ where: { blockerId: blocked.id, active: true } })).toBe(1);
     });
     const postId = randomUUID();
     for (const user of [author, muted, blocked, fan]) await like(postId, author, user);
@@ -112,26 +189,81 @@ describe('grouped notifications', () => {
     expect((await notificationsOf(author)).nodes[0]?.actorCount).toBe(1);
   });
 
+  it('should leave out of the actors those muted or blocked after they acted, but still count them', async () => {
+    const [author, muted, blocker, fan] = [
+      await h.createUser(),
+      await h.createUser(),
+      await h.createUser(),
+      await h.createUser(),
+    ];
+    const postId = randomUUID();
+    for (const user of [muted, blocker, fan]) await like(postId, author, user);
+    await eventually(async () => expect((await notificationsOf(author)).nodes[0]?.actorCount).toBe(3));
+    await h.social(author, 'mute', muted);
+    await h.social(blocker, 'block', author);
+    await eventually(async () => expect((await notificationsOf(author)).nodes[0]?.actors).toEqual([{ id: fan.id }]));
+    expect((await notificationsOf(author)).nodes[0]?.actorCount).toBe(3);
+  });
+
   it('should notify comments, replies, mentions, follows and follow requests to the right users', async () => {
-    const [author, ana, bob, priv] = [await h.createUser(), await h.createUser(), await h.createUser(), await h.createUser({ isPrivate: true })];
+    const [author, ana, bob, priv] = [
+      await h.createUser(),
+      await h.createUser(),
+      await h.createUser(),
+      await h.createUser({ isPrivate: true }),
+    ];
     const postId = randomUUID();
     const [comment, reply] = [randomUUID(), randomUUID()];
     const at = new Date().toISOString();
     const base = { postId, postAuthorId: author.id, commentCount: 1, createdAt: at };
-    await publishEvent(h.bus, PostsSubjects.commentAdded, { ...base, commentId: comment, authorId: ana.id, parentId: null, parentAuthorId: null } satisfies CommentAddedEvent);
+    await publishEvent(h.bus, PostsSubjects.commentAdded, {
+      ...base,
+      commentId: comment,
+      authorId: ana.id,
+      parentId: null,
+      parentAuthorId: null,
+    } satisfies CommentAddedEvent);
     const later = new Date(Date.parse(at) + 1_000).toISOString();
-    await publishEvent(h.bus, PostsSubjects.commentAdded, { ...base, createdAt: later, commentId: reply, authorId: bob.id, parentId: comment, parentAuthorId: ana.id } satisfies CommentAddedEvent);
-    await publishEvent(h.bus, PostsSubjects.mentionCreated, { postId, commentId: reply, mentionedUserId: author.id, authorId: bob.id, createdAt: at } satisfies MentionCreatedEvent);
+    await publishEvent(h.bus, PostsSubjects.commentAdded, {
+      ...base,
+      createdAt: later,
+      commentId: reply,
+      authorId: bob.id,
+      parentId: comment,
+      parentAuthorId: ana.id,
+    } satisfies CommentAddedEvent);
+    await publishEvent(h.bus, PostsSubjects.mentionCreated, {
+      postId,
+      commentId: reply,
+      mentionedUserId: author.id,
+      authorId: bob.id,
+      createdAt: at,
+    } satisfies MentionCreatedEvent);
     await h.follow(ana, author);
     await h.social(ana, 'follow', priv);
 
-    await eventually(async () => expect((await notificationsOf(author)).nodes.map((n) => n.type).sort()).toEqual(['COMMENT', 'FOLLOW', 'MENTION']));
+    await eventually(async () =>
+      expect((await notificationsOf(author)).nodes.map((n) => n.type).sort()).toEqual(['COMMENT', 'FOLLOW', 'MENTION']),
+    );
     const ofAuthor = (await notificationsOf(author)).nodes;
-    expect(ofAuthor.find((n) => n.type === 'COMMENT')).toMatchObject({ actorCount: 2, actors: [{ id: bob.id }, { id: ana.id }], post: { id: postId } });
-    expect(ofAuthor.find((n) => n.type === 'MENTION')).toMatchObject({ actors: [{ id: bob.id }], comment: { id: reply } });
+    expect(ofAuthor.find((n) => n.type === 'COMMENT')).toMatchObject({
+      actorCount: 2,
+      actors: [{ id: bob.id }, { id: ana.id }],
+      post: { id: postId },
+    });
+    expect(ofAuthor.find((n) => n.type === 'MENTION')).toMatchObject({
+      actors: [{ id: bob.id }],
+      comment: { id: reply },
+    });
     expect(ofAuthor.find((n) => n.type === 'FOLLOW')).toMatchObject({ actors: [{ id: ana.id }], post: null });
-    expect((await notificationsOf(ana)).nodes).toEqual([expect.objectContaining({ type: 'REPLY', actors: [{ id: bob.id }], comment: { id: reply } })]);
-    await eventually(async () => expect((await notificationsOf(priv)).nodes).toEqual([expect.objectContaining({ type: 'FOLLOW_REQUEST', actors: [{ id: ana.id }] })]));
+    expect((await notificationsOf(ana)).nodes).toEqual([
+      expect.objectContaining({ type: 'REPLY', actors: [{ id: bob.id }], comment: { id: reply } }),
+    ]);
+    await eventually(async () =>
+      expect((await notificationsOf(priv)).nodes).toEqual([
+        expect.objectContaining({ type: 'FOLLOW_REQUEST', actors: [{ id: ana.id }] }),
+      ]),
+    );
 
     await h.social(priv, 'approveFollowRequest', ana);
     await eventually(async () => expect((await notificationsOf(priv)).nodes).toEqual([]));
@@ -154,12 +286,22 @@ describe('reading notifications', () => {
     expect(marked.body.data).toEqual({ markNotificationsRead: 3 });
     expect((await notificationsOf(author)).unread).toBe(0);
     await like(posts[0]!, author, bob);
-    await eventually(async () => expect((await notificationsOf(author)).nodes[0]).toMatchObject({ post: { id: posts[0] }, read: false, actorCount: 2 }));
+    await eventually(async () =>
+      expect((await notificationsOf(author)).nodes[0]).toMatchObject({
+        post: { id: posts[0] },
+        read: false,
+        actorCount: 2,
+      }),
+    );
     expect((await notificationsOf(author)).unread).toBe(1);
   });
 
   it('should require a signed-in caller and reject a foreign cursor', async () => {
-    for (const query of ['{ unreadNotificationCount }', '{ notifications { edges { cursor } } }', 'mutation { markNotificationsRead }']) {
+    for (const query of [
+      '{ unreadNotificationCount }',
+      '{ notifications { edges { cursor } } }',
+      'mutation { markNotificationsRead }',
+    ]) {
       expect((await h.request(query)).body.errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
     }
     const user = await h.createUser();

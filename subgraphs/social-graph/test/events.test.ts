@@ -27,6 +27,7 @@ function faultyBus(bus: EventBus, fault: { mode: Fault }): EventBus {
   return {
     ensureStream: (spec) => bus.ensureStream(spec),
     consume: (spec) => bus.consume(spec),
+    subscribe: (subject) => bus.subscribe(subject),
     ping: () => bus.ping(),
     close: () => bus.close(),
     async publish(subject, data, options) {

@@ -1,6 +1,7 @@
 /**
- * The durable event port (NATS JetStream in production, an in-process log in embedded mode). Both adapters
- * pass the one contract suite in test/bus.contract.ts. Subjects and stream names are given without the
+ * The durable event port (NATS JetStream in production, an in-process log in embedded mode), plus ephemeral
+ * fan-out subscriptions (`subscribe`) for listeners that need no durable state, such as the gateway's
+ * GraphQL subscriptions. Both adapters pass the one contract suite in test/bus.contract.test.ts. Subjects and stream names are given without the
  * adapter's required prefix, so two deployments sharing a NATS server never share streams by accident.
  */
 export interface BusMessage<T = unknown> {
@@ -36,10 +37,26 @@ export interface Consumer {
   stop(): Promise<void>;
 }
 
+/** An event seen by an ephemeral subscription. */
+export interface BusEvent<T = unknown> {
+  subject: string;
+  data: T;
+}
+
+/**
+ * Every event published from now on whose subject matches, to every subscriber (no acknowledgement, no replay,
+ * no redelivery). Iterate it once; `unsubscribe()` ends the iteration.
+ */
+export interface EventSubscription<T> extends AsyncIterable<BusEvent<T>> {
+  unsubscribe(): void;
+}
+
 export interface EventBus {
   ensureStream(spec: StreamSpec): Promise<void>;
   publish(subject: string, data: unknown, options?: { msgId?: string }): Promise<void>;
   consume<T>(spec: ConsumerSpec<T>): Promise<Consumer>;
+  /** Ephemeral fan-out: resolves once the subscription is registered, so a later publish reaches it. */
+  subscribe<T>(subject: string): Promise<EventSubscription<T>>;
   ping(): Promise<void>;
   close(): Promise<void>;
 }

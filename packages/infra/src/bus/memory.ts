@@ -1,9 +1,11 @@
 import {
   deadLetterSubject,
   deadLetterSubjects,
+  type BusEvent,
   type Consumer,
   type ConsumerSpec,
   type EventBus,
+  type EventSubscription,
   type StreamSpec,
 } from './bus.ts';
 import type { Logger } from '../logger.ts';
@@ -32,6 +34,14 @@ interface Stream {
   durables: Map<string, DurableState>;
 }
 
+/** An ephemeral subscriber: events wait in `buffered` until the iterator asks for them. */
+interface Listener {
+  pattern: string;
+  buffered: BusEvent[];
+  wake: (() => void) | null;
+  ended: boolean;
+}
+
 interface DurableState {
   filterSubject: string;
   /** Sequences not yet acknowledged, with how often each was delivered. */
@@ -45,6 +55,7 @@ interface DurableState {
  */
 export class MemoryEventBus implements EventBus {
   private readonly streams = new Map<string, Stream>();
+  private readonly listeners = new Set<Listener>();
   private seq = 0;
   private closed = false;
 
@@ -81,6 +92,11 @@ export class MemoryEventBus implements EventBus {
     }
     const message: StoredMessage = { seq: ++this.seq, subject, json: JSON.stringify(data) };
     stream.messages.push(message);
+    for (const listener of this.listeners) {
+      if (!subjectMatches(listener.pattern, subject)) continue;
+      listener.buffered.push({ subject, data: JSON.parse(message.json) as unknown });
+      listener.wake?.();
+    }
     for (const durable of stream.durables.values()) {
       if (subjectMatches(durable.filterSubject, subject)) {
         durable.pending.set(message.seq, 0);
@@ -162,12 +178,41 @@ export class MemoryEventBus implements EventBus {
     };
   }
 
+  async subscribe<T>(subject: string): Promise<EventSubscription<T>> {
+    const listener: Listener = { pattern: subject, buffered: [], wake: null, ended: false };
+    this.listeners.add(listener);
+    const end = () => {
+      listener.ended = true;
+      this.listeners.delete(listener);
+      listener.wake?.();
+    };
+    async function* events(): AsyncGenerator<BusEvent<T>> {
+      while (true) {
+        const next = listener.buffered.shift();
+        if (next) {
+          yield next as BusEvent<T>;
+          continue;
+        }
+        if (listener.ended) return;
+        await new Promise<void>((resolve) => (listener.wake = resolve));
+        listener.wake = null;
+      }
+    }
+    const iterator = events();
+    return { [Symbol.asyncIterator]: () => iterator, unsubscribe: end };
+  }
+
   async ping() {
     if (this.closed) throw new Error('event bus is closed');
   }
 
   async close() {
     this.closed = true;
+    for (const listener of this.listeners) {
+      listener.ended = true;
+      listener.wake?.();
+    }
+    this.listeners.clear();
     for (const stream of this.streams.values()) for (const d of stream.durables.values()) d.wake?.();
   }
 }

@@ -11,9 +11,11 @@ import type { Logger } from '../logger.ts';
 import {
   deadLetterSubject,
   deadLetterSubjects,
+  type BusEvent,
   type Consumer,
   type ConsumerSpec,
   type EventBus,
+  type EventSubscription,
   type StreamSpec,
 } from './bus.ts';
 
@@ -120,6 +122,31 @@ export class NatsEventBus implements EventBus {
         await done;
       },
     };
+  }
+
+  /**
+   * A core-NATS subscription: JetStream stores a published message and also delivers it to plain subscribers of
+   * its subject, so every gateway instance sees every event without a consumer (or any state) on the server.
+   */
+  async subscribe<T>(subject: string): Promise<EventSubscription<T>> {
+    const subscription = this.nc.subscribe(`${this.prefix}.${subject}`);
+    await this.nc.flush();
+    const prefixLength = this.prefix.length + 1;
+    const logger = this.logger;
+    async function* events(): AsyncGenerator<BusEvent<T>> {
+      for await (const msg of subscription) {
+        let data: T;
+        try {
+          data = JSON.parse(decoder.decode(msg.data)) as T;
+        } catch {
+          logger.warn({ subject: msg.subject }, 'unparseable event payload skipped');
+          continue;
+        }
+        yield { subject: msg.subject.slice(prefixLength), data };
+      }
+    }
+    const iterator = events();
+    return { [Symbol.asyncIterator]: () => iterator, unsubscribe: () => subscription.unsubscribe() };
   }
 
   private async deadLetter<T>(spec: ConsumerSpec<T>, subject: string, data: unknown, reason: string) {

@@ -6,12 +6,14 @@ const DEFAULT_ACTORS = 3;
 export const Notification: NotificationResolvers = {
   actors: async (notification, { first }, ctx) => {
     const limit = first ?? DEFAULT_ACTORS;
-    if (!Number.isInteger(limit) || limit < 0 || limit > MAX_PAGE_SIZE) throw badUserInput(`first must be between 0 and ${MAX_PAGE_SIZE}`, 'first');
+    if (!Number.isInteger(limit) || limit < 0 || limit > MAX_PAGE_SIZE)
+      throw badUserInput(`first must be between 0 and ${MAX_PAGE_SIZE}`, 'first');
     if (limit === 0) return [];
     const ids = await ctx.loaders.actors(limit).load(notification.id);
     return ids.map((id) => ({ __typename: 'User' as const, id }));
   },
   post: (notification) => (notification.postId ? { __typename: 'Post', id: notification.postId } : null),
-  comment: (notification) => (notification.commentId ? { __typename: 'Comment' as const, id: notification.commentId } : null),
+  comment: (notification) =>
+    notification.commentId ? { __typename: 'Comment' as const, id: notification.commentId } : null,
   read: (notification) => notification.readAt !== null,
 };

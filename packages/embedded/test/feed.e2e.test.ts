@@ -1,0 +1,89 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { createPrismaClient } from '@insta/db';
+import { createTestDatabase, type TestDatabase } from '@insta/db/testing';
+import { postGraphQL, silentLogger, testServices, uniquePrefix } from '@insta/infra/testing';
+import { startSystem, type RunningSystem } from '../src/system.ts';
+
+const FEED = '{ feed { edges { node { id text createdAt } } } }';
+
+describe('the home feed through the gateway, on the real Postgres, Redis and NATS', () => {
+  let dataDir: string;
+  let database: TestDatabase;
+  let system: RunningSystem;
+  beforeAll(async () => {
+    dataDir = await mkdtemp(join(tmpdir(), 'insta-feed-e2e-'));
+    database = await createTestDatabase();
+    system = await startSystem({
+      env: {
+        DATABASE_URL: database.url,
+        REDIS_URL: testServices.redisUrl,
+        NATS_URL: testServices.natsUrl,
+        DEPLOYMENT_PREFIX: uniquePrefix('e2e-feed'),
+        PORT: '0',
+        DATA_DIR: dataDir,
+        LOG_LEVEL: 'silent',
+      },
+      logger: silentLogger,
+    });
+  });
+  afterAll(async () => {
+    await system?.stop();
+    await database?.drop();
+    await rm(dataDir, { recursive: true, force: true });
+  });
+
+  const call = (query: string, variables: Record<string, unknown>, token?: string) =>
+    postGraphQL<Record<string, any>>(
+      system.gatewayUrl,
+      query,
+      variables,
+      token ? { authorization: `Bearer ${token}` } : {},
+    );
+  const gql = async (query: string, variables: Record<string, unknown>, token?: string) => {
+    const res = await call(query, variables, token);
+    expect(res.body.errors).toBeUndefined();
+    return res.body.data!;
+  };
+  const signUp = async (username: string) =>
+    (
+      await gql('mutation($i: SignUpInput!) { signUp(input: $i) { accessToken user { id } } }', {
+        i: { username, email: `${username}@example.com`, password: 'a long enough password' },
+      })
+    ).signUp as { accessToken: string; user: { id: string } };
+
+  it('should still return the feed, with a null node, when a post disappeared after the feed listed it', async () => {
+    const [author, reader] = [await signUp('feed_author'), await signUp('feed_reader')];
+    await gql('mutation($id: ID!) { follow(userId: $id) }', { id: author.user.id }, reader.accessToken);
+    const kept = (await gql('mutation { createPost(input: { text: "kept" }) { id } }', {}, author.accessToken))
+      .createPost.id;
+    const hidden = (await gql('mutation { createPost(input: { text: "hidden" }) { id } }', {}, author.accessToken))
+      .createPost.id;
+    await vi.waitFor(
+      async () => {
+        const ids = (await gql(FEED, {}, reader.accessToken)).feed.edges.map(
+          (e: { node: { id: string } }) => e.node.id,
+        );
+        expect(ids).toEqual([hidden, kept]);
+      },
+      { timeout: 15_000, interval: 50 },
+    );
+
+    // Deleted in the posts subgraph only, without its event: the feed's replicas still list the post.
+    const db = createPrismaClient({ url: database.url, poolSize: 1 });
+    try {
+      await db.$executeRaw`UPDATE posts.posts SET deleted_at = now() WHERE id = ${hidden}::uuid`;
+    } finally {
+      await db.$disconnect();
+    }
+
+    const res = await call(FEED, {}, reader.accessToken);
+    expect(res.body.errors).toBeUndefined();
+    expect(res.body.data?.feed.edges).toEqual([
+      { node: null },
+      { node: { id: kept, text: 'kept', createdAt: expect.any(String) } },
+    ]);
+  });
+});
