@@ -8,6 +8,7 @@ import {
   PostsSubjects,
   type CommentAddedEvent,
   type FeedItemsAddedEvent,
+  type NotificationUpsertedEvent,
   type PostLikedEvent,
 } from '@insta/events';
 import type { Identity } from '@insta/infra';
@@ -31,8 +32,11 @@ export interface EventSource<E> {
   /** Anonymous connections may not subscribe to it (UNAUTHENTICATED). */
   requiresViewer: boolean;
   matches(event: E, args: Record<string, unknown>, viewer: Identity | null): boolean;
-  /** The post the event is about: delivered only while the subscriber can see it (per-event authorization). */
-  postId(event: E): string;
+  /**
+   * The post the event is about: delivered only while the subscriber can see it (per-event authorization).
+   * Null for events addressed to the subscriber alone (their own notifications), which `matches` authorizes.
+   */
+  postId(event: E): string | null;
   /** The field's value, the root of the subscription's primary fetch. */
   value(event: E): Record<string, unknown>;
 }
@@ -60,6 +64,13 @@ export const EVENT_SOURCES: Readonly<Record<string, EventSource<unknown>>> = {
     matches: (event, _args, viewer) => viewer !== null && event.userIds.includes(viewer.userId),
     postId: (event) => event.postId,
     value: (event) => ({ id: event.postId }),
+  }),
+  notificationReceived: source<NotificationUpsertedEvent>({
+    subject: FeedSubjects.notificationUpserted,
+    requiresViewer: true,
+    matches: (event, _args, viewer) => viewer !== null && event.userId === viewer.userId,
+    postId: () => null,
+    value: (event) => ({ id: event.notificationId }),
   }),
 };
 

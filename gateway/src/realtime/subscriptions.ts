@@ -243,7 +243,8 @@ export class SubscriptionService {
         for (const member of group.members) member.fail(error);
         return;
       }
-      if (!(await this.options.canSeePost(identity, prepared.source.postId(event)))) return;
+      const postId = prepared.source.postId(event);
+      if (postId !== null && !(await this.options.canSeePost(identity, postId))) return;
       const context: GatewayContext = {
         identity,
         realtimeRoot: { [prepared.fieldName]: prepared.source.value(event) },

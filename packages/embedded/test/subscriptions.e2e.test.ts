@@ -229,6 +229,31 @@ describe('subscriptions through the gateway over graphql-ws, on the real Postgre
     });
   });
 
+  it('should deliver notificationReceived to the recipient only, updated as the group grows', async () => {
+    const bea = await signUp('subs_nbe');
+    const ana = await signUp('subs_nan');
+    const cyd = await signUp('subs_ncy');
+    const postId = await createPost(bea, 'Notify me');
+    const selection =
+      'subscription { notificationReceived { id type actorCount actors(first: 5) { username } post { id } } }';
+    const mine = await subscribe(connect(bea.accessToken), selection);
+    const others = await subscribe(connect(ana.accessToken), selection);
+    await like(ana, postId);
+    await vi.waitFor(() => expect(mine.results).toHaveLength(1), { timeout: 15_000 });
+    await like(cyd, postId);
+    await vi.waitFor(() => expect(mine.results).toHaveLength(2), { timeout: 15_000 });
+    const [first, second] = mine.results.map((r) => r.data?.notificationReceived);
+    expect(first).toMatchObject({
+      type: 'LIKE',
+      actorCount: 1,
+      actors: [{ username: 'subs_nan' }],
+      post: { id: postId },
+    });
+    expect(second).toMatchObject({ id: first.id, type: 'LIKE', actorCount: 2 });
+    expect(second.actors.map((a: { username: string }) => a.username)).toEqual(['subs_ncy', 'subs_nan']);
+    expect(others.results).toEqual([]);
+  });
+
   it('should refuse feedUpdated to an anonymous connection with UNAUTHENTICATED', async () => {
     const feed = await subscribe(connect(), 'subscription { feedUpdated { id } }');
     expect(feed.error).toEqual([expect.objectContaining({ extensions: { code: 'UNAUTHENTICATED' } })]);

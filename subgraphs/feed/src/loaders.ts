@@ -1,10 +1,18 @@
 import DataLoader from 'dataloader';
+import { keyedLoader, type Identity } from '@insta/infra';
 import type { NotificationsRepository } from './notifications.repository.ts';
 
-/** Per request: the most recent actors of the notifications on a page, one query per `actors(first:)` value. */
-export function createLoaders(notifications: NotificationsRepository) {
+/**
+ * Per request: the most recent actors of the notifications on a page, one query per `actors(first:)` value; and
+ * notification references (subscriptions), resolved only for their recipient.
+ */
+export function createLoaders(notifications: NotificationsRepository, viewer: Identity | null) {
   const byLimit = new Map<number, DataLoader<string, string[]>>();
   return {
+    ownNotification: keyedLoader(
+      (ids: readonly string[]) => (viewer ? notifications.findOwn(viewer.userId, ids) : Promise.resolve([])),
+      (n) => n.id,
+    ),
     actors(limit: number): DataLoader<string, string[]> {
       let loader = byLimit.get(limit);
       if (!loader) {

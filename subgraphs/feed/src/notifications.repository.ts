@@ -118,6 +118,11 @@ export class NotificationsRepository {
   }
 
   /** Newest first by (updated_at, id), strictly after `after`. */
+  /** The recipient's own notifications among `ids` (a notification is never visible to anyone else). */
+  findOwn(userId: string, ids: readonly string[]): Promise<NotificationRecord[]> {
+    return this.db.notification.findMany({ where: { userId, id: { in: [...ids] } }, select: columns });
+  }
+
   page(userId: string, after: { updatedAt: Date; id: string } | null, limit: number): Promise<NotificationRecord[]> {
     return this.db.notification.findMany({
       where: {

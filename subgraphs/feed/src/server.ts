@@ -81,7 +81,12 @@ export async function startFeedSubgraph(deps: FeedDeps): Promise<RunningServer> 
     return await startSubgraphServer<Context>({
       ...commonServerOptions('feed', deps),
       schema: subgraphSchema('feed', resolvers),
-      context: ({ identity }) => ({ identity, loaders: createLoaders(notificationsRepo), feed, notifications }),
+      context: ({ identity }) => ({
+        identity,
+        loaders: createLoaders(notificationsRepo, identity),
+        feed,
+        notifications,
+      }),
       onStop: stopWorkers,
     });
   } catch (error) {

@@ -4,6 +4,7 @@ import type { NotificationResolvers } from '../generated/graphql.ts';
 const DEFAULT_ACTORS = 3;
 
 export const Notification: NotificationResolvers = {
+  __resolveReference: (ref, ctx) => ctx.loaders.ownNotification.load(ref.id),
   actors: async (notification, { first }, ctx) => {
     const limit = first ?? DEFAULT_ACTORS;
     if (!Number.isInteger(limit) || limit < 0 || limit > MAX_PAGE_SIZE)
