@@ -1,38 +1,21 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createPrismaClient } from '@insta/db';
-import { createTestDatabase, type TestDatabase } from '@insta/db/testing';
-import { postGraphQL, silentLogger, testServices, uniquePrefix } from '@insta/infra/testing';
-import { startSystem, type RunningSystem } from '../src/system.ts';
+import { postGraphQL } from '@insta/infra/testing';
+import type { RunningSystem } from '../src/system.ts';
+import { startRealSystem, type RealSystem } from './real-system.ts';
 
 const FEED = '{ feed { edges { node { id text createdAt } } } }';
 
 describe('the home feed through the gateway, on the real Postgres, Redis and NATS', () => {
-  let dataDir: string;
-  let database: TestDatabase;
+  let real: RealSystem;
   let system: RunningSystem;
+  let database: RealSystem['database'];
   beforeAll(async () => {
-    dataDir = await mkdtemp(join(tmpdir(), 'insta-feed-e2e-'));
-    database = await createTestDatabase();
-    system = await startSystem({
-      env: {
-        DATABASE_URL: database.url,
-        REDIS_URL: testServices.redisUrl,
-        NATS_URL: testServices.natsUrl,
-        DEPLOYMENT_PREFIX: uniquePrefix('e2e-feed'),
-        PORT: '0',
-        DATA_DIR: dataDir,
-        LOG_LEVEL: 'silent',
-      },
-      logger: silentLogger,
-    });
+    real = await startRealSystem('feed-e2e');
+    ({ system, database } = real);
   });
   afterAll(async () => {
-    await system?.stop();
-    await database?.drop();
-    await rm(dataDir, { recursive: true, force: true });
+    await real?.stop();
   });
 
   const call = (query: string, variables: Record<string, unknown>, token?: string) =>

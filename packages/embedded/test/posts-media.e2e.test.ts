@@ -3,9 +3,9 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { createTestDatabase, type TestDatabase } from '@insta/db/testing';
-import { postGraphQL, silentLogger, testServices, uniquePrefix } from '@insta/infra/testing';
-import { startSystem, type RunningSystem } from '../src/system.ts';
+import { postGraphQL } from '@insta/infra/testing';
+import type { RunningSystem } from '../src/system.ts';
+import { startRealSystem, type RealSystem } from './real-system.ts';
 
 /** Runs ffmpeg with `args` writing `file` in `dir`, and returns the file. */
 function ffmpeg(dir: string, file: string, args: string[]): Promise<Buffer> {
@@ -19,13 +19,12 @@ function ffmpeg(dir: string, file: string, args: string[]): Promise<Buffer> {
 
 describe('posts with media through the gateway, on the real Postgres, Redis and NATS', () => {
   let dataDir: string;
-  let database: TestDatabase;
+  let real: RealSystem;
   let system: RunningSystem;
   let jpeg: Buffer;
   let mp4: Buffer;
   beforeAll(async () => {
     dataDir = await mkdtemp(join(tmpdir(), 'insta-posts-e2e-'));
-    database = await createTestDatabase();
     [jpeg, mp4] = await Promise.all([
       ffmpeg(dataDir, 'photo.jpg', ['-f', 'lavfi', '-i', 'testsrc2=size=640x480', '-frames:v', '1']),
       ffmpeg(dataDir, 'clip.mp4', [
@@ -43,22 +42,11 @@ describe('posts with media through the gateway, on the real Postgres, Redis and 
         '+faststart',
       ]),
     ]);
-    system = await startSystem({
-      env: {
-        DATABASE_URL: database.url,
-        REDIS_URL: testServices.redisUrl,
-        NATS_URL: testServices.natsUrl,
-        DEPLOYMENT_PREFIX: uniquePrefix('e2e'),
-        PORT: '0',
-        DATA_DIR: dataDir,
-        LOG_LEVEL: 'silent',
-      },
-      logger: silentLogger,
-    });
+    real = await startRealSystem('posts-media-e2e');
+    system = real.system;
   });
   afterAll(async () => {
-    await system?.stop();
-    await database?.drop();
+    await real?.stop();
     await rm(dataDir, { recursive: true, force: true });
   });
 

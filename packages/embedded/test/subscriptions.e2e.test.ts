@@ -7,12 +7,12 @@ import type { FormattedExecutionResult } from 'graphql';
 import { CloseCode, createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
 import { createPrismaClient, type PrismaClient } from '@insta/db';
-import { createTestDatabase, type TestDatabase } from '@insta/db/testing';
 import { createGatewayServer, loadGatewayConfig, type GatewayServer } from '@insta/gateway';
 import { NatsEventBus, RedisKeyValueStore, connectNats, connectRedis, type RunningServer } from '@insta/infra';
-import { postGraphQL, silentLogger, testServices, uniquePrefix } from '@insta/infra/testing';
+import { postGraphQL, silentLogger, testServices } from '@insta/infra/testing';
 import { loadPostsConfig, startPostsSubgraph } from '@insta/posts';
-import { startSystem, type RunningSystem } from '../src/system.ts';
+import type { RunningSystem } from '../src/system.ts';
+import { startRealSystem, type RealSystem } from './real-system.ts';
 
 type Result = FormattedExecutionResult<Record<string, any>, unknown>;
 
@@ -66,7 +66,9 @@ function jpeg(dir: string): Promise<Buffer> {
 
 describe('subscriptions through the gateway over graphql-ws, on the real Postgres, Redis and NATS', () => {
   let dataDir: string;
-  let database: TestDatabase;
+  let real: RealSystem;
+  let database: RealSystem['database'];
+  let prefix: string;
   let system: RunningSystem;
   // Two gateways of our own (we count their open subscriptions), the second sending to a second posts process;
   // both with their own NATS and Redis connections.
@@ -79,22 +81,9 @@ describe('subscriptions through the gateway over graphql-ws, on the real Postgre
   const clients: Client[] = [];
 
   beforeAll(async () => {
-    dataDir = await mkdtemp(join(tmpdir(), 'insta-subscriptions-e2e-'));
-    database = await createTestDatabase();
-    const prefix = uniquePrefix('subs');
-    system = await startSystem({
-      env: {
-        DATABASE_URL: database.url,
-        REDIS_URL: testServices.redisUrl,
-        NATS_URL: testServices.natsUrl,
-        DEPLOYMENT_PREFIX: prefix,
-        PORT: '0',
-        DATA_DIR: dataDir,
-        LOG_LEVEL: 'silent',
-        ...secrets,
-      },
-      logger: silentLogger,
-    });
+    dataDir = await mkdtemp(join(tmpdir(), 'insta-subscriptions-files-'));
+    real = await startRealSystem('subs', secrets);
+    ({ system, database, prefix } = real);
     secondDb = createPrismaClient({ url: database.url, poolSize: 2 });
     secondBus = new NatsEventBus(await connectNats(testServices.natsUrl, 'subscriptions-e2e'), prefix, silentLogger);
     secondKv = new RedisKeyValueStore(await connectRedis(testServices.redisUrl), `${prefix}:`);
@@ -116,8 +105,7 @@ describe('subscriptions through the gateway over graphql-ws, on the real Postgre
     await secondBus?.close();
     await secondKv?.close();
     await secondDb?.$disconnect();
-    await system?.stop();
-    await database?.drop();
+    await real?.stop();
     await rm(dataDir, { recursive: true, force: true });
   });
 

@@ -2,35 +2,20 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase, type TestDatabase } from '@insta/db/testing';
-import { postGraphQL, silentLogger, testServices, uniquePrefix } from '@insta/infra/testing';
+import { postGraphQL, silentLogger } from '@insta/infra/testing';
 import { startSystem, type RunningSystem } from '../src/system.ts';
+import { startRealSystem, type RealSystem } from './real-system.ts';
 import { accountRoundTrip, expectExplorer } from './flow.ts';
 
 describe('the system on the real Postgres, Redis and NATS', () => {
-  let dataDir: string;
-  let database: TestDatabase;
+  let real: RealSystem;
   let system: RunningSystem;
   beforeAll(async () => {
-    dataDir = await mkdtemp(join(tmpdir(), 'insta-e2e-'));
-    database = await createTestDatabase();
-    system = await startSystem({
-      env: {
-        DATABASE_URL: database.url,
-        REDIS_URL: testServices.redisUrl,
-        NATS_URL: testServices.natsUrl,
-        DEPLOYMENT_PREFIX: uniquePrefix('e2e'),
-        PORT: '0',
-        DATA_DIR: dataDir,
-        LOG_LEVEL: 'silent',
-      },
-      logger: silentLogger,
-    });
+    real = await startRealSystem('system-e2e');
+    system = real.system;
   });
   afterAll(async () => {
-    await system?.stop();
-    await database?.drop();
-    await rm(dataDir, { recursive: true, force: true });
+    await real?.stop();
   });
 
   it('should use the real services it was given', () => {
