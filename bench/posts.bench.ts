@@ -5,9 +5,8 @@
  * social-graph subgraphs (visibility) run in this process over a fresh Postgres database; the load generator too.
  */
 import { randomUUID } from 'node:crypto';
-import { PrismaPg } from '@prisma/adapter-pg';
 import { createPrismaClient, PrismaClient } from '@insta/db';
-import { createTestDatabase } from '@insta/db/testing';
+import { createTestDatabase, statementCountingClient } from '@insta/db/testing';
 import { IDENTITY_HEADER, MemoryEventBus, MemoryKeyValueStore, signIdentity, type RunningServer } from '@insta/infra';
 import { silentLogger, TEST_SECRETS } from '@insta/infra/testing';
 import { loadPostsConfig, startPostsSubgraph } from '../subgraphs/posts/src/server.ts';
@@ -55,16 +54,7 @@ export default async function postsBench(): Promise<BenchReport> {
   const database = await createTestDatabase();
   const servers: RunningServer[] = [];
   const db = createPrismaClient({ url: database.url, poolSize: 10 });
-  const postsDb = new PrismaClient({
-    adapter: new PrismaPg({ connectionString: database.url, max: 10 }),
-    log: [{ emit: 'event', level: 'query' }],
-  });
-  const statements: string[] = [];
-  // The outbox relay polls on the same client; its statements belong to no request.
-  postsDb.$on('query', (e) => {
-    if (!/pg_try_advisory_xact_lock|posts\.outbox|^(BEGIN|COMMIT|ROLLBACK)\b/i.test(e.query.trim()))
-      statements.push(e.query);
-  });
+  const { client: postsDb, statements } = statementCountingClient(database.url, 10);
   const kv = new MemoryKeyValueStore('bench:');
   const bus = new MemoryEventBus('bench', silentLogger);
   try {

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
-import { migrateDeploy } from './index';
+import { PrismaPg } from '@prisma/adapter-pg';
+import { migrateDeploy, PrismaClient } from './index';
 
 /**
  * Each test run migrates its own template (named by the run's process id, passed to the workers through the
@@ -60,4 +61,22 @@ export async function createTestDatabase(): Promise<TestDatabase> {
     drop: () =>
       withAdminClient((client) => client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)).then(() => undefined),
   };
+}
+
+/**
+ * A client that records the SQL statements requests send, for tests and benchmarks that bound them. The outbox
+ * relay polls on the same client: its lock, outbox and transaction-control statements belong to no request and
+ * are left out.
+ */
+export function statementCountingClient(url: string, poolSize: number): { client: PrismaClient; statements: string[] } {
+  const client = new PrismaClient({
+    adapter: new PrismaPg({ connectionString: url, max: poolSize }),
+    log: [{ emit: 'event', level: 'query' }],
+  });
+  const statements: string[] = [];
+  const relayStatement = /pg_try_advisory_xact_lock|\b[a-z]+\.outbox\b|^(BEGIN|COMMIT|ROLLBACK)\b/i;
+  client.$on('query', (e) => {
+    if (!relayStatement.test(e.query.trim())) statements.push(e.query);
+  });
+  return { client, statements };
 }

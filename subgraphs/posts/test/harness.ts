@@ -2,9 +2,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { PrismaPg } from '@prisma/adapter-pg';
-import { createPrismaClient, PrismaClient } from '@insta/db';
-import { createTestDatabase } from '@insta/db/testing';
+import { createPrismaClient } from '@insta/db';
+import { createTestDatabase, statementCountingClient } from '@insta/db/testing';
 import { loadMediaConfig, startMediaSubgraph } from '@insta/media';
 import {
   connectNats,
@@ -41,16 +40,12 @@ export async function startPostsSystem() {
   const dir = await mkdtemp(join(tmpdir(), 'posts-test-'));
   const s3 = await startEmbeddedObjectStore({ directory: dir, port: 0, bucket: 'posts-test' });
   const db = createPrismaClient({ url: database.url, poolSize: 5 });
-  const postsDb = new PrismaClient({
-    adapter: new PrismaPg({ connectionString: database.url, max: 5 }),
-    log: [{ emit: 'event', level: 'query' }],
-  });
-  // The outbox relay polls on the same client; its transactions are not part of any request.
-  const relayStatement = /pg_try_advisory_xact_lock|posts\.outbox|^(BEGIN|COMMIT|ROLLBACK)\b/i;
-  const sql = { count: 0 };
-  postsDb.$on('query', (e) => {
-    if (!relayStatement.test(e.query.trim())) sql.count++;
-  });
+  const { client: postsDb, statements } = statementCountingClient(database.url, 5);
+  const sql = {
+    get count() {
+      return statements.length;
+    },
+  };
   const kv = new RedisKeyValueStore(await connectRedis(testServices.redisUrl), uniquePrefix('posts:'));
   const bus = new NatsEventBus(
     await connectNats(testServices.natsUrl, 'posts-test'),
