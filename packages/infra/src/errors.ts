@@ -1,6 +1,6 @@
 import { GraphQLError } from 'graphql';
 
-/** The error codes of the public API (../shared/API.md), plus the gateway's operation-limit code. */
+/** The error codes of the public API, plus the gateway's operation-limit code. */
 export const ErrorCode = {
   Unauthenticated: 'UNAUTHENTICATED',
   Forbidden: 'FORBIDDEN',
@@ -9,6 +9,8 @@ export const ErrorCode = {
   RateLimited: 'RATE_LIMITED',
   Conflict: 'CONFLICT',
   OperationLimitExceeded: 'OPERATION_LIMIT_EXCEEDED',
+  /** An infrastructure failure (database, cache, broker or subgraph down): retry after `retryAfterSeconds`. */
+  ServiceUnavailable: 'SERVICE_UNAVAILABLE',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
@@ -25,3 +27,5 @@ export const badUserInput = (message: string, field?: string) =>
   appError(ErrorCode.BadUserInput, message, field ? { field } : {});
 export const rateLimited = (message: string, retryAfterSeconds: number) =>
   appError(ErrorCode.RateLimited, message, { retryAfterSeconds });
+export const serviceUnavailable = (message: string, retryAfterSeconds: number) =>
+  appError(ErrorCode.ServiceUnavailable, message, { retryAfterSeconds });

@@ -1,5 +1,6 @@
 export * from './config.ts';
 export * from './errors.ts';
+export * from './failures.ts';
 export * from './graphql-server.ts';
 export * from './http.ts';
 export * from './identity.ts';

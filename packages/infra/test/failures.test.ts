@@ -1,0 +1,31 @@
+import { describe, expect, it } from 'vitest';
+import { PoisonMessageError, TransientError, backoffDelayMs, isTransientError } from '../src/failures.ts';
+
+describe('failure classes', () => {
+  it('should call unreachable infrastructure transient, through the cause chain', () => {
+    const refused = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' });
+    expect(isTransientError(refused)).toBe(true);
+    expect(isTransientError(new Error('wrapped', { cause: refused }))).toBe(true);
+    expect(isTransientError(Object.assign(new Error('x'), { code: 'P1001' }))).toBe(true);
+    expect(isTransientError(Object.assign(new Error('x'), { code: '57P01' }))).toBe(true);
+    expect(isTransientError(new TransientError('breaker open'))).toBe(true);
+    expect(isTransientError(Object.assign(new Error('x'), { $metadata: { httpStatusCode: 503 } }))).toBe(true);
+    expect(isTransientError(new AggregateError([new Error('a'), refused]))).toBe(true);
+  });
+
+  it('should call content failures and unknown errors poison', () => {
+    expect(isTransientError(new PoisonMessageError('bad payload', { cause: new TransientError('x') }))).toBe(false);
+    expect(isTransientError(new TypeError("Cannot read properties of undefined (reading 'id')"))).toBe(false);
+    expect(isTransientError(Object.assign(new Error('unique'), { code: 'P2002' }))).toBe(false);
+    expect(isTransientError(Object.assign(new Error('x'), { $metadata: { httpStatusCode: 403 } }))).toBe(false);
+    expect(isTransientError('a string')).toBe(false);
+  });
+
+  it('should back off exponentially within the cap, with jitter', () => {
+    for (let attempt = 1; attempt <= 12; attempt++) {
+      const delay = backoffDelayMs(attempt, 100, 5_000);
+      expect(delay).toBeGreaterThanOrEqual(100);
+      expect(delay).toBeLessThanOrEqual(Math.min(5_000, 100 * 2 ** (attempt - 1)));
+    }
+  });
+});
