@@ -20,7 +20,7 @@ import { promisify } from 'node:util';
 import pg from 'pg';
 import { createTestDatabase, prepareTemplateDatabase } from '@insta/db/testing';
 import { FeedSubjects, type FeedItemsAddedEvent } from '@insta/events';
-import { connectNats, connectRedis, encodeCursor, IDENTITY_HEADER, signIdentity } from '@insta/infra';
+import { connectNats, connectRedis, encodeCursor, IDENTITY_HEADER, requestPath, signIdentity } from '@insta/infra';
 import { postGraphQL, silentLogger, testServices, TEST_SECRETS } from '@insta/infra/testing';
 import { startSystem } from '../packages/embedded/src/system.ts';
 import { uniquePrefix } from '@insta/infra/testing';
@@ -141,6 +141,7 @@ export default async function feedBench(): Promise<BenchReport> {
       REDIS_URL: testServices.redisUrl,
       NATS_URL: testServices.natsUrl,
       PORT: '0',
+      IDENTITY_MAX_SKEW_SECONDS: '3600',
       DATA_DIR: dataDir,
       DEPLOYMENT_PREFIX,
       LOG_LEVEL: 'warn',
@@ -293,10 +294,14 @@ export default async function feedBench(): Promise<BenchReport> {
       ),
     ];
     const gatewayHeaders = { 'content-type': 'application/json', authorization: `Bearer ${reader.token}` };
-    // The identity signature is valid for 60 s: signed again for each load, the rounds together last longer.
-    const directHeaders = () => ({
+    // The identity signature is valid for IDENTITY_MAX_SKEW_SECONDS: signed again for each load.
+    const directHeaders = (body: string) => ({
       'content-type': 'application/json',
-      [IDENTITY_HEADER]: signIdentity(TEST_SECRETS.GATEWAY_SIGNING_SECRET, { userId: reader.id, sessionId: reader.id }),
+      [IDENTITY_HEADER]: signIdentity(
+        TEST_SECRETS.GATEWAY_SIGNING_SECRET,
+        { userId: reader.id, sessionId: reader.id },
+        { audience: 'feed', path: requestPath(system.subgraphUrls.FEED_URL), body },
+      ),
     });
     const via = `through the gateway (post fields from posts, authors from users)`;
     const direct = `straight to the feed subgraph (post ids only)`;
@@ -333,7 +338,7 @@ export default async function feedBench(): Promise<BenchReport> {
     const loads = [];
     for (const target of targets) {
       const body = JSON.stringify({ query: target.query, variables: { after: target.after } });
-      const headersFor = () => (target.url === system.gatewayUrl ? gatewayHeaders : directHeaders());
+      const headersFor = () => (target.url === system.gatewayUrl ? gatewayHeaders : directHeaders(body));
       const headers = headersFor();
       const check = await fetch(target.url, { method: 'POST', headers, body });
       const expectBody = await check.text();

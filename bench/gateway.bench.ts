@@ -6,7 +6,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { isDeepStrictEqual } from 'node:util';
 import { createPrismaClient } from '@insta/db';
 import { createTestDatabase } from '@insta/db/testing';
-import { IDENTITY_HEADER, signIdentity } from '@insta/infra';
+import { IDENTITY_HEADER, requestPath, signIdentity } from '@insta/infra';
 import { TEST_SECRETS } from '@insta/infra/testing';
 import type { ServerUrls } from './gateway.server.ts';
 import { intFromEnv, load, toTargetResult, type BenchReport, type TargetResult } from './lib.ts';
@@ -84,7 +84,13 @@ export default async function gatewayBench(): Promise<BenchReport> {
     for (const target of targets) {
       const url = servers.urls[target.name];
       const headers: Record<string, string> = { 'content-type': 'application/json' };
-      if (target.name === 'direct') headers[IDENTITY_HEADER] = signIdentity(TEST_SECRETS.GATEWAY_SIGNING_SECRET, null);
+      if (target.name === 'direct') {
+        headers[IDENTITY_HEADER] = signIdentity(TEST_SECRETS.GATEWAY_SIGNING_SECRET, null, {
+          audience: 'users',
+          path: requestPath(url),
+          body,
+        });
+      }
 
       const check = await fetch(url, { method: 'POST', headers, body });
       const expectBody = await check.text();

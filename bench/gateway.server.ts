@@ -4,12 +4,13 @@
  * process.cpuUsage(), stops on "stop" or disconnect.
  */
 import { readFile } from 'node:fs/promises';
-import { ApolloGateway, RemoteGraphQLDataSource, type GraphQLDataSourceProcessOptions } from '@apollo/gateway';
+import { ApolloGateway, RemoteGraphQLDataSource } from '@apollo/gateway';
 import { ApolloServer } from '@apollo/server';
 import { startStandaloneServer } from '@apollo/server/standalone';
 import { createPrismaClient } from '@insta/db';
 import { createGatewayServer, loadGatewayConfig } from '@insta/gateway';
-import { connectRedis, IDENTITY_HEADER, MemoryEventBus, RedisKeyValueStore, signIdentity } from '@insta/infra';
+import { signingFetcher } from '../gateway/src/subgraph-data-source.ts';
+import { connectRedis, MemoryEventBus, RedisKeyValueStore } from '@insta/infra';
 import { silentLogger, TEST_SECRETS, testServices, uniquePrefix } from '@insta/infra/testing';
 import { loadUsersConfig, startUsersSubgraph } from '@insta/users';
 
@@ -45,10 +46,17 @@ const ours = await createGatewayServer({
   logger: silentLogger,
 });
 
-/** Stock gateway: defaults everywhere, except the identity header the subgraph demands. */
+/** Stock gateway: defaults everywhere (Node's fetch), except the identity header the subgraph demands. */
 class SignedDataSource extends RemoteGraphQLDataSource {
-  override willSendRequest({ request }: GraphQLDataSourceProcessOptions): void {
-    request.http?.headers.set(IDENTITY_HEADER, signIdentity(TEST_SECRETS.GATEWAY_SIGNING_SECRET, null));
+  constructor(url: string) {
+    super({
+      url,
+      fetcher: signingFetcher(
+        fetch as RemoteGraphQLDataSource['fetcher'],
+        TEST_SECRETS.GATEWAY_SIGNING_SECRET,
+        'users',
+      ),
+    });
   }
 }
 const sdl = await readFile(SUPERGRAPH, 'utf8');
@@ -56,7 +64,7 @@ if (!sdl.includes(USERS_URL_IN_SUPERGRAPH)) throw new Error(`${USERS_URL_IN_SUPE
 const stockServer = new ApolloServer({
   gateway: new ApolloGateway({
     supergraphSdl: sdl.replace(USERS_URL_IN_SUPERGRAPH, users.url),
-    buildService: ({ url }) => new SignedDataSource({ url }),
+    buildService: ({ url }) => new SignedDataSource(url!),
   }),
 });
 const stock = await startStandaloneServer(stockServer, { listen: { host: '127.0.0.1', port: 0 } });

@@ -7,7 +7,14 @@
 import { randomUUID } from 'node:crypto';
 import { createPrismaClient, PrismaClient } from '@insta/db';
 import { createTestDatabase, statementCountingClient } from '@insta/db/testing';
-import { IDENTITY_HEADER, MemoryEventBus, MemoryKeyValueStore, signIdentity, type RunningServer } from '@insta/infra';
+import {
+  IDENTITY_HEADER,
+  MemoryEventBus,
+  MemoryKeyValueStore,
+  requestPath,
+  signIdentity,
+  type RunningServer,
+} from '@insta/infra';
 import { silentLogger, TEST_SECRETS } from '@insta/infra/testing';
 import { loadPostsConfig, startPostsSubgraph } from '../subgraphs/posts/src/server.ts';
 import { loadSocialGraphConfig, startSocialGraphSubgraph } from '../subgraphs/social-graph/src/server.ts';
@@ -61,7 +68,13 @@ export default async function postsBench(): Promise<BenchReport> {
     const authorId = randomUUID();
     const viewerId = randomUUID();
     await seed(db, authorId, viewerId);
-    const env = { ...TEST_SECRETS, PORT: '0', LOG_LEVEL: 'silent', NODE_ENV: 'production' };
+    const env = {
+      ...TEST_SECRETS,
+      PORT: '0',
+      LOG_LEVEL: 'silent',
+      NODE_ENV: 'production',
+      IDENTITY_MAX_SKEW_SECONDS: '3600',
+    };
     const deps = { db, kv, bus, logger: silentLogger };
     const social = await startSocialGraphSubgraph({ ...deps, config: loadSocialGraphConfig(env) });
     servers.push(social);
@@ -72,13 +85,15 @@ export default async function postsBench(): Promise<BenchReport> {
     });
     servers.push(posts);
 
-    const headers = {
+    const viewer = { userId: viewerId, sessionId: randomUUID() };
+    const headersFor = (body: string) => ({
       'content-type': 'application/json',
-      [IDENTITY_HEADER]: signIdentity(TEST_SECRETS.GATEWAY_SIGNING_SECRET, {
-        userId: viewerId,
-        sessionId: randomUUID(),
+      [IDENTITY_HEADER]: signIdentity(TEST_SECRETS.GATEWAY_SIGNING_SECRET, viewer, {
+        audience: 'posts',
+        path: requestPath(posts.url),
+        body,
       }),
-    };
+    });
     const pages = [20, 100].map((first) => ({
       first,
       body: JSON.stringify({ query: QUERY, variables: { r: [{ __typename: 'User', id: authorId }], first } }),
@@ -88,7 +103,7 @@ export default async function postsBench(): Promise<BenchReport> {
     // Counted one request at a time, before any load: requests still in flight would add their statements.
     for (const page of pages) {
       statements.length = 0;
-      const check = await fetch(posts.url, { method: 'POST', headers, body: page.body });
+      const check = await fetch(posts.url, { method: 'POST', headers: headersFor(page.body), body: page.body });
       page.expectBody = await check.text();
       const answer = JSON.parse(page.expectBody) as {
         data?: { _entities: { posts: { edges: unknown[] } }[] };
@@ -103,7 +118,13 @@ export default async function postsBench(): Promise<BenchReport> {
     for (const page of pages) {
       const target = `page${page.first}`;
       process.stderr.write(`posts bench: ${target} (warm-up ${warmupS} s, then ${durationS} s)\n`);
-      const options = { url: posts.url, connections, headers, body: page.body, expectBody: page.expectBody };
+      const options = {
+        url: posts.url,
+        connections,
+        headers: headersFor(page.body),
+        body: page.body,
+        expectBody: page.expectBody,
+      };
       await load({ ...options, durationS: warmupS });
       const result = await load({ ...options, durationS });
       const description = `User.posts(first: ${page.first}) with media, mentions, counts, viewerHasLiked, comments(first: 2)`;

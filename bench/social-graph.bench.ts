@@ -14,6 +14,7 @@ import {
   IDENTITY_HEADER,
   MemoryEventBus,
   MemoryKeyValueStore,
+  requestPath,
   signIdentity,
   type RunningServer,
 } from '@insta/infra';
@@ -81,7 +82,7 @@ const round2 = (n: number) => Math.round(n * 100) / 100;
 
 /** Reads every follower id through the internal GraphQL reader, as the feed fan-out does. */
 async function readAllFollowerIds(url: string, celebId: string, pageSize: number) {
-  const client = createInternalClient(url, TEST_SECRETS.GATEWAY_SIGNING_SECRET);
+  const client = createInternalClient(url, TEST_SECRETS.GATEWAY_SIGNING_SECRET, { from: 'feed', to: 'social-graph' });
   try {
     const pageMs: number[] = [];
     const seen = new Set<string>();
@@ -161,10 +162,14 @@ export default async function socialGraphBench(): Promise<BenchReport> {
     };
 
     const viewer = { userId: randomUUID(), sessionId: randomUUID() };
-    const headers = {
+    const headersFor = (body: string) => ({
       'content-type': 'application/json',
-      [IDENTITY_HEADER]: signIdentity(TEST_SECRETS.GATEWAY_SIGNING_SECRET, viewer),
-    };
+      [IDENTITY_HEADER]: signIdentity(TEST_SECRETS.GATEWAY_SIGNING_SECRET, viewer, {
+        audience: 'social-graph',
+        path: requestPath(server!.url),
+        body,
+      }),
+    });
     const deepRow = await rowAtDepth(database.url, celebId, depth);
     const pages = [
       { target: 'first', after: null, description: 'followers(first: 50), first page, signed-in viewer' },
@@ -180,6 +185,7 @@ export default async function socialGraphBench(): Promise<BenchReport> {
         query: FOLLOWERS_QUERY,
         variables: { r: [{ __typename: 'User', id: celebId }], after: page.after },
       });
+      const headers = headersFor(body);
       const check = await fetch(server.url, { method: 'POST', headers, body });
       const expectBody = await check.text();
       const edges = (JSON.parse(expectBody) as { data?: { _entities: { followers: { edges: unknown[] } }[] } }).data

@@ -5,8 +5,8 @@ import type { Identity } from '@insta/infra';
 export interface GatewayContext {
   identity: Identity | null;
   clientHeaders?: IncomingHttpHeaders;
-  /** The signed identity header, made on the first subgraph fetch and reused by the others of the request. */
-  identityHeader?: string;
+  /** The caller encoded for the identity header, made on the first subgraph fetch (each fetch signs its own). */
+  principalClaim?: string;
   /**
    * Set while one subscription event is executed: the root value the in-process realtime subgraph executes the
    * subscription's primary fetch against (`{ postLiked: { post: { id }, user: { id }, likeCount } }`).

@@ -78,7 +78,7 @@ export async function createGatewayServer({ config, kv, bus, logger }: GatewaySe
       else {
         const target = urls[name] ?? url;
         if (!target) throw new Error(`No URL for subgraph "${name}"`);
-        dataSource = new SubgraphDataSource(target, fetcher, config.GATEWAY_SIGNING_SECRET);
+        dataSource = new SubgraphDataSource(name, target, fetcher, config.GATEWAY_SIGNING_SECRET);
       }
       dataSources.set(name, dataSource);
       return dataSource;

@@ -1,6 +1,6 @@
 import { RemoteGraphQLDataSource, type GraphQLDataSourceProcessOptions } from '@apollo/gateway';
 import { Agent, request } from 'undici';
-import { IDENTITY_HEADER, identitySigner } from '@insta/infra';
+import { encodePrincipal, IDENTITY_HEADER, requestPath, signEncodedPrincipal } from '@insta/infra';
 import type { GatewayContext } from './context.ts';
 
 type Fetcher = RemoteGraphQLDataSource['fetcher'];
@@ -58,19 +58,36 @@ function undiciResponse(url: string, status: number, headers: Headers, text: str
   return self;
 }
 
-export class SubgraphDataSource extends RemoteGraphQLDataSource<GatewayContext> {
-  private readonly sign: ReturnType<typeof identitySigner>;
+/** Carries the caller's encoded principal from willSendRequest to the fetcher, which signs it; never sent. */
+const PRINCIPAL_CLAIM = 'x-insta-principal-claim';
 
-  constructor(url: string, fetcher: Fetcher, signingSecret: string) {
-    super({ url, fetcher });
-    this.sign = identitySigner(signingSecret);
+/**
+ * Signs each subgraph request where its exact bytes are known: the identity header's MAC covers the subgraph
+ * (`audience`), the path and the body (docs/adr/0003-gateway-subgraph-trust.md).
+ */
+export function signingFetcher(fetcher: Fetcher, signingSecret: string, audience: string): Fetcher {
+  return (url, init = {}) => {
+    const headers = { ...(init.headers as Record<string, string> | undefined) };
+    const claim = headers[PRINCIPAL_CLAIM] ?? '-';
+    delete headers[PRINCIPAL_CLAIM];
+    const body = typeof init.body === 'string' ? init.body : '';
+    headers[IDENTITY_HEADER] = signEncodedPrincipal(signingSecret, claim, { audience, path: requestPath(url), body });
+    return fetcher(url, { ...init, headers });
+  };
+}
+
+export class SubgraphDataSource extends RemoteGraphQLDataSource<GatewayContext> {
+  /** `name` is the subgraph's name in the supergraph, which it checks signatures against. */
+  constructor(name: string, url: string, fetcher: Fetcher, signingSecret: string) {
+    super({ url, fetcher: signingFetcher(fetcher, signingSecret, name) });
   }
 
   override willSendRequest({ request, context }: GraphQLDataSourceProcessOptions<GatewayContext>): void {
     const headers = request.http?.headers;
     if (!headers) return;
-    context.identityHeader ??= this.sign(context.identity ?? null);
-    headers.set(IDENTITY_HEADER, context.identityHeader);
+    // Users and anonymous clients only: the gateway never signs as a service.
+    context.principalClaim ??= encodePrincipal(context.identity ?? null);
+    headers.set(PRINCIPAL_CLAIM, context.principalClaim);
     const incoming = context.clientHeaders;
     if (!incoming) return;
     for (const name of FORWARDED_HEADERS) {

@@ -55,7 +55,7 @@ export const subgraphEnvSchema = z.object({
   LOG_LEVEL: env.logLevel(),
   HOST: z.string().default('127.0.0.1'),
   GATEWAY_SIGNING_SECRET: env.secret(),
-  IDENTITY_MAX_SKEW_SECONDS: env.int(60, 1),
+  IDENTITY_MAX_SKEW_SECONDS: env.int(15, 1),
   SHUTDOWN_GRACE_MS: env.int(10_000, 0),
 });
 export type SubgraphEnv = z.infer<typeof subgraphEnvSchema>;

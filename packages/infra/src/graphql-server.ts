@@ -1,11 +1,19 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { ApolloServer, type BaseContext } from '@apollo/server';
+import { ApolloServer, type ApolloServerPlugin, type BaseContext } from '@apollo/server';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import { ApolloServerPluginInlineTraceDisabled } from '@apollo/server/plugin/disabled';
 import { unwrapResolverError } from '@apollo/server/errors';
-import type { GraphQLFormattedError, GraphQLSchema } from 'graphql';
+import {
+  GraphQLError,
+  Kind,
+  type DocumentNode,
+  type FragmentDefinitionNode,
+  type GraphQLFormattedError,
+  type GraphQLSchema,
+  type SelectionNode,
+} from 'graphql';
 import { ErrorCode } from './errors.ts';
-import { handleGraphQL, listen, sendJson, serveRoutes } from './http.ts';
+import { handleGraphQL, listen, readBody, sendJson, serveRoutes } from './http.ts';
 import { setCursorSecret } from './pagination.ts';
 import { IDENTITY_HEADER, verifyIdentity, type Identity } from './identity.ts';
 import type { Logger } from './logger.ts';
@@ -58,7 +66,103 @@ export function errorFormatter(logger: Logger, production: boolean) {
 
 export interface SubgraphRequestInfo {
   identity: Identity | null;
+  /** The calling subgraph when another service signed the request (internal fields), else null. */
+  service: string | null;
   req: IncomingMessage;
+}
+
+/** Where startSubgraphServer records, on each request's context, which service (if any) signed it. */
+const CALLING_SERVICE = Symbol('calling service');
+type Marked = { [CALLING_SERVICE]?: string | null };
+
+type Directed = { astNode?: { directives?: readonly { name: { value: string } }[] } | null } | null | undefined;
+const isInaccessible = (node: Directed) =>
+  node?.astNode?.directives?.some((d) => d.name.value === 'inaccessible') ?? false;
+
+interface FieldLike {
+  name: string;
+  type: unknown;
+  astNode?: NonNullable<Directed>['astNode'];
+}
+interface CompositeLike {
+  name: string;
+  getFields(): Record<string, FieldLike>;
+}
+const namedType = (type: unknown): unknown => {
+  let t = type as { ofType?: unknown } | null;
+  while (t && t.ofType) t = t.ofType as { ofType?: unknown };
+  return t;
+};
+const hasFields = (type: unknown): type is CompositeLike =>
+  !!type && typeof (type as { getFields?: unknown }).getFields === 'function';
+
+/**
+ * The first field of the operation that is `@inaccessible` (or returns an `@inaccessible` type), if any. It walks
+ * the schema by property access only: the subgraph schema is built by @apollo/subgraph's copy of graphql, which
+ * TypeInfo from this module's copy would not accept.
+ */
+export function findInternalField(schema: GraphQLSchema, document: DocumentNode): string | undefined {
+  const fragments = new Map<string, FragmentDefinitionNode>();
+  for (const d of document.definitions) if (d.kind === Kind.FRAGMENT_DEFINITION) fragments.set(d.name.value, d);
+  const seen = new Set<string>();
+  const walk = (parent: unknown, selections: readonly SelectionNode[]): string | undefined => {
+    for (const sel of selections) {
+      if (sel.kind === Kind.FIELD) {
+        const field = hasFields(parent) ? parent.getFields()[sel.name.value] : undefined;
+        if (!field) continue;
+        const type = namedType(field.type);
+        if (isInaccessible(field as Directed) || isInaccessible(type as Directed)) return field.name;
+        const found = sel.selectionSet && walk(type, sel.selectionSet.selections);
+        if (found) return found;
+      } else if (sel.kind === Kind.INLINE_FRAGMENT) {
+        const type = sel.typeCondition ? schema.getType(sel.typeCondition.name.value) : parent;
+        const found = walk(type, sel.selectionSet.selections);
+        if (found) return found;
+      } else {
+        const fragment = fragments.get(sel.name.value);
+        if (!fragment || seen.has(fragment.name.value)) continue;
+        seen.add(fragment.name.value);
+        const found = walk(schema.getType(fragment.typeCondition.name.value), fragment.selectionSet.selections);
+        if (found) return found;
+      }
+    }
+    return undefined;
+  };
+  for (const d of document.definitions) {
+    if (d.kind !== Kind.OPERATION_DEFINITION) continue;
+    const root =
+      d.operation === 'query'
+        ? schema.getQueryType()
+        : d.operation === 'mutation'
+          ? schema.getMutationType()
+          : schema.getSubscriptionType();
+    const found = walk(root, d.selectionSet.selections);
+    if (found) return found;
+  }
+  return undefined;
+}
+
+/**
+ * Internal fields (kept out of the public supergraph with `@inaccessible`) answer only to a service identity:
+ * the gateway signs users and anonymous clients, never services, so a client cannot reach them through it, and
+ * a header captured from the gateway cannot be used for them either.
+ */
+function internalFieldsGuard(): ApolloServerPlugin<BaseContext> {
+  return {
+    async requestDidStart() {
+      return {
+        async didResolveOperation({ document, schema, contextValue }) {
+          if ((contextValue as Marked)[CALLING_SERVICE]) return;
+          const field = findInternalField(schema, document);
+          if (field) {
+            throw new GraphQLError(`"${field}" is internal and answers only to services`, {
+              extensions: { code: 'FORBIDDEN', http: { status: 403 } },
+            });
+          }
+        },
+      };
+    },
+  };
 }
 
 export interface SubgraphServerOptions<TContext extends BaseContext> {
@@ -95,7 +199,11 @@ export async function startSubgraphServer<TContext extends BaseContext>(
   const httpServer = createServer();
   const apollo = new ApolloServer<TContext>({
     schema: options.schema,
-    plugins: [ApolloServerPluginDrainHttpServer({ httpServer }), ApolloServerPluginInlineTraceDisabled()],
+    plugins: [
+      ApolloServerPluginDrainHttpServer({ httpServer }),
+      ApolloServerPluginInlineTraceDisabled(),
+      internalFieldsGuard() as ApolloServerPlugin<TContext>,
+    ],
     formatError: errorFormatter(logger, options.production),
     includeStacktraceInErrorResponses: !options.production,
     // Draining is ours (onShutdown / the embedded launcher); Apollo's own signal handlers would race it.
@@ -112,9 +220,12 @@ export async function startSubgraphServer<TContext extends BaseContext>(
     }
     if (path !== '/graphql') return sendJson(res, 404, { error: 'not found' });
     const header = req.headers[IDENTITY_HEADER];
+    // The signature covers the body, so it is read before anything else looks at the request.
+    const body = req.method === 'POST' ? await readBody(req) : '';
     const verified = verifyIdentity(
       options.signingSecret,
       Array.isArray(header) ? header[0] : header,
+      { audience: options.name, path: req.url ?? '/', body },
       options.maxSkewSeconds,
     );
     if (!verified.ok) {
@@ -122,7 +233,14 @@ export async function startSubgraphServer<TContext extends BaseContext>(
         errors: [{ message: `Unauthorized: ${verified.reason}`, extensions: { code: 'UNAUTHENTICATED' } }],
       });
     }
-    await handleGraphQL(apollo, req, res, async () => options.context({ identity: verified.identity, req }));
+    const { identity, service } = verified;
+    await handleGraphQL(
+      apollo,
+      req,
+      res,
+      async () => Object.assign(await options.context({ identity, service, req }), { [CALLING_SERVICE]: service }),
+      body,
+    );
   };
 
   serveRoutes(httpServer, route, logger);

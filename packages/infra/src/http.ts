@@ -47,6 +47,8 @@ export async function handleGraphQL<TContext extends BaseContext>(
   req: IncomingMessage,
   res: ServerResponse,
   context: () => Promise<TContext>,
+  /** The body when the caller has read it already (to check a signature over it). */
+  rawBody?: string,
 ): Promise<void> {
   const headers = new HeaderMap();
   for (const [name, value] of Object.entries(req.headers)) {
@@ -55,7 +57,7 @@ export async function handleGraphQL<TContext extends BaseContext>(
   const url = new URL(req.url ?? '/', 'http://localhost');
   let body: unknown;
   if (req.method === 'POST') {
-    const raw = await readBody(req);
+    const raw = rawBody ?? (await readBody(req));
     const contentType = headers.get('content-type') ?? '';
     if (contentType.startsWith('application/json') || contentType.includes('+json')) {
       try {

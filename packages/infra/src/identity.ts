@@ -1,14 +1,17 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { GraphQLError } from 'graphql';
 
 /**
- * Gateway → subgraph trust. The gateway verifies the caller's access token once and forwards who the caller
- * is in one header, signed with a secret shared by the gateway and the subgraphs:
+ * Gateway → subgraph (and subgraph → subgraph) trust. The gateway verifies the caller's access token once and
+ * forwards who the caller is in one header, signed with a secret shared by the gateway and the subgraphs:
  *
- *   x-gateway-identity: v1.<unix seconds>.<base64url(JSON identity) or "-">.<base64url(HMAC-SHA256)>
+ *   x-gateway-identity: v2.<unix seconds>.<base64url(JSON principal) or "-">.<base64url(HMAC-SHA256)>
  *
- * The MAC covers everything before it. Subgraphs answer 401 to a request whose header is missing, forged or
- * older than the allowed skew (see docs/adr/0003-gateway-subgraph-trust.md).
+ * The MAC covers the version, the timestamp, the principal, the **audience** (the name of the subgraph the
+ * request is for) and the SHA-256 of the request (its path with query string, and its body). A captured header
+ * is therefore good only for that one request to that one subgraph, within the skew window. Subgraphs answer
+ * 401 to a header that is missing, forged, stale, or signed for another subgraph or another request
+ * (docs/adr/0003-gateway-subgraph-trust.md).
  */
 export const IDENTITY_HEADER = 'x-gateway-identity';
 
@@ -19,32 +22,65 @@ export interface Identity {
   sessionId: string;
 }
 
-export type VerifyResult = { ok: true; identity: Identity | null } | { ok: false; reason: string };
-
-function mac(secret: string, data: string): string {
-  return createHmac('sha256', secret).update(data).digest('base64url');
+/** Another subgraph calling for internal (`@inaccessible`) fields; never a user's request. */
+export interface ServicePrincipal {
+  service: string;
 }
 
-export function signIdentity(secret: string, identity: Identity | null, nowMs = Date.now()): string {
-  const ts = Math.floor(nowMs / 1000);
-  const payload = identity
-    ? Buffer.from(JSON.stringify({ u: identity.userId, s: identity.sessionId })).toString('base64url')
-    : '-';
-  const head = `v1.${ts}.${payload}`;
-  return `${head}.${mac(secret, head)}`;
+/** Who signs: a signed-in user, an anonymous client (null; both through the gateway), or a service. */
+export type Principal = Identity | ServicePrincipal | null;
+
+/** The request a header is signed for. `path` includes the query string; `body` is the exact bytes sent. */
+export interface SignedRequest {
+  audience: string;
+  path: string;
+  body: string;
+}
+
+export type VerifyResult =
+  | { ok: true; identity: Identity | null; service: string | null }
+  | { ok: false; reason: string };
+
+const isService = (p: Principal): p is ServicePrincipal => p !== null && 'service' in p;
+
+function mac(secret: string, head: string, request: SignedRequest): string {
+  const digest = createHash('sha256').update(request.path).update('\n').update(request.body).digest('base64url');
+  return createHmac('sha256', secret).update(`${head}.${request.audience}.${digest}`).digest('base64url');
+}
+
+export function encodePrincipal(principal: Principal): string {
+  if (principal === null) return '-';
+  const claim = isService(principal) ? { svc: principal.service } : { u: principal.userId, s: principal.sessionId };
+  return Buffer.from(JSON.stringify(claim)).toString('base64url');
+}
+
+/** Signs an already encoded principal (`encodePrincipal`) for one request. */
+export function signEncodedPrincipal(
+  secret: string,
+  payload: string,
+  request: SignedRequest,
+  nowMs = Date.now(),
+): string {
+  const head = `v2.${Math.floor(nowMs / 1000)}.${payload}`;
+  return `${head}.${mac(secret, head, request)}`;
+}
+
+export function signIdentity(secret: string, principal: Principal, request: SignedRequest, nowMs = Date.now()): string {
+  return signEncodedPrincipal(secret, encodePrincipal(principal), request, nowMs);
 }
 
 export function verifyIdentity(
   secret: string,
   header: string | undefined,
+  request: SignedRequest,
   maxSkewSeconds: number,
   nowMs = Date.now(),
 ): VerifyResult {
   if (!header) return { ok: false, reason: 'missing gateway signature' };
   const parts = header.split('.');
-  if (parts.length !== 4 || parts[0] !== 'v1') return { ok: false, reason: 'malformed gateway signature' };
+  if (parts.length !== 4 || parts[0] !== 'v2') return { ok: false, reason: 'malformed gateway signature' };
   const [, tsRaw, payload, signature] = parts as [string, string, string, string];
-  const expected = Buffer.from(mac(secret, `v1.${tsRaw}.${payload}`));
+  const expected = Buffer.from(mac(secret, `v2.${tsRaw}.${payload}`, request));
   const given = Buffer.from(signature);
   if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
     return { ok: false, reason: 'bad gateway signature' };
@@ -53,13 +89,19 @@ export function verifyIdentity(
   if (!Number.isInteger(ts) || Math.abs(nowMs / 1000 - ts) > maxSkewSeconds) {
     return { ok: false, reason: 'stale gateway signature' };
   }
-  if (payload === '-') return { ok: true, identity: null };
+  if (payload === '-') return { ok: true, identity: null, service: null };
   try {
-    const decoded = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as { u?: unknown; s?: unknown };
+    const decoded = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as {
+      u?: unknown;
+      s?: unknown;
+      svc?: unknown;
+    };
+    if (typeof decoded.svc === 'string' && decoded.u === undefined)
+      return { ok: true, identity: null, service: decoded.svc };
     if (typeof decoded.u !== 'string' || typeof decoded.s !== 'string') {
       return { ok: false, reason: 'malformed identity' };
     }
-    return { ok: true, identity: { userId: decoded.u, sessionId: decoded.s } };
+    return { ok: true, identity: { userId: decoded.u, sessionId: decoded.s }, service: null };
   } catch {
     return { ok: false, reason: 'malformed identity' };
   }
@@ -73,17 +115,8 @@ export function requireIdentity(identity: Identity | null): Identity {
   return identity;
 }
 
-/**
- * `signIdentity` for a hot path: the anonymous header depends only on the current second, so it is signed once
- * per second and reused.
- */
-export function identitySigner(secret: string): (identity: Identity | null) => string {
-  let anonymous = { second: -1, header: '' };
-  return (identity) => {
-    if (identity) return signIdentity(secret, identity);
-    const now = Date.now();
-    const second = Math.floor(now / 1000);
-    if (second !== anonymous.second) anonymous = { second, header: signIdentity(secret, null, now) };
-    return anonymous.header;
-  };
-}
+/** The path and query string of a URL, as a subgraph sees it in `req.url`. */
+export const requestPath = (url: string) => {
+  const parsed = new URL(url);
+  return `${parsed.pathname}${parsed.search}`;
+};

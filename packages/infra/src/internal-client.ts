@@ -1,5 +1,5 @@
 import { Agent, request } from 'undici';
-import { IDENTITY_HEADER, signIdentity } from './identity.ts';
+import { IDENTITY_HEADER, requestPath, signIdentity } from './identity.ts';
 
 export class InternalRequestError extends Error {
   constructor(
@@ -13,24 +13,30 @@ export class InternalRequestError extends Error {
 
 /**
  * Service-to-service GraphQL: one subgraph asking another for fields marked `@inaccessible` (kept out of the
- * public supergraph). Requests are signed like the gateway's, with no user identity, over keep-alive
- * connections. A GraphQL error in the answer rejects with InternalRequestError.
+ * public supergraph). Requests are signed like the gateway's, as the calling service (`from`) for the target
+ * subgraph (`to`), over keep-alive connections. A GraphQL error in the answer rejects with InternalRequestError.
  */
-export function createInternalClient(url: string, signingSecret: string) {
+export function createInternalClient(url: string, signingSecret: string, services: { from: string; to: string }) {
   const dispatcher = new Agent({ keepAliveTimeout: 30_000, connections: 32 });
+  const path = requestPath(url);
+  const principal = { service: services.from };
   return {
     async query<T>(query: string, variables: Record<string, unknown> = {}): Promise<T> {
+      const body = JSON.stringify({ query, variables });
       const res = await request(url, {
         method: 'POST',
         dispatcher,
-        headers: { 'content-type': 'application/json', [IDENTITY_HEADER]: signIdentity(signingSecret, null) },
-        body: JSON.stringify({ query, variables }),
+        headers: {
+          'content-type': 'application/json',
+          [IDENTITY_HEADER]: signIdentity(signingSecret, principal, { audience: services.to, path, body }),
+        },
+        body,
       });
-      const body = (await res.body.json()) as { data?: T; errors?: unknown[] };
-      if (res.statusCode !== 200 || body.errors?.length || !body.data) {
-        throw new InternalRequestError(`internal request to ${url} failed (${res.statusCode})`, body.errors);
+      const answer = (await res.body.json()) as { data?: T; errors?: unknown[] };
+      if (res.statusCode !== 200 || answer.errors?.length || !answer.data) {
+        throw new InternalRequestError(`internal request to ${url} failed (${res.statusCode})`, answer.errors);
       }
-      return body.data;
+      return answer.data;
     },
     close: () => dispatcher.close(),
   };

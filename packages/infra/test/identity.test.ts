@@ -1,31 +1,56 @@
 import { describe, expect, it } from 'vitest';
-import { identitySigner, issueAccessToken, signIdentity, verifyAccessToken, verifyIdentity } from '../src/index.ts';
+import { issueAccessToken, signIdentity, verifyAccessToken, verifyIdentity } from '../src/index.ts';
 
 const secret = 'a-signing-secret-a-signing-secret-a-signing';
 const identity = { userId: 'u-1', sessionId: 's-1' };
+const request = { audience: 'posts', path: '/graphql', body: '{"query":"{ me { id } }"}' };
 
 describe('identity header', () => {
-  it('should verify what it signed, with or without an identity', () => {
-    expect(verifyIdentity(secret, signIdentity(secret, identity), 60)).toEqual({ ok: true, identity });
-    expect(verifyIdentity(secret, signIdentity(secret, null), 60)).toEqual({ ok: true, identity: null });
+  it('should verify what it signed: a user, an anonymous client or a service', () => {
+    expect(verifyIdentity(secret, signIdentity(secret, identity, request), request, 15)).toEqual({
+      ok: true,
+      identity,
+      service: null,
+    });
+    expect(verifyIdentity(secret, signIdentity(secret, null, request), request, 15)).toEqual({
+      ok: true,
+      identity: null,
+      service: null,
+    });
+    expect(verifyIdentity(secret, signIdentity(secret, { service: 'feed' }, request), request, 15)).toEqual({
+      ok: true,
+      identity: null,
+      service: 'feed',
+    });
   });
 
   it('should reject a header signed with another secret, a tampered identity and a stale timestamp', () => {
-    expect(verifyIdentity(secret, signIdentity('another-secret-another-secret-another', identity), 60).ok).toBe(false);
-    const [v, ts, , mac] = signIdentity(secret, identity).split('.');
-    const forgedPayload = Buffer.from(JSON.stringify({ u: 'admin', s: 's-1' })).toString('base64url');
-    expect(verifyIdentity(secret, [v, ts, forgedPayload, mac].join('.'), 60).ok).toBe(false);
-    const old = signIdentity(secret, identity, Date.now() - 61_000);
-    expect(verifyIdentity(secret, old, 60)).toEqual({ ok: false, reason: 'stale gateway signature' });
-    expect(verifyIdentity(secret, undefined, 60)).toEqual({ ok: false, reason: 'missing gateway signature' });
+    expect(
+      verifyIdentity(secret, signIdentity('another-secret-another-secret-another', identity, request), request, 15).ok,
+    ).toBe(false);
+    const [v, ts, , mac] = signIdentity(secret, identity, request).split('.');
+    const forgedPayload = Buffer.from(JSON.stringify({ svc: 'posts' })).toString('base64url');
+    expect(verifyIdentity(secret, [v, ts, forgedPayload, mac].join('.'), request, 15).ok).toBe(false);
+    const old = signIdentity(secret, identity, request, Date.now() - 16_000);
+    expect(verifyIdentity(secret, old, request, 15)).toEqual({ ok: false, reason: 'stale gateway signature' });
+    expect(verifyIdentity(secret, undefined, request, 15)).toEqual({ ok: false, reason: 'missing gateway signature' });
   });
 
-  it('should reuse the anonymous header within a second and sign identities each time', () => {
-    const sign = identitySigner(secret);
-    const first = sign(null);
-    expect(verifyIdentity(secret, first, 60)).toEqual({ ok: true, identity: null });
-    expect([first, sign(null)].every((h) => h.split('.')[1] === first.split('.')[1])).toBe(true);
-    expect(verifyIdentity(secret, sign(identity), 60)).toEqual({ ok: true, identity });
+  it('should reject a header used for another subgraph, another path or another body', () => {
+    const header = signIdentity(secret, identity, request);
+    expect(verifyIdentity(secret, header, { ...request, audience: 'users' }, 15)).toEqual({
+      ok: false,
+      reason: 'bad gateway signature',
+    });
+    expect(verifyIdentity(secret, header, { ...request, path: '/graphql?x=1' }, 15).ok).toBe(false);
+    expect(
+      verifyIdentity(secret, header, { ...request, body: '{"query":"mutation { deletePost(id: 1) }"}' }, 15).ok,
+    ).toBe(false);
+  });
+
+  it('should refuse the v1 format that carried no audience or body hash', () => {
+    const v1 = signIdentity(secret, identity, request).replace(/^v2\./, 'v1.');
+    expect(verifyIdentity(secret, v1, request, 15)).toEqual({ ok: false, reason: 'malformed gateway signature' });
   });
 });
 

@@ -3,16 +3,14 @@ import { createTestDatabase } from '@insta/db/testing';
 import {
   connectNats,
   connectRedis,
-  IDENTITY_HEADER,
   NatsEventBus,
   RedisKeyValueStore,
-  signIdentity,
-  type Identity,
+  type Principal,
   type RunningServer,
   type SubgraphDeps,
   type SubgraphEnv,
 } from '@insta/infra';
-import { postGraphQL, silentLogger, testServices, TEST_SECRETS, uniquePrefix } from '@insta/infra/testing';
+import { postSignedGraphQL, silentLogger, testServices, TEST_SECRETS, uniquePrefix } from '@insta/infra/testing';
 
 /**
  * Starts one subgraph on a free port over a fresh database copied from the migrated template, the real Redis
@@ -44,11 +42,14 @@ export async function startSubgraphHarness<TConfig extends SubgraphEnv>(options:
   const request = <T = Record<string, any>>(
     query: string,
     variables: Record<string, unknown> = {},
-    identity: Identity | null = null,
+    principal: Principal = null,
   ) =>
-    postGraphQL<T>(server.url, query, variables, {
-      [IDENTITY_HEADER]: signIdentity(config.GATEWAY_SIGNING_SECRET, identity),
-    });
+    postSignedGraphQL<T>(
+      server.url,
+      { audience: options.name, principal, secret: config.GATEWAY_SIGNING_SECRET },
+      query,
+      variables,
+    );
 
   return {
     server,

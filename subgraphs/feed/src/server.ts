@@ -33,7 +33,10 @@ export const FANOUT_DURABLE = 'feed-fanout';
 
 export async function startFeedSubgraph(deps: FeedDeps): Promise<RunningServer> {
   const { config, db, kv, bus, logger } = deps;
-  const internal = createInternalClient(config.SOCIAL_GRAPH_URL, config.GATEWAY_SIGNING_SECRET);
+  const internal = createInternalClient(config.SOCIAL_GRAPH_URL, config.GATEWAY_SIGNING_SECRET, {
+    from: 'feed',
+    to: 'social-graph',
+  });
   const feedRepo = new FeedRepository(db);
   const timelines = new TimelineRepository(kv, config.FEED_TIMELINE_CAP);
   const publisher = new FeedEventsPublisher(bus);

@@ -7,8 +7,8 @@ import {
   type PostDeletedEvent,
   type UserCreatedEvent,
 } from '@insta/events';
-import { IDENTITY_HEADER, signIdentity, type EventBus, type Identity, type RunningServer } from '@insta/infra';
-import { postGraphQL, TEST_SECRETS } from '@insta/infra/testing';
+import { type EventBus, type Identity, type RunningServer } from '@insta/infra';
+import { postSignedGraphQL, TEST_SECRETS } from '@insta/infra/testing';
 import { loadSocialGraphConfig, startSocialGraphSubgraph } from '@insta/social-graph';
 import { startSubgraphHarness } from '@insta/test-support';
 import { loadFeedConfig, startFeedSubgraph, type FeedDeps } from '../src/server.ts';
@@ -65,9 +65,12 @@ export async function startFeedHarness(env: Record<string, string> = {}, overrid
   const socialUrl = social!.url;
 
   const socialRequest = (query: string, variables: Record<string, unknown>, identity: Identity) =>
-    postGraphQL<Record<string, any>>(socialUrl, query, variables, {
-      [IDENTITY_HEADER]: signIdentity(h.config.GATEWAY_SIGNING_SECRET, identity),
-    });
+    postSignedGraphQL<Record<string, any>>(
+      socialUrl,
+      { audience: 'social-graph', principal: identity },
+      query,
+      variables,
+    );
 
   let clock = Date.now() - 60_000;
   const posts = new Map<string, PostCreatedEvent>();

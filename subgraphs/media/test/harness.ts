@@ -3,8 +3,8 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
-import { createObjectStorage, IDENTITY_HEADER, signIdentity, startEmbeddedObjectStore, type Identity } from '@insta/infra';
-import { postGraphQL } from '@insta/infra/testing';
+import { createObjectStorage, startEmbeddedObjectStore, type Identity } from '@insta/infra';
+import { postSignedGraphQL } from '@insta/infra/testing';
 import { startSubgraphHarness } from '@insta/test-support';
 import { loadMediaConfig, startMediaSubgraph } from '../src/server.ts';
 
@@ -22,8 +22,12 @@ export async function startMediaHarness(env: Record<string, string> = {}) {
     ...h,
     s3Env: s3.env,
     /** A request with extra headers, as the gateway forwards them (Save-Data, DPR, Viewport-Width). */
-    requestWithHeaders: <T = Record<string, any>>(query: string, variables: Record<string, unknown>, identity: Identity | null, headers: Record<string, string>) =>
-      postGraphQL<T>(h.server.url, query, variables, { ...headers, [IDENTITY_HEADER]: signIdentity(h.config.GATEWAY_SIGNING_SECRET, identity) }),
+    requestWithHeaders: <T = Record<string, any>>(
+      query: string,
+      variables: Record<string, unknown>,
+      identity: Identity | null,
+      headers: Record<string, string>,
+    ) => postSignedGraphQL<T>(h.server.url, { audience: 'media', principal: identity }, query, variables, headers),
     async stop() {
       await h.stop();
       await s3.stop();
@@ -53,9 +57,18 @@ export async function postUpload(ticket: Ticket, body: Uint8Array, contentType: 
 /** A JPEG taken "sideways": stored 800×600 with EXIF orientation 6 (display 600×800) and camera metadata. */
 export function sidewaysJpeg(): Promise<Buffer> {
   return sharp({ create: { width: 800, height: 600, channels: 3, background: { r: 200, g: 40, b: 90 } } })
-    .composite([{ input: { create: { width: 200, height: 200, channels: 3, background: { r: 10, g: 200, b: 30 } } }, left: 0, top: 0 }])
+    .composite([
+      {
+        input: { create: { width: 200, height: 200, channels: 3, background: { r: 10, g: 200, b: 30 } } },
+        left: 0,
+        top: 0,
+      },
+    ])
     .withMetadata({ orientation: 6 })
-    .withExif({ IFD0: { Make: 'TestCam', Model: 'GPS-1' }, IFD3: { GPSLatitudeRef: 'N', GPSLatitude: '48/1 51/1 0/1' } })
+    .withExif({
+      IFD0: { Make: 'TestCam', Model: 'GPS-1' },
+      IFD3: { GPSLatitudeRef: 'N', GPSLatitude: '48/1 51/1 0/1' },
+    })
     .jpeg()
     .toBuffer();
 }
@@ -67,10 +80,30 @@ export async function shortMp4(): Promise<Buffer> {
   try {
     await new Promise<void>((resolve, reject) => {
       const args = [
-        '-hide_banner', '-loglevel', 'error', '-y',
-        '-f', 'lavfi', '-i', 'testsrc2=size=1280x720:rate=10:duration=1.5',
-        '-f', 'lavfi', '-i', 'sine=frequency=440:duration=1.5',
-        '-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', '-c:a', 'aac', '-shortest', '-movflags', '+faststart', out,
+        '-hide_banner',
+        '-loglevel',
+        'error',
+        '-y',
+        '-f',
+        'lavfi',
+        '-i',
+        'testsrc2=size=1280x720:rate=10:duration=1.5',
+        '-f',
+        'lavfi',
+        '-i',
+        'sine=frequency=440:duration=1.5',
+        '-c:v',
+        'libx264',
+        '-preset',
+        'ultrafast',
+        '-pix_fmt',
+        'yuv420p',
+        '-c:a',
+        'aac',
+        '-shortest',
+        '-movflags',
+        '+faststart',
+        out,
       ];
       const child = spawn('ffmpeg', args, { stdio: 'inherit' });
       child.on('error', reject);
@@ -83,15 +116,54 @@ export async function shortMp4(): Promise<Buffer> {
 }
 
 export const REQUEST_UPLOAD = /* GraphQL */ `
-  mutation($input: RequestUploadInput!) {
-    requestUpload(input: $input) { media { id status kind contentType altText } url fields { name value } expiresAt }
-  }`;
-export const COMPLETE_UPLOAD = /* GraphQL */ `
-  mutation($id: ID!) { completeUpload(mediaId: $id) { id status kind contentType } }`;
-export const MEDIA = /* GraphQL */ `
-  query($id: ID!) {
-    media(id: $id) {
-      id kind status contentType width height durationMs blurhash altText url
-      variants { name url width height contentType }
+  mutation ($input: RequestUploadInput!) {
+    requestUpload(input: $input) {
+      media {
+        id
+        status
+        kind
+        contentType
+        altText
+      }
+      url
+      fields {
+        name
+        value
+      }
+      expiresAt
     }
-  }`;
+  }
+`;
+export const COMPLETE_UPLOAD = /* GraphQL */ `
+  mutation ($id: ID!) {
+    completeUpload(mediaId: $id) {
+      id
+      status
+      kind
+      contentType
+    }
+  }
+`;
+export const MEDIA = /* GraphQL */ `
+  query ($id: ID!) {
+    media(id: $id) {
+      id
+      kind
+      status
+      contentType
+      width
+      height
+      durationMs
+      blurhash
+      altText
+      url
+      variants {
+        name
+        url
+        width
+        height
+        contentType
+      }
+    }
+  }
+`;

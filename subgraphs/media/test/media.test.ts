@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { TEST_SERVICE } from '@insta/infra/testing';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,7 +13,17 @@ import { MediaRepository, type ProcessedMedia } from '../src/media.repository.ts
 import { MediaService } from '../src/media.service.ts';
 import { ObjectsRepository } from '../src/objects.repository.ts';
 import { ProcessingWorker } from '../src/processing/processing.worker.ts';
-import { COMPLETE_UPLOAD, MEDIA, postUpload, REQUEST_UPLOAD, shortMp4, sidewaysJpeg, startMediaHarness, type MediaHarness, type Ticket } from './harness.ts';
+import {
+  COMPLETE_UPLOAD,
+  MEDIA,
+  postUpload,
+  REQUEST_UPLOAD,
+  shortMp4,
+  sidewaysJpeg,
+  startMediaHarness,
+  type MediaHarness,
+  type Ticket,
+} from './harness.ts';
 
 let h: MediaHarness;
 let jpeg: Buffer;
@@ -82,7 +93,13 @@ const waitForStatus = (id: string, status: string) =>
 describe('requestUpload', () => {
   it('should reserve an AWAITING_UPLOAD media and return a POST form valid for minutes', async () => {
     const ticket = await requestUpload({ contentType: 'image/jpeg', size: 5000, altText: '  a cat  ' });
-    expect(ticket.media).toEqual({ id: expect.any(String), status: 'AWAITING_UPLOAD', kind: 'IMAGE', contentType: 'image/jpeg', altText: 'a cat' });
+    expect(ticket.media).toEqual({
+      id: expect.any(String),
+      status: 'AWAITING_UPLOAD',
+      kind: 'IMAGE',
+      contentType: 'image/jpeg',
+      altText: 'a cat',
+    });
     expect(ticket.url).toBe(`${h.s3Env.S3_ENDPOINT}/media-test`);
     const fields = Object.fromEntries(ticket.fields.map((f) => [f.name, f.value]));
     expect(fields['Content-Type']).toBe('image/jpeg');
@@ -96,9 +113,21 @@ describe('requestUpload', () => {
     const before = await h.db.media.count();
     const badType = await h.request(REQUEST_UPLOAD, { input: { contentType: 'application/pdf', size: 10 } }, owner);
     expect(badType.body.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'contentType' });
-    const tooBig = await h.request(REQUEST_UPLOAD, { input: { contentType: 'image/png', size: 16 * 1024 * 1024 + 1 } }, owner);
-    expect(tooBig.body.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'size', maxBytes: 16 * 1024 * 1024 });
-    const bigVideo = await h.request(REQUEST_UPLOAD, { input: { contentType: 'video/mp4', size: 16 * 1024 * 1024 + 1 } }, owner);
+    const tooBig = await h.request(
+      REQUEST_UPLOAD,
+      { input: { contentType: 'image/png', size: 16 * 1024 * 1024 + 1 } },
+      owner,
+    );
+    expect(tooBig.body.errors?.[0]?.extensions).toMatchObject({
+      code: 'BAD_USER_INPUT',
+      field: 'size',
+      maxBytes: 16 * 1024 * 1024,
+    });
+    const bigVideo = await h.request(
+      REQUEST_UPLOAD,
+      { input: { contentType: 'video/mp4', size: 16 * 1024 * 1024 + 1 } },
+      owner,
+    );
     expect(bigVideo.body.errors).toBeUndefined();
     const anonymous = await h.request(REQUEST_UPLOAD, { input: { contentType: 'image/png', size: 10 } }, null);
     expect(anonymous.body.errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
@@ -110,12 +139,20 @@ describe('an image upload', () => {
   it('should go from a multipart POST to READY WebP and JPEG variants, oriented and stripped of EXIF', async () => {
     const ticket = await upload('image/jpeg', jpeg);
     const completed = await h.request(COMPLETE_UPLOAD, { id: ticket.media.id }, owner);
-    expect(completed.body.data).toEqual({ completeUpload: { id: ticket.media.id, status: 'PROCESSING', kind: 'IMAGE', contentType: 'image/jpeg' } });
+    expect(completed.body.data).toEqual({
+      completeUpload: { id: ticket.media.id, status: 'PROCESSING', kind: 'IMAGE', contentType: 'image/jpeg' },
+    });
     await waitForStatus(ticket.media.id, 'READY');
 
     const res = await h.request(MEDIA, { id: ticket.media.id }, stranger);
     const media = res.body.data!.media;
-    expect(media).toMatchObject({ status: 'READY', width: 600, height: 800, durationMs: null, blurhash: expect.stringMatching(/^.{20,}$/) });
+    expect(media).toMatchObject({
+      status: 'READY',
+      width: 600,
+      height: 800,
+      durationMs: null,
+      blurhash: expect.stringMatching(/^.{20,}$/),
+    });
     const names = media.variants.map((v: { name: string }) => v.name).sort();
     expect(names).toEqual(['medium-jpeg', 'medium-webp', 'small-jpeg', 'small-webp', 'thumb-jpeg', 'thumb-webp']);
     const medium = media.variants.find((v: { name: string }) => v.name === 'medium-jpeg');
@@ -127,12 +164,24 @@ describe('an image upload', () => {
     expect(meta.exif).toBeUndefined();
     expect(meta.orientation).toBeUndefined();
     // The top-left corner of the stored image is green; turned a quarter clockwise it is at the top right.
-    const { data } = await sharp(downloaded).extract({ left: 590, top: 5, width: 1, height: 1 }).raw().toBuffer({ resolveWithObject: true });
+    const { data } = await sharp(downloaded)
+      .extract({ left: 590, top: 5, width: 1, height: 1 })
+      .raw()
+      .toBuffer({ resolveWithObject: true });
     expect(data[1]).toBeGreaterThan(150);
 
     expect(await objectExists((await mediaRow(ticket.media.id)).objectKey)).toBe(false);
     await vi.waitFor(() =>
-      expect(processed).toContainEqual(expect.objectContaining({ mediaId: ticket.media.id, ownerId: owner.userId, kind: 'IMAGE', status: 'READY', eventId: expect.any(String), occurredAt: expect.any(String) })),
+      expect(processed).toContainEqual(
+        expect.objectContaining({
+          mediaId: ticket.media.id,
+          ownerId: owner.userId,
+          kind: 'IMAGE',
+          status: 'READY',
+          eventId: expect.any(String),
+          occurredAt: expect.any(String),
+        }),
+      ),
     );
   });
 
@@ -156,9 +205,27 @@ describe('an image upload', () => {
   it('should give no URL, rather than an error, when no variant was named and none fits', async () => {
     const media = await h.db.media.create({
       data: {
-        ownerId: owner.userId, kind: 'VIDEO', status: 'READY', contentType: 'video/mp4', size: 10, objectKey: `originals/${randomUUID()}`,
-        width: 640, height: 360, durationMs: 1000,
-        variants: { create: [{ name: 'poster', objectKey: `media/${randomUUID()}/1/poster.jpeg`, contentType: 'image/jpeg', width: 640, height: 360, size: 10 }] },
+        ownerId: owner.userId,
+        kind: 'VIDEO',
+        status: 'READY',
+        contentType: 'video/mp4',
+        size: 10,
+        objectKey: `originals/${randomUUID()}`,
+        width: 640,
+        height: 360,
+        durationMs: 1000,
+        variants: {
+          create: [
+            {
+              name: 'poster',
+              objectKey: `media/${randomUUID()}/1/poster.jpeg`,
+              contentType: 'image/jpeg',
+              width: 640,
+              height: 360,
+              size: 10,
+            },
+          ],
+        },
       },
     });
     const query = 'query($id: ID!, $v: String) { media(id: $id) { url(variant: $v) } }';
@@ -166,7 +233,9 @@ describe('an image upload', () => {
     expect(unnamed.body).toEqual({ data: { media: { url: null } } });
     const named = await h.request(query, { id: media.id, v: 'hls' }, stranger);
     expect(named.body.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'variant' });
-    expect((await h.request(query, { id: media.id, v: 'poster' }, stranger)).body.data!.media.url).toMatch(/\/poster\.jpeg$/);
+    expect((await h.request(query, { id: media.id, v: 'poster' }, stranger)).body.data!.media.url).toMatch(
+      /\/poster\.jpeg$/,
+    );
   });
 
   it('should show unfinished media to its owner only', async () => {
@@ -183,39 +252,47 @@ describe('an image upload', () => {
     await h.request(COMPLETE_UPLOAD, { id: ticket.media.id }, owner);
     await waitForStatus(ticket.media.id, 'FAILED');
     expect(await mediaRow(ticket.media.id)).toMatchObject({ failureReason: 'UNDECODABLE', processingAttempts: 1 });
-    await vi.waitFor(() => expect(processed).toContainEqual(expect.objectContaining({ mediaId: ticket.media.id, status: 'FAILED', reason: 'UNDECODABLE' })));
+    await vi.waitFor(() =>
+      expect(processed).toContainEqual(
+        expect.objectContaining({ mediaId: ticket.media.id, status: 'FAILED', reason: 'UNDECODABLE' }),
+      ),
+    );
   });
 });
 
 describe('a video upload', () => {
-  it('should go to READY with an HLS master playlist of two renditions, a poster and its duration', { timeout: 60_000 }, async () => {
-    const mp4 = await shortMp4();
-    const ticket = await upload('video/mp4', mp4);
-    const completed = await h.request(COMPLETE_UPLOAD, { id: ticket.media.id }, owner);
-    expect(completed.body.data!.completeUpload).toMatchObject({ status: 'PROCESSING', kind: 'VIDEO' });
-    await waitForStatus(ticket.media.id, 'READY');
+  it(
+    'should go to READY with an HLS master playlist of two renditions, a poster and its duration',
+    { timeout: 60_000 },
+    async () => {
+      const mp4 = await shortMp4();
+      const ticket = await upload('video/mp4', mp4);
+      const completed = await h.request(COMPLETE_UPLOAD, { id: ticket.media.id }, owner);
+      expect(completed.body.data!.completeUpload).toMatchObject({ status: 'PROCESSING', kind: 'VIDEO' });
+      await waitForStatus(ticket.media.id, 'READY');
 
-    const media = (await h.request(MEDIA, { id: ticket.media.id }, stranger)).body.data!.media;
-    expect(media).toMatchObject({ kind: 'VIDEO', width: 1280, height: 720, blurhash: expect.any(String) });
-    expect(media.durationMs).toBeGreaterThan(1300);
-    expect(media.durationMs).toBeLessThan(1700);
-    const byName = Object.fromEntries(media.variants.map((v: { name: string }) => [v.name, v]));
-    expect(Object.keys(byName).sort()).toEqual(['hls', 'hls-360p', 'hls-720p', 'poster']);
-    expect(byName['hls-360p']).toMatchObject({ width: 640, height: 360 });
-    expect(media.url).toBe(byName.hls.url);
+      const media = (await h.request(MEDIA, { id: ticket.media.id }, stranger)).body.data!.media;
+      expect(media).toMatchObject({ kind: 'VIDEO', width: 1280, height: 720, blurhash: expect.any(String) });
+      expect(media.durationMs).toBeGreaterThan(1300);
+      expect(media.durationMs).toBeLessThan(1700);
+      const byName = Object.fromEntries(media.variants.map((v: { name: string }) => [v.name, v]));
+      expect(Object.keys(byName).sort()).toEqual(['hls', 'hls-360p', 'hls-720p', 'poster']);
+      expect(byName['hls-360p']).toMatchObject({ width: 640, height: 360 });
+      expect(media.url).toBe(byName.hls.url);
 
-    const master = await (await fetch(byName.hls.url)).text();
-    expect(master.match(/#EXT-X-STREAM-INF/g)).toHaveLength(2);
-    expect(master).toContain('360p/index.m3u8');
-    expect(master).toContain('720p/index.m3u8');
-    const playlist = await (await fetch(byName['hls-720p'].url)).text();
-    const segment = playlist.split('\n').find((l) => l.endsWith('.ts'))!;
-    const segmentRes = await fetch(new URL(segment, byName['hls-720p'].url));
-    expect(segmentRes.status).toBe(200);
-    expect((await segmentRes.arrayBuffer()).byteLength).toBeGreaterThan(1000);
-    const poster = await sharp(Buffer.from(await (await fetch(byName.poster.url)).arrayBuffer())).metadata();
-    expect(poster).toMatchObject({ format: 'jpeg', width: 1080, height: 608 });
-  });
+      const master = await (await fetch(byName.hls.url)).text();
+      expect(master.match(/#EXT-X-STREAM-INF/g)).toHaveLength(2);
+      expect(master).toContain('360p/index.m3u8');
+      expect(master).toContain('720p/index.m3u8');
+      const playlist = await (await fetch(byName['hls-720p'].url)).text();
+      const segment = playlist.split('\n').find((l) => l.endsWith('.ts'))!;
+      const segmentRes = await fetch(new URL(segment, byName['hls-720p'].url));
+      expect(segmentRes.status).toBe(200);
+      expect((await segmentRes.arrayBuffer()).byteLength).toBeGreaterThan(1000);
+      const poster = await sharp(Buffer.from(await (await fetch(byName.poster.url)).arrayBuffer())).metadata();
+      expect(poster).toMatchObject({ format: 'jpeg', width: 1080, height: 608 });
+    },
+  );
 });
 
 describe('completeUpload', () => {
@@ -249,7 +326,9 @@ describe('completeUpload', () => {
 
   it('should not process an original overwritten after it was verified, failing it as OBJECT_CHANGED', async () => {
     const ticket = await upload('image/jpeg', jpeg);
-    const other = await sharp({ create: { width: 300, height: 200, channels: 3, background: { r: 0, g: 0, b: 255 } } }).jpeg().toBuffer();
+    const other = await sharp({ create: { width: 300, height: 200, channels: 3, background: { r: 0, g: 0, b: 255 } } })
+      .jpeg()
+      .toBuffer();
     await withJobsHeld(async () => {
       const completed = await h.request(COMPLETE_UPLOAD, { id: ticket.media.id }, owner);
       expect(completed.body.data?.completeUpload).toMatchObject({ status: 'PROCESSING' });
@@ -261,7 +340,11 @@ describe('completeUpload', () => {
     expect(row).toMatchObject({ failureReason: 'OBJECT_CHANGED', processingAttempts: 1, width: null });
     expect(await keysUnder(`media/${ticket.media.id}/`)).toEqual([]);
     expect(await objectExists(row.objectKey)).toBe(false);
-    await vi.waitFor(() => expect(processed).toContainEqual(expect.objectContaining({ mediaId: ticket.media.id, status: 'FAILED', reason: 'OBJECT_CHANGED' })));
+    await vi.waitFor(() =>
+      expect(processed).toContainEqual(
+        expect.objectContaining({ mediaId: ticket.media.id, status: 'FAILED', reason: 'OBJECT_CHANGED' }),
+      ),
+    );
   });
 
   it('should fail an upload larger than declared (the store here ignores the policy), and delete it', async () => {
@@ -281,7 +364,9 @@ describe('completeUpload', () => {
     for (const id of [randomUUID(), 'not-a-uuid']) {
       expect((await h.request(COMPLETE_UPLOAD, { id }, owner)).body.errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
     }
-    expect((await h.request(COMPLETE_UPLOAD, { id: ticket.media.id }, null)).body.errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
+    expect((await h.request(COMPLETE_UPLOAD, { id: ticket.media.id }, null)).body.errors?.[0]?.extensions?.code).toBe(
+      'UNAUTHENTICATED',
+    );
 
     expect((await h.request(COMPLETE_UPLOAD, { id: ticket.media.id }, owner)).body.errors).toBeUndefined();
     const again = await h.request(COMPLETE_UPLOAD, { id: ticket.media.id }, owner);
@@ -312,9 +397,20 @@ describe('the processing worker', () => {
       h.config.MEDIA_PROCESSING_MAX_DELIVER,
       silentLogger,
     );
-  const job = (m: { id: string; ownerId: string; kind: 'IMAGE' | 'VIDEO'; contentType: string; objectKey: string; size: number }, etag = '"none"') => ({
+  const job = (
+    m: { id: string; ownerId: string; kind: 'IMAGE' | 'VIDEO'; contentType: string; objectKey: string; size: number },
+    etag = '"none"',
+  ) => ({
     subject: MediaSubjects.uploadCompleted,
-    data: { mediaId: m.id, ownerId: m.ownerId, kind: m.kind, contentType: m.contentType, objectKey: m.objectKey, size: m.size, etag },
+    data: {
+      mediaId: m.id,
+      ownerId: m.ownerId,
+      kind: m.kind,
+      contentType: m.contentType,
+      objectKey: m.objectKey,
+      size: m.size,
+      etag,
+    },
     deliveryCount: 1,
   });
   /** PROCESSING media over an uploaded original, as if completeUpload had verified it, but with no job published. */
@@ -337,28 +433,43 @@ describe('the processing worker', () => {
   });
 
   it('should fail, without retrying, an image whose bytes are not of its verified type', async () => {
-    const png = await sharp({ create: { width: 40, height: 30, channels: 3, background: { r: 1, g: 2, b: 3 } } }).png().toBuffer();
+    const png = await sharp({ create: { width: 40, height: 30, channels: 3, background: { r: 1, g: 2, b: 3 } } })
+      .png()
+      .toBuffer();
     const { media, etag } = await processingMedia('image/jpeg', png);
     await worker().handle(job(media, etag));
-    expect(await mediaRow(media.id)).toMatchObject({ status: 'FAILED', failureReason: 'TYPE_MISMATCH', processingAttempts: 1 });
+    expect(await mediaRow(media.id)).toMatchObject({
+      status: 'FAILED',
+      failureReason: 'TYPE_MISMATCH',
+      processingAttempts: 1,
+    });
     expect(await keysUnder(`media/${media.id}/`)).toEqual([]);
   });
 
-  it('should open a video only with the demuxer of its verified type, so a playlist naming local files is UNDECODABLE', { timeout: 30_000 }, async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'media-secret-'));
-    try {
-      // Sniffed from its content, this is an HLS playlist that ffmpeg would follow to the local file.
-      const secret = join(dir, 'secret.mp4');
-      await writeFile(secret, await shortMp4());
-      const playlist = `#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:2\n#EXTINF:1.5,\n${secret}\n#EXT-X-ENDLIST\n`;
-      const { media, etag } = await processingMedia('video/mp4', Buffer.from(playlist));
-      await worker().handle(job(media, etag));
-      expect(await mediaRow(media.id)).toMatchObject({ status: 'FAILED', failureReason: 'UNDECODABLE', processingAttempts: 1, durationMs: null });
-      expect(await keysUnder(`media/${media.id}/`)).toEqual([]);
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
-  });
+  it(
+    'should open a video only with the demuxer of its verified type, so a playlist naming local files is UNDECODABLE',
+    { timeout: 30_000 },
+    async () => {
+      const dir = await mkdtemp(join(tmpdir(), 'media-secret-'));
+      try {
+        // Sniffed from its content, this is an HLS playlist that ffmpeg would follow to the local file.
+        const secret = join(dir, 'secret.mp4');
+        await writeFile(secret, await shortMp4());
+        const playlist = `#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:2\n#EXTINF:1.5,\n${secret}\n#EXT-X-ENDLIST\n`;
+        const { media, etag } = await processingMedia('video/mp4', Buffer.from(playlist));
+        await worker().handle(job(media, etag));
+        expect(await mediaRow(media.id)).toMatchObject({
+          status: 'FAILED',
+          failureReason: 'UNDECODABLE',
+          processingAttempts: 1,
+          durationMs: null,
+        });
+        expect(await keysUnder(`media/${media.id}/`)).toEqual([]);
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
+    },
+  );
 
   it('should delete what it uploaded when the media left PROCESSING while it worked', async () => {
     class FailedMeanwhile extends MediaRepository {
@@ -401,7 +512,14 @@ describe('the processing worker', () => {
     try {
       // No original in the store: every attempt fails, and not because of the media itself.
       const media = await h.db.media.create({
-        data: { ownerId: owner.userId, kind: 'IMAGE', status: 'PROCESSING', contentType: 'image/jpeg', size: 10, objectKey: `originals/${randomUUID()}` },
+        data: {
+          ownerId: owner.userId,
+          kind: 'IMAGE',
+          status: 'PROCESSING',
+          contentType: 'image/jpeg',
+          size: 10,
+          objectKey: `originals/${randomUUID()}`,
+        },
       });
       await h.bus.publish(subject, job(media).data);
       await vi.waitFor(() => expect(deadLetters).toHaveLength(1), { timeout: 15_000, interval: 50 });
@@ -423,9 +541,11 @@ describe('mediaSummaries (internal)', () => {
   it('should summarize known ids and leave unknown and malformed ids out', async () => {
     const ticket = await requestUpload({ contentType: 'video/webm', size: 100 });
     const query = 'query($ids: [ID!]!) { mediaSummaries(ids: $ids) { id ownerId kind status } }';
-    const res = await h.request(query, { ids: [ticket.media.id, randomUUID(), 'nope'] });
-    expect(res.body.data).toEqual({ mediaSummaries: [{ id: ticket.media.id, ownerId: owner.userId, kind: 'VIDEO', status: 'AWAITING_UPLOAD' }] });
-    const tooMany = await h.request(query, { ids: Array.from({ length: 101 }, () => randomUUID()) });
+    const res = await h.request(query, { ids: [ticket.media.id, randomUUID(), 'nope'] }, TEST_SERVICE);
+    expect(res.body.data).toEqual({
+      mediaSummaries: [{ id: ticket.media.id, ownerId: owner.userId, kind: 'VIDEO', status: 'AWAITING_UPLOAD' }],
+    });
+    const tooMany = await h.request(query, { ids: Array.from({ length: 101 }, () => randomUUID()) }, TEST_SERVICE);
     expect(tooMany.body.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'ids' });
   });
 

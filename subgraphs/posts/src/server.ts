@@ -28,9 +28,18 @@ export async function startPostsSubgraph(deps: PostsDeps): Promise<RunningServer
   await deps.bus.ensureStream(POSTS_STREAM);
   const relay = new OutboxRelay(outboxStore(deps.db, 'posts.outbox'), deps.bus, deps.logger);
   relay.start();
-  const usersInternal = createInternalClient(config.USERS_URL, config.GATEWAY_SIGNING_SECRET);
-  const socialInternal = createInternalClient(config.SOCIAL_GRAPH_URL, config.GATEWAY_SIGNING_SECRET);
-  const mediaInternal = createInternalClient(config.MEDIA_URL, config.GATEWAY_SIGNING_SECRET);
+  const usersInternal = createInternalClient(config.USERS_URL, config.GATEWAY_SIGNING_SECRET, {
+    from: 'posts',
+    to: 'users',
+  });
+  const socialInternal = createInternalClient(config.SOCIAL_GRAPH_URL, config.GATEWAY_SIGNING_SECRET, {
+    from: 'posts',
+    to: 'social-graph',
+  });
+  const mediaInternal = createInternalClient(config.MEDIA_URL, config.GATEWAY_SIGNING_SECRET, {
+    from: 'posts',
+    to: 'media',
+  });
   const close = async () => {
     await relay.stop();
     await Promise.all([usersInternal.close(), socialInternal.close(), mediaInternal.close()]);

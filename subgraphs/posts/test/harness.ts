@@ -9,16 +9,15 @@ import {
   connectNats,
   connectRedis,
   createObjectStorage,
-  IDENTITY_HEADER,
   NatsEventBus,
   RedisKeyValueStore,
-  signIdentity,
   startEmbeddedObjectStore,
   type BusMessage,
   type Identity,
+  type Principal,
   type RunningServer,
 } from '@insta/infra';
-import { postGraphQL, silentLogger, testServices, TEST_SECRETS, uniquePrefix } from '@insta/infra/testing';
+import { postSignedGraphQL, silentLogger, testServices, TEST_SECRETS, uniquePrefix } from '@insta/infra/testing';
 import { loadSocialGraphConfig, startSocialGraphSubgraph } from '@insta/social-graph';
 import { loadUsersConfig, startUsersSubgraph } from '@insta/users';
 import { POSTS_STREAM } from '@insta/events';
@@ -75,18 +74,11 @@ export async function startPostsSystem() {
   const postsServer = await startPostsSubgraph({ ...deps, db: postsDb, config });
   servers.push(postsServer);
 
-  const signed = (identity: Identity | null) => ({
-    [IDENTITY_HEADER]: signIdentity(config.GATEWAY_SIGNING_SECRET, identity),
-  });
   const call =
-    (url: string) =>
-    <T = Record<string, any>>(
-      query: string,
-      variables: Record<string, unknown> = {},
-      identity: Identity | null = null,
-    ) =>
-      postGraphQL<T>(url, query, variables, signed(identity));
-  const posts = call(postsServer.url);
+    (url: string, audience: string) =>
+    <T = Record<string, any>>(query: string, variables: Record<string, unknown> = {}, principal: Principal = null) =>
+      postSignedGraphQL<T>(url, { audience, principal, secret: config.GATEWAY_SIGNING_SECRET }, query, variables);
+  const posts = call(postsServer.url, 'posts');
   let counter = 0;
   const events: BusMessage<Record<string, unknown>>[] = [];
   const consumer = await bus.consume<Record<string, unknown>>({
@@ -110,13 +102,13 @@ export async function startPostsSystem() {
         .map((m) => m.data),
     /** A request to the posts subgraph, as the gateway would sign it. */
     request: posts,
-    users: call(usersServer.url),
-    social: call(socialServer.url),
-    media: call(mediaServer.url),
+    users: call(usersServer.url, 'users'),
+    social: call(socialServer.url, 'social-graph'),
+    media: call(mediaServer.url, 'media'),
     /** Signs a user up through the users subgraph, so the users.user.created event reaches social-graph. */
     async signUp(): Promise<TestUser> {
       const username = `u_${process.pid.toString(36)}_${++counter}_${randomUUID().slice(0, 6)}`;
-      const res = await call(usersServer.url)(
+      const res = await call(usersServer.url, 'users')(
         'mutation($i: SignUpInput!) { signUp(input: $i) { user { id username } } }',
         { i: { username, email: `${username}@example.com`, password: 'correct horse battery' } },
       );
@@ -136,7 +128,7 @@ export async function startPostsSystem() {
     },
     /** Requests an upload, POSTs the file to the object store and completes it; the media starts PROCESSING. */
     async upload(owner: TestUser, file: Uint8Array, contentType: string): Promise<string> {
-      const ticket = await call(mediaServer.url)(
+      const ticket = await call(mediaServer.url, 'media')(
         'mutation($i: RequestUploadInput!) { requestUpload(input: $i) { media { id } url fields { name value } } }',
         { i: { contentType, size: file.length } },
         owner.identity,
@@ -152,7 +144,7 @@ export async function startPostsSystem() {
       const res = await fetch(url, { method: 'POST', body: form });
       await res.arrayBuffer();
       if (!res.ok) throw new Error(`upload failed: ${res.status}`);
-      const done = await call(mediaServer.url)(
+      const done = await call(mediaServer.url, 'media')(
         'mutation($id: ID!) { completeUpload(mediaId: $id) { id } }',
         { id: media.id },
         owner.identity,

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { TEST_SERVICE } from '@insta/infra/testing';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { startPostsSystem, type PostsSystem, type TestUser } from './harness.ts';
 
@@ -15,7 +16,7 @@ const RELATION = 'query($v: ID!, $t: ID!) { relations(viewerId: $v, targetIds: [
 async function makePrivate(user: TestUser, observer: TestUser) {
   await s.users('mutation { updateProfile(input: { isPrivate: true }) { id } }', {}, user.identity);
   await vi.waitFor(async () => {
-    const res = await s.social(RELATION, { v: observer.id, t: user.id });
+    const res = await s.social(RELATION, { v: observer.id, t: user.id }, TEST_SERVICE);
     expect(res.body.data!.relations[0].targetIsPrivate).toBe(true);
   });
 }

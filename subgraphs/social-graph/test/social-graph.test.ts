@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SocialSubjects } from '@insta/events';
+import { TEST_SERVICE } from '@insta/infra/testing';
 import {
   APPROVE,
   BLOCK,
@@ -289,11 +290,11 @@ describe('mute', () => {
     await follow(ana, bob);
     expect((await run(MUTE, ana, bob)).body.data).toEqual({ mute: true });
     expect((await run(MUTE, ana, bob)).body.data).toEqual({ mute: true });
-    const seenByAna = await h.request(RELATIONS, { v: ana.id, t: [bob.id] });
+    const seenByAna = await h.request(RELATIONS, { v: ana.id, t: [bob.id] }, TEST_SERVICE);
     expect(seenByAna.body.data!.relations).toEqual([
       { targetId: bob.id, following: true, requested: false, blocked: false, muted: true, targetIsPrivate: false },
     ]);
-    const seenByBob = await h.request(RELATIONS, { v: bob.id, t: [ana.id] });
+    const seenByBob = await h.request(RELATIONS, { v: bob.id, t: [ana.id] }, TEST_SERVICE);
     expect(seenByBob.body.data!.relations[0]).toMatchObject({ muted: false, blocked: false });
     expect(await statusOf(h, bob, ana)).toMatchObject({ followsViewer: true });
     expect((await run(UNMUTE, ana, bob)).body.data).toEqual({ unmute: true });
@@ -400,16 +401,16 @@ describe('internal readers', () => {
     const seen: string[] = [];
     let after: string | null = null;
     for (;;) {
-      const res: { body: { data?: any } } = await h.request(Q, { u: celeb.id, first: 2, after });
+      const res: { body: { data?: any } } = await h.request(Q, { u: celeb.id, first: 2, after }, TEST_SERVICE);
       const page = res.body.data!.followerIds;
       seen.push(...page.ids);
       if (!page.hasNextPage) break;
       after = page.endCursor;
     }
     expect(seen.sort()).toEqual(fans.map((f) => f.id).sort());
-    expect(codeOf(await h.request(Q, { u: celeb.id, first: 5001 }))).toBe('BAD_USER_INPUT');
-    expect(codeOf(await h.request(Q, { u: celeb.id, after: 'forged' }))).toBe('BAD_USER_INPUT');
-    expect((await h.request(Q, { u: celeb.id })).body.data!.followerIds.ids).toHaveLength(5);
+    expect(codeOf(await h.request(Q, { u: celeb.id, first: 5001 }, TEST_SERVICE))).toBe('BAD_USER_INPUT');
+    expect(codeOf(await h.request(Q, { u: celeb.id, after: 'forged' }, TEST_SERVICE))).toBe('BAD_USER_INPUT');
+    expect((await h.request(Q, { u: celeb.id }, TEST_SERVICE)).body.data!.followerIds.ids).toHaveLength(5);
   });
 
   it('should answer relations for many targets at once, all false for unknown ones', async () => {
@@ -425,10 +426,14 @@ describe('internal readers', () => {
     await run(BLOCK, blocker, viewer);
     await run(MUTE, viewer, muted);
     const unknown = randomUUID();
-    const res = await h.request(RELATIONS, {
-      v: viewer.id,
-      t: [followed.id, requested.id, blocker.id, muted.id, unknown, 'nobody'],
-    });
+    const res = await h.request(
+      RELATIONS,
+      {
+        v: viewer.id,
+        t: [followed.id, requested.id, blocker.id, muted.id, unknown, 'nobody'],
+      },
+      TEST_SERVICE,
+    );
     const none = { following: false, requested: false, blocked: false, muted: false, targetIsPrivate: false };
     expect(res.body.data!.relations).toEqual([
       { ...none, targetId: followed.id, following: true },
@@ -439,14 +444,14 @@ describe('internal readers', () => {
       { ...none, targetId: 'nobody' },
     ]);
     for (const nobody of ['nobody', '00000000-0000-0000-0000-000000000000']) {
-      const anonymous = await h.request(RELATIONS, { v: nobody, t: [requested.id, followed.id] });
+      const anonymous = await h.request(RELATIONS, { v: nobody, t: [requested.id, followed.id] }, TEST_SERVICE);
       expect(anonymous.body.data!.relations).toEqual([
         { ...none, targetId: requested.id, targetIsPrivate: true },
         { ...none, targetId: followed.id },
       ]);
     }
     const tooMany = Array.from({ length: 501 }, () => randomUUID());
-    expect(codeOf(await h.request(RELATIONS, { v: viewer.id, t: tooMany }))).toBe('BAD_USER_INPUT');
+    expect(codeOf(await h.request(RELATIONS, { v: viewer.id, t: tooMany }, TEST_SERVICE))).toBe('BAD_USER_INPUT');
   });
 
   it('should check mutes and blocks for many pairs at once, in order', async () => {
@@ -461,7 +466,7 @@ describe('internal readers', () => {
       { userId: c.id, otherId: a.id },
       { userId: b.id, otherId: c.id },
     ];
-    const res = await h.request(Q, { p: pairs });
+    const res = await h.request(Q, { p: pairs }, TEST_SERVICE);
     expect(res.body.data!.mutedOrBlocked).toEqual([
       { ...pairs[0], muted: true, blocked: false },
       { ...pairs[1], muted: false, blocked: false },

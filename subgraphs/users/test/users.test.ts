@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { IDENTITY_HEADER, signIdentity, verifyAccessToken, type Identity } from '@insta/infra';
+import { IDENTITY_HEADER, requestPath, signIdentity, verifyAccessToken, type Identity } from '@insta/infra';
 import { postGraphQL, TEST_SECRETS } from '@insta/infra/testing';
 import { newUser, SIGN_UP, startUsersHarness, type UsersHarness } from './harness.ts';
 
@@ -21,8 +21,21 @@ async function createUser(overrides: Parameters<typeof newUser>[0] = {}) {
 
 const SEARCH = /* GraphQL */ `
   query Search($q: String!, $first: Int, $after: String) {
-    searchUsers(query: $q, first: $first, after: $after) { edges { cursor node { username displayName } } pageInfo { hasNextPage endCursor } }
-  }`;
+    searchUsers(query: $q, first: $first, after: $after) {
+      edges {
+        cursor
+        node {
+          username
+          displayName
+        }
+      }
+      pageInfo {
+        hasNextPage
+        endCursor
+      }
+    }
+  }
+`;
 
 describe('gateway signature', () => {
   it('should answer 401 to a request without the gateway signature', async () => {
@@ -30,11 +43,44 @@ describe('gateway signature', () => {
     expect(res.status).toBe(401);
   });
 
+  const bodyOf = (query: string, variables: Record<string, unknown> = {}) => JSON.stringify({ query, variables });
+  const signedFor = (secret: string, audience: string, body: string, nowMs = Date.now()) =>
+    signIdentity(secret, null, { audience, path: requestPath(h.server.url), body }, nowMs);
+
   it('should answer 401 to a forged or stale signature', async () => {
-    const forged = signIdentity('another-secret-another-secret-another-secret', null);
+    const body = bodyOf('{ me { id } }');
+    const forged = signedFor('another-secret-another-secret-another-secret', 'users', body);
     expect((await postGraphQL(h.server.url, '{ me { id } }', {}, { [IDENTITY_HEADER]: forged })).status).toBe(401);
-    const stale = signIdentity(TEST_SECRETS.GATEWAY_SIGNING_SECRET, null, Date.now() - 5 * 60_000);
+    const stale = signedFor(TEST_SECRETS.GATEWAY_SIGNING_SECRET, 'users', body, Date.now() - 5 * 60_000);
     expect((await postGraphQL(h.server.url, '{ me { id } }', {}, { [IDENTITY_HEADER]: stale })).status).toBe(401);
+  });
+
+  it('should answer 401 to a captured header replayed with another body or signed for another subgraph', async () => {
+    const { user } = await createUser();
+    const identity = { userId: user.id, sessionId: 'captured-session' };
+    const path = requestPath(h.server.url);
+    const captured = signIdentity(TEST_SECRETS.GATEWAY_SIGNING_SECRET, identity, {
+      audience: 'users',
+      path,
+      body: bodyOf('{ me { id } }'),
+    });
+    // Reused for a mutation on the same subgraph: refused, and the profile is unchanged.
+    const replay = await postGraphQL(
+      h.server.url,
+      'mutation { updateProfile(input: { displayName: "Replayed" }) { displayName } }',
+      {},
+      { [IDENTITY_HEADER]: captured },
+    );
+    expect(replay.status).toBe(401);
+    const forPosts = signIdentity(TEST_SECRETS.GATEWAY_SIGNING_SECRET, identity, {
+      audience: 'posts',
+      path,
+      body: bodyOf('{ me { id } }'),
+    });
+    expect((await postGraphQL(h.server.url, '{ me { id } }', {}, { [IDENTITY_HEADER]: forPosts })).status).toBe(401);
+    const me = await h.request('{ me { id displayName } }', {}, identity);
+    expect(me.body.data!.me).toMatchObject({ id: user.id });
+    expect(me.body.data!.me.displayName).not.toBe('Replayed');
   });
 
   it('should serve health and readiness without a signature', async () => {
@@ -55,7 +101,9 @@ describe('queries', () => {
     const { user } = await createUser();
     const byId = await h.request('query($id: ID) { user(id: $id) { username } }', { id: user.id });
     expect(byId.body.data!.user.username).toBe(user.username);
-    const byName = await h.request('query($u: String) { user(username: $u) { id } }', { u: user.username.toUpperCase() });
+    const byName = await h.request('query($u: String) { user(username: $u) { id } }', {
+      u: user.username.toUpperCase(),
+    });
     expect(byName.body.data!.user.id).toBe(user.id);
     const unknown = await h.request('query { user(id: "not-a-uuid") { id } }');
     expect(unknown.body.data).toEqual({ user: null });
@@ -72,7 +120,13 @@ describe('queries', () => {
     const b = await createUser();
     const res = await h.request(
       'query($r: [_Any!]!) { _entities(representations: $r) { ... on User { id username } } }',
-      { r: [{ __typename: 'User', id: b.user.id }, { __typename: 'User', id: a.user.id }, { __typename: 'User', id: '00000000-0000-7000-8000-000000000000' }] },
+      {
+        r: [
+          { __typename: 'User', id: b.user.id },
+          { __typename: 'User', id: a.user.id },
+          { __typename: 'User', id: '00000000-0000-7000-8000-000000000000' },
+        ],
+      },
     );
     expect(res.body.data!._entities).toEqual([
       { id: b.user.id, username: b.user.username },
@@ -87,7 +141,14 @@ describe('updateProfile', () => {
     const { identity } = await createUser();
     const res = await h.request(
       'mutation($i: UpdateProfileInput!) { updateProfile(input: $i) { displayName bio isPrivate avatar { id } } }',
-      { i: { displayName: 'New Name', bio: 'hello', isPrivate: true, avatarMediaId: '018f0000-0000-7000-8000-000000000001' } },
+      {
+        i: {
+          displayName: 'New Name',
+          bio: 'hello',
+          isPrivate: true,
+          avatarMediaId: '018f0000-0000-7000-8000-000000000001',
+        },
+      },
       identity,
     );
     expect(res.body.data!.updateProfile).toEqual({
@@ -100,7 +161,11 @@ describe('updateProfile', () => {
 
   it('should reject bad input naming the field and change nothing', async () => {
     const { identity, user } = await createUser();
-    const res = await h.request('mutation($i: UpdateProfileInput!) { updateProfile(input: $i) { bio } }', { i: { bio: 'x'.repeat(301), displayName: 'Changed' } }, identity);
+    const res = await h.request(
+      'mutation($i: UpdateProfileInput!) { updateProfile(input: $i) { bio } }',
+      { i: { bio: 'x'.repeat(301), displayName: 'Changed' } },
+      identity,
+    );
     expect(res.body.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'input.bio' });
     expect((await h.db.user.findUniqueOrThrow({ where: { id: user.id } })).displayName).not.toBe('Changed');
   });
@@ -152,12 +217,7 @@ describe('searchUsers', () => {
   it('should reject a forged cursor, a cursor from another search and first over 100', async () => {
     const first = await h.request(SEARCH, { q: tag, first: 1 });
     const cursor = first.body.data!.searchUsers.pageInfo.endCursor;
-    const cases = [
-      { q: tag, after: 'forged' },
-      { q: `${tag}_a`, after: cursor },
-      { q: tag, first: 101 },
-      { q: '   ' },
-    ];
+    const cases = [{ q: tag, after: 'forged' }, { q: `${tag}_a`, after: cursor }, { q: tag, first: 101 }, { q: '   ' }];
     for (const variables of cases) {
       expect((await h.request(SEARCH, variables)).body.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
     }
@@ -181,10 +241,27 @@ describe('usersByUsernames (internal)', () => {
   it('should return the existing users among the names, case-insensitively, once each', async () => {
     const a = await createUser();
     const b = await createUser();
-    const res = await h.request('query($n: [String!]!) { usersByUsernames(usernames: $n) { id } }', {
-      n: [a.user.username.toUpperCase(), b.user.username, a.user.username, 'nobody_by_this_name'],
-    });
-    expect(res.body.data!.usersByUsernames.map((u: { id: string }) => u.id).sort()).toEqual([a.user.id, b.user.id].sort());
+    const res = await h.request(
+      'query($n: [String!]!) { usersByUsernames(usernames: $n) { id } }',
+      { n: [a.user.username.toUpperCase(), b.user.username, a.user.username, 'nobody_by_this_name'] },
+      { service: 'posts' },
+    );
+    expect(res.body.data!.usersByUsernames.map((u: { id: string }) => u.id).sort()).toEqual(
+      [a.user.id, b.user.id].sort(),
+    );
+  });
+
+  it('should answer FORBIDDEN to a user or anonymous identity (only services may ask)', async () => {
+    const a = await createUser();
+    for (const principal of [null, a.identity]) {
+      const res = await h.request(
+        'query($n: [String!]!) { usersByUsernames(usernames: $n) { id } }',
+        { n: [a.user.username] },
+        principal,
+      );
+      expect(res.body.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+      expect(res.body.data ?? null).toBeNull();
+    }
   });
 
   it('should not be part of the public API', async () => {

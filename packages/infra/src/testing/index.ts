@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { pino } from 'pino';
+import { IDENTITY_HEADER, requestPath, signIdentity, type Principal } from '../identity.ts';
 
 /** Service URLs the integration tests use: the real Redis, NATS and Postgres of the machine (or of CI). */
 export const testServices = {
@@ -35,6 +36,26 @@ export async function postGraphQL<T = Record<string, unknown>>(
   });
   return { status: res.status, body: (await res.json()) as GraphQLResponse<T> };
 }
+
+/**
+ * Posts a GraphQL operation signed as the gateway (a user or anonymous) or a service would sign it: for the
+ * subgraph named `audience`, over this exact body.
+ */
+export function postSignedGraphQL<T = Record<string, unknown>>(
+  url: string,
+  signer: { audience: string; principal: Principal; secret?: string },
+  query: string,
+  variables: Record<string, unknown> = {},
+  headers: Record<string, string> = {},
+): Promise<{ status: number; body: GraphQLResponse<T> }> {
+  const body = JSON.stringify({ query, variables });
+  const secret = signer.secret ?? TEST_SECRETS.GATEWAY_SIGNING_SECRET;
+  const signature = signIdentity(secret, signer.principal, { audience: signer.audience, path: requestPath(url), body });
+  return postGraphQL<T>(url, query, variables, { ...headers, [IDENTITY_HEADER]: signature });
+}
+
+/** How a test calls internal (`@inaccessible`) fields: as another subgraph would. */
+export const TEST_SERVICE = { service: 'test' } as const;
 
 export const TEST_SECRETS = {
   JWT_SECRET: 'test-jwt-secret-test-jwt-secret-0123456789',
