@@ -2,10 +2,16 @@
 import { mkdir } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import S3rver from 's3rver';
+import { generatedCredentials, startObjectStoreFront } from './object-store-front.ts';
+
+/** Keys anyone may read from the embedded store: processed media of public accounts (see the media subgraph). */
+export const PUBLIC_READ_PREFIXES = ['media/'] as const;
 
 /**
- * s3rver: an S3-compatible server from npm, for embedded mode and tests. It accepts any SigV4 signature and
- * ignores POST policies, so the media subgraph verifies size and type itself (docs/adr/0001-embedded-mode.md).
+ * s3rver (an S3-compatible server from npm) for embedded mode and tests, behind a front that enforces S3's rules
+ * (object-store-front.ts): s3rver alone accepts any signature and ignores POST policies. s3rver listens on a
+ * random loopback port that only the front talks to; the front listens on `host:port`, loopback only, and
+ * checks signatures with credentials generated for this run (docs/adr/0013-data-path-security.md).
  */
 export async function startEmbeddedObjectStore(options: {
   directory: string;
@@ -15,22 +21,45 @@ export async function startEmbeddedObjectStore(options: {
 }) {
   await mkdir(options.directory, { recursive: true });
   const host = options.host ?? '127.0.0.1';
+  const region = 'us-east-1';
   const server = new S3rver({
-    address: host,
-    port: options.port,
+    address: '127.0.0.1',
+    port: 0,
     directory: options.directory,
     silent: true,
     configureBuckets: [{ name: options.bucket, configs: [] }],
   });
-  const address = (await server.run()) as AddressInfo;
+  const upstream = (await server.run()) as AddressInfo;
+  const credentials = generatedCredentials();
+  let front: Awaited<ReturnType<typeof startObjectStoreFront>>;
+  try {
+    front = await startObjectStoreFront({
+      host,
+      port: options.port,
+      upstream: { host: '127.0.0.1', port: upstream.port },
+      bucket: options.bucket,
+      region,
+      ...credentials,
+      publicReadPrefixes: PUBLIC_READ_PREFIXES,
+    });
+  } catch (error) {
+    await server.close();
+    throw error;
+  }
+  const origin = host.includes(':') ? `[${host}]` : host;
   return {
     env: {
-      S3_ENDPOINT: `http://${host}:${address.port}`,
-      S3_REGION: 'us-east-1',
+      S3_ENDPOINT: `http://${origin}:${front.port}`,
+      S3_REGION: region,
       S3_BUCKET: options.bucket,
-      S3_ACCESS_KEY_ID: 'S3RVER',
-      S3_SECRET_ACCESS_KEY: 'S3RVER',
+      S3_ACCESS_KEY_ID: credentials.accessKeyId,
+      S3_SECRET_ACCESS_KEY: credentials.secretAccessKey,
     },
-    stop: () => server.close(),
+    /** s3rver itself, for tests that look behind the front. */
+    upstreamPort: upstream.port,
+    stop: async () => {
+      await front.close();
+      await server.close();
+    },
   };
 }
