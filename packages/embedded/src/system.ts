@@ -127,18 +127,19 @@ export async function startSystem({ env: source, logger }: SystemOptions): Promi
       stops.push(running.stop);
       return running.url;
     };
-    const mediaConfig = loadMediaConfig({ ...base, PORT: subgraphPort(5) });
+    // Media asks social-graph (who may see a private account's media), users asks media (avatars are your own
+    // READY images): each starts after what it asks.
+    const SOCIAL_GRAPH_URL = await start(
+      startSocialGraphSubgraph({ ...deps, config: loadSocialGraphConfig({ ...base, PORT: subgraphPort(4) }) }),
+    );
+    const mediaConfig = loadMediaConfig({ ...base, SOCIAL_GRAPH_URL, PORT: subgraphPort(5) });
     const storage = createObjectStorage(mediaConfig);
     await ensureBucket(storage);
-    const others = {
-      USERS_URL: await start(
-        startUsersSubgraph({ ...deps, config: loadUsersConfig({ ...base, PORT: subgraphPort(1) }) }),
-      ),
-      SOCIAL_GRAPH_URL: await start(
-        startSocialGraphSubgraph({ ...deps, config: loadSocialGraphConfig({ ...base, PORT: subgraphPort(4) }) }),
-      ),
-      MEDIA_URL: await start(startMediaSubgraph({ ...deps, config: mediaConfig, storage })),
-    };
+    const MEDIA_URL = await start(startMediaSubgraph({ ...deps, config: mediaConfig, storage }));
+    const USERS_URL = await start(
+      startUsersSubgraph({ ...deps, config: loadUsersConfig({ ...base, MEDIA_URL, PORT: subgraphPort(1) }) }),
+    );
+    const others = { USERS_URL, SOCIAL_GRAPH_URL, MEDIA_URL };
     // Posts asks users, social-graph and media (mentions, visibility, media checks): it starts after them.
     const urls = {
       ...others,

@@ -8,6 +8,12 @@ export const mediaEnvSchema = subgraphEnvSchema.extend({
   ...storageEnvSchema.shape,
   /** Where clients send the pre-signed POST when S3_ENDPOINT is an internal address; defaults to <S3_ENDPOINT>/<S3_BUCKET>. */
   MEDIA_UPLOAD_URL: z.url().optional(),
+  /** Social-graph, asked who may see a private account's media (and whether an owner is private). */
+  SOCIAL_GRAPH_URL: env.url().default('http://127.0.0.1:4004/graphql'),
+  /** The S3 endpoint clients reach, for signed GET URLs of private media, when S3_ENDPOINT is internal. */
+  S3_PRESIGN_ENDPOINT: z.url().optional(),
+  /** Signed URLs of private media are valid between this and twice this long (and cached that long by the client). */
+  MEDIA_PRIVATE_URL_TTL_SECONDS: env.int(300, 30),
   MEDIA_MAX_IMAGE_BYTES: env.int(16 * MiB, 1),
   MEDIA_MAX_VIDEO_BYTES: env.int(200 * MiB, 1),
   /** Longer videos are marked FAILED (TOO_LONG) instead of being transcoded. */

@@ -1,13 +1,27 @@
 import DataLoader from 'dataloader';
 import { keyedLoader } from '@insta/infra';
 import type { MediaRepository, VariantRecord } from './media.repository.ts';
+import type { OwnerRelation, SocialGraphClient } from './social-graph.client.ts';
 
-export function createLoaders(media: MediaRepository) {
+/** Loaders of one request; `viewerId` is its signed-in user (null when anonymous). */
+export function createLoaders(media: MediaRepository, social: SocialGraphClient, viewerId: string | null) {
   return {
-    mediaById: keyedLoader((ids: readonly string[]) => media.findByIds(ids), (m) => m.id),
+    mediaById: keyedLoader(
+      (ids: readonly string[]) => media.findByIds(ids),
+      (m) => m.id,
+    ),
     variantsByMediaId: new DataLoader<string, VariantRecord[]>(async (ids) => {
       const variants = await media.variantsOf(ids);
       return ids.map((id) => variants.filter((v) => v.mediaId === id));
+    }),
+    /** The viewer's relation to each media owner (and whether the owner is private), one social-graph call per batch. */
+    relationToOwner: new DataLoader<string, OwnerRelation>(async (ownerIds) => {
+      const relations = await social.relations(viewerId, ownerIds);
+      const byId = new Map(relations.map((r) => [r.targetId, r]));
+      // An owner social-graph left out is treated as private and unrelated: fail closed.
+      return ownerIds.map(
+        (id) => byId.get(id) ?? { targetId: id, following: false, blocked: true, targetIsPrivate: true },
+      );
     }),
   };
 }

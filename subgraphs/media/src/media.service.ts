@@ -1,9 +1,20 @@
 import { randomUUID } from 'node:crypto';
 import { fileTypeFromBuffer } from 'file-type';
-import { appError, badUserInput, conflict, ErrorCode, forbidden, isUuid, notFound, type Identity, type Logger } from '@insta/infra';
+import {
+  appError,
+  badUserInput,
+  conflict,
+  ErrorCode,
+  forbidden,
+  isUuid,
+  notFound,
+  type Identity,
+  type Logger,
+} from '@insta/infra';
 import type { MediaConfig } from './config.ts';
-import type { MediaRecord, MediaRepository } from './media.repository.ts';
-import type { ObjectsRepository } from './objects.repository.ts';
+import type { MediaRecord, MediaRepository, VariantRecord } from './media.repository.ts';
+import { PRIVATE_PREFIX, type ObjectsRepository } from './objects.repository.ts';
+import type { OwnerRelation } from './social-graph.client.ts';
 import { checkDeclaredUpload, uploadMismatch } from './upload-policy.ts';
 
 /** Enough of the file for every magic-byte signature file-type knows. */
@@ -26,19 +37,31 @@ export class MediaService {
     private readonly logger: Logger,
   ) {}
 
-  async requestUpload(ownerId: string, input: { contentType: string; size: number; altText?: string | null }): Promise<UploadTicketRecord> {
+  async requestUpload(
+    ownerId: string,
+    input: { contentType: string; size: number; altText?: string | null },
+  ): Promise<UploadTicketRecord> {
     const declared = checkDeclaredUpload(input.contentType, input.size, {
       maxImageBytes: this.config.MEDIA_MAX_IMAGE_BYTES,
       maxVideoBytes: this.config.MEDIA_MAX_VIDEO_BYTES,
     });
     if (!declared.ok) {
-      throw appError(ErrorCode.BadUserInput, declared.message, { field: declared.field, ...(declared.maxBytes ? { maxBytes: declared.maxBytes } : {}) });
+      throw appError(ErrorCode.BadUserInput, declared.message, {
+        field: declared.field,
+        ...(declared.maxBytes ? { maxBytes: declared.maxBytes } : {}),
+      });
     }
     const altText = input.altText?.trim() || null;
-    if (altText && altText.length > MAX_ALT_TEXT) throw badUserInput(`Alt text may be at most ${MAX_ALT_TEXT} characters`, 'altText');
+    if (altText && altText.length > MAX_ALT_TEXT)
+      throw badUserInput(`Alt text may be at most ${MAX_ALT_TEXT} characters`, 'altText');
 
     const objectKey = `originals/${ownerId}/${randomUUID()}`;
-    const upload = await this.objects.presignUpload(objectKey, declared.contentType, input.size, this.config.UPLOAD_URL_TTL_SECONDS);
+    const upload = await this.objects.presignUpload(
+      objectKey,
+      declared.contentType,
+      input.size,
+      this.config.UPLOAD_URL_TTL_SECONDS,
+    );
     const media = await this.media.create({
       ownerId,
       kind: declared.kind,
@@ -81,7 +104,11 @@ export class MediaService {
       if (!start) throw conflict('The upload changed while it was being checked; complete it again', 'mediaId');
       detected = (await fileTypeFromBuffer(start))?.mime;
     }
-    const mismatch = uploadMismatch(media, { size: head.size, storedContentType: head.contentType, detectedType: detected });
+    const mismatch = uploadMismatch(media, {
+      size: head.size,
+      storedContentType: head.contentType,
+      detectedType: detected,
+    });
     if (mismatch) await this.rejectUpload(media.id, media.objectKey, mismatch);
 
     const started = await this.media.startProcessing(media, { size: head.size, etag: head.etag });
@@ -89,7 +116,11 @@ export class MediaService {
     return started;
   }
 
-  private async rejectUpload(mediaId: string, objectKey: string, reason: 'UPLOAD_EXPIRED' | 'SIZE_MISMATCH' | 'TYPE_MISMATCH'): Promise<never> {
+  private async rejectUpload(
+    mediaId: string,
+    objectKey: string,
+    reason: 'UPLOAD_EXPIRED' | 'SIZE_MISMATCH' | 'TYPE_MISMATCH',
+  ): Promise<never> {
     const failed = await this.media.fail(mediaId, 'AWAITING_UPLOAD', reason);
     if (!failed) throw conflict('This upload is already complete', 'mediaId');
     // FAILED is committed: the client gets its typed error whatever happens to the object, which is only storage.
@@ -106,9 +137,31 @@ export class MediaService {
     throw appError(ErrorCode.BadUserInput, messages[reason], { field: 'mediaId', reason });
   }
 
-  /** READY media is public to anyone with its id; until then, and when FAILED, only its owner sees it. */
-  visibleTo(media: MediaRecord, viewer: Identity | null): boolean {
-    return media.status === 'READY' || media.ownerId === viewer?.userId;
+  /**
+   * Its owner sees a media in every state; anyone else only once READY, and then as they would see the owner's
+   * posts: not across a block, and for a private account (or one social-graph does not know) only as an
+   * approved follower.
+   */
+  async visibleTo(
+    media: MediaRecord,
+    viewer: Identity | null,
+    relationToOwner: (ownerId: string) => Promise<OwnerRelation>,
+  ): Promise<boolean> {
+    if (media.ownerId === viewer?.userId) return true;
+    if (media.status !== 'READY') return false;
+    const relation = await relationToOwner(media.ownerId);
+    return !relation.blocked && (!relation.targetIsPrivate || relation.following);
+  }
+
+  /**
+   * Where a client downloads one variant: the public (cacheable) URL for public accounts; a short-lived signed URL
+   * for private ones, and for anything stored under the private prefix whatever the owner is now.
+   */
+  async variantUrl(variant: VariantRecord, ownerIsPrivate: () => Promise<boolean>): Promise<string> {
+    if (variant.objectKey.startsWith(PRIVATE_PREFIX) || (await ownerIsPrivate())) {
+      return this.objects.signedUrl(variant.objectKey, this.config.MEDIA_PRIVATE_URL_TTL_SECONDS);
+    }
+    return this.objects.publicUrl(variant.objectKey);
   }
 
   async summaries(ids: readonly string[]): Promise<MediaRecord[]> {

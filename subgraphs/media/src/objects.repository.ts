@@ -10,8 +10,10 @@ import {
   ListObjectsV2Command,
   PutObjectCommand,
   S3ServiceException,
+  type S3Client,
 } from '@aws-sdk/client-s3';
 import { createPresignedPost } from '@aws-sdk/s3-presigned-post';
+import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import type { ObjectStorage } from '@insta/infra';
 
 export interface PresignedUpload {
@@ -22,11 +24,18 @@ export interface PresignedUpload {
 
 /** Variants never change under a key (a new upload is a new media), so caches may keep them for good. */
 const IMMUTABLE = 'public, max-age=31536000, immutable';
+/** Private variants are read only through short-lived signed URLs; no shared cache may keep them. */
+const PRIVATE = 'private, max-age=300';
+
+/** Where variants of private accounts' media live: never readable without a signature (docs/adr/0013). */
+export const PRIVATE_PREFIX = 'private/';
 
 const isNotFound = (error: unknown) =>
-  error instanceof S3ServiceException && (error.name === 'NotFound' || error.name === 'NoSuchKey' || error.$metadata.httpStatusCode === 404);
+  error instanceof S3ServiceException &&
+  (error.name === 'NotFound' || error.name === 'NoSuchKey' || error.$metadata.httpStatusCode === 404);
 const isPreconditionFailed = (error: unknown) =>
-  error instanceof S3ServiceException && (error.name === 'PreconditionFailed' || error.$metadata.httpStatusCode === 412);
+  error instanceof S3ServiceException &&
+  (error.name === 'PreconditionFailed' || error.$metadata.httpStatusCode === 412);
 
 /** An object as HEAD describes it; `etag` names this version of its bytes. */
 export interface ObjectHead {
@@ -40,13 +49,20 @@ export class ObjectsRepository {
   constructor(
     private readonly storage: ObjectStorage,
     private readonly uploadUrl: string | undefined,
+    /** Signs GET URLs for clients: a client of the endpoint they reach (S3_PRESIGN_ENDPOINT). */
+    private readonly presigner: S3Client = storage.client,
   ) {}
 
   /**
    * A POST policy that S3 enforces: this exact key, this exact Content-Type, 1..maxBytes bytes, until the
    * expiration. (A pre-signed PUT could not bound the size.)
    */
-  async presignUpload(key: string, contentType: string, maxBytes: number, ttlSeconds: number): Promise<PresignedUpload> {
+  async presignUpload(
+    key: string,
+    contentType: string,
+    maxBytes: number,
+    ttlSeconds: number,
+  ): Promise<PresignedUpload> {
     const { url, fields } = await createPresignedPost(this.storage.client, {
       Bucket: this.storage.bucket,
       Key: key,
@@ -95,7 +111,12 @@ export class ObjectsRepository {
   private async getVersion(key: string, etag: string, range?: string) {
     try {
       const res = await this.storage.client.send(
-        new GetObjectCommand({ Bucket: this.storage.bucket, Key: key, IfMatch: etag, ...(range ? { Range: range } : {}) }),
+        new GetObjectCommand({
+          Bucket: this.storage.bucket,
+          Key: key,
+          IfMatch: etag,
+          ...(range ? { Range: range } : {}),
+        }),
       );
       if (res.ETag === etag) return res;
       (res.Body as Readable | undefined)?.destroy();
@@ -113,7 +134,13 @@ export class ObjectsRepository {
   async putFile(key: string, path: string, contentType: string): Promise<number> {
     const body = await readFile(path);
     await this.storage.client.send(
-      new PutObjectCommand({ Bucket: this.storage.bucket, Key: key, Body: body, ContentType: contentType, CacheControl: IMMUTABLE }),
+      new PutObjectCommand({
+        Bucket: this.storage.bucket,
+        Key: key,
+        Body: body,
+        ContentType: contentType,
+        CacheControl: key.startsWith(PRIVATE_PREFIX) ? PRIVATE : IMMUTABLE,
+      }),
     );
     return body.length;
   }
@@ -130,7 +157,9 @@ export class ObjectsRepository {
       );
       const keys = (page.Contents ?? []).flatMap((o) => (o.Key ? [{ Key: o.Key }] : []));
       if (keys.length > 0) {
-        await this.storage.client.send(new DeleteObjectsCommand({ Bucket: this.storage.bucket, Delete: { Objects: keys } }));
+        await this.storage.client.send(
+          new DeleteObjectsCommand({ Bucket: this.storage.bucket, Delete: { Objects: keys } }),
+        );
       }
       token = page.IsTruncated ? page.NextContinuationToken : undefined;
     } while (token);
@@ -138,5 +167,24 @@ export class ObjectsRepository {
 
   publicUrl(key: string): string {
     return `${this.storage.publicUrl.replace(/\/$/, '')}/${key}`;
+  }
+
+  /**
+   * A pre-signed GET for one object, valid between `ttlSeconds` and twice that. It is signed at the start of the
+   * current `ttlSeconds` window, so every request in a window gets the same URL and the browser cache works; the
+   * response says `private, max-age=<ttl>` so no shared cache keeps it.
+   */
+  async signedUrl(key: string, ttlSeconds: number, nowMs = Date.now()): Promise<string> {
+    const windowMs = ttlSeconds * 1000;
+    const signingDate = new Date(Math.floor(nowMs / windowMs) * windowMs);
+    return getSignedUrl(
+      this.presigner,
+      new GetObjectCommand({
+        Bucket: this.storage.bucket,
+        Key: key,
+        ResponseCacheControl: `private, max-age=${ttlSeconds}`,
+      }),
+      { expiresIn: 2 * ttlSeconds, signingDate },
+    );
   }
 }

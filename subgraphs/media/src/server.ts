@@ -2,6 +2,8 @@ import { outboxStore, type PrismaClient } from '@insta/db';
 import { MEDIA_STREAM, MediaSubjects, type MediaUploadCompletedEvent } from '@insta/events';
 import {
   commonServerOptions,
+  createInternalClient,
+  createObjectStorage,
   ensureBucket,
   OutboxRelay,
   startSubgraphServer,
@@ -20,6 +22,7 @@ import { MediaService } from './media.service.ts';
 import { ObjectsRepository } from './objects.repository.ts';
 import { ProcessingWorker } from './processing/processing.worker.ts';
 import { resolvers } from './resolvers/index.ts';
+import { socialGraphClient } from './social-graph.client.ts';
 
 export type MediaDeps = SubgraphDeps<MediaConfig, PrismaClient> & { storage: ObjectStorage };
 
@@ -33,7 +36,19 @@ export async function startMediaSubgraph(deps: MediaDeps): Promise<RunningServer
   const relay = new OutboxRelay(outboxStore(deps.db, 'media.outbox'), bus, logger);
   relay.start();
   const repository = new MediaRepository(deps.db, () => relay.notify());
-  const objects = new ObjectsRepository(deps.storage, config.MEDIA_UPLOAD_URL);
+  const presigner = config.S3_PRESIGN_ENDPOINT
+    ? createObjectStorage({ ...config, S3_ENDPOINT: config.S3_PRESIGN_ENDPOINT }).client
+    : deps.storage.client;
+  const objects = new ObjectsRepository(deps.storage, config.MEDIA_UPLOAD_URL, presigner);
+  const socialInternal = createInternalClient(config.SOCIAL_GRAPH_URL, config.GATEWAY_SIGNING_SECRET, {
+    from: 'media',
+    to: 'social-graph',
+  });
+  const social = socialGraphClient(socialInternal);
+  const ownerIsPrivate = async (ownerId: string) => {
+    const [relation] = await social.relations(null, [ownerId]);
+    return relation?.targetIsPrivate ?? true;
+  };
   const service = new MediaService(repository, objects, config, logger);
   const ackWaitMs = config.MEDIA_PROCESSING_ACK_WAIT_SECONDS * 1000;
   const worker = new ProcessingWorker(
@@ -48,6 +63,7 @@ export async function startMediaSubgraph(deps: MediaDeps): Promise<RunningServer
     },
     config.MEDIA_PROCESSING_MAX_DELIVER,
     logger,
+    ownerIsPrivate,
   );
   let consumer: Consumer | undefined;
   try {
@@ -67,18 +83,20 @@ export async function startMediaSubgraph(deps: MediaDeps): Promise<RunningServer
       context: ({ identity, req }) => ({
         identity,
         hints: clientHints(req.headers),
-        loaders: createLoaders(repository),
+        loaders: createLoaders(repository, social, identity?.userId ?? null),
         media: service,
         objects,
       }),
       onStop: async () => {
         await running.stop();
         await relay.stop();
+        await socialInternal.close();
       },
     });
   } catch (error) {
     await consumer?.stop();
     await relay.stop();
+    await socialInternal.close();
     throw error;
   }
 }

@@ -3,24 +3,90 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
-import { createObjectStorage, startEmbeddedObjectStore, type Identity } from '@insta/infra';
-import { postSignedGraphQL } from '@insta/infra/testing';
+import { randomUUID } from 'node:crypto';
+import { vi } from 'vitest';
+import { UsersSubjects, type UserCreatedEvent } from '@insta/events';
+import { createObjectStorage, startEmbeddedObjectStore, type Identity, type RunningServer } from '@insta/infra';
+import { postSignedGraphQL, TEST_SECRETS } from '@insta/infra/testing';
+import { loadSocialGraphConfig, startSocialGraphSubgraph } from '@insta/social-graph';
 import { startSubgraphHarness } from '@insta/test-support';
 import { loadMediaConfig, startMediaSubgraph } from '../src/server.ts';
 
-/** The media subgraph over a fresh database, the real NATS and Redis, and s3rver over a temporary directory. */
+/**
+ * The media subgraph and the real social-graph it asks about owners, over a fresh database, the real NATS and
+ * Redis, and the embedded object store over a temporary directory. Accounts are made by publishing the users
+ * subgraph's event; follows and blocks go through social-graph.
+ */
 export async function startMediaHarness(env: Record<string, string> = {}) {
   const dir = await mkdtemp(join(tmpdir(), 'media-test-'));
   const s3 = await startEmbeddedObjectStore({ directory: dir, port: 0, bucket: 'media-test' });
+  let social: RunningServer | undefined;
   const h = await startSubgraphHarness({
     name: 'media',
     loadConfig: loadMediaConfig,
-    start: (deps) => startMediaSubgraph({ ...deps, storage: createObjectStorage(deps.config) }),
+    start: async (deps) => {
+      const started = await startSocialGraphSubgraph({
+        ...deps,
+        config: loadSocialGraphConfig({ ...TEST_SECRETS, PORT: '0', LOG_LEVEL: 'silent', NODE_ENV: 'test' }),
+      });
+      social = started;
+      try {
+        const media = await startMediaSubgraph({
+          ...deps,
+          config: { ...deps.config, SOCIAL_GRAPH_URL: started.url },
+          storage: createObjectStorage(deps.config),
+        });
+        return {
+          ...media,
+          async stop() {
+            await media.stop();
+            await started.stop();
+          },
+        };
+      } catch (error) {
+        await started.stop();
+        throw error;
+      }
+    },
     env: { ...s3.env, ...env },
   });
+  const socialUrl = social!.url;
   return {
     ...h,
     s3Env: s3.env,
+    /** A user social-graph knows (public unless `isPrivate`), for media that others look at. */
+    async account(options: { isPrivate?: boolean } = {}): Promise<Identity> {
+      const userId = randomUUID();
+      const eventId = randomUUID();
+      const event: UserCreatedEvent = {
+        userId,
+        username: `u_${userId.slice(0, 8)}`,
+        isPrivate: options.isPrivate ?? false,
+        createdAt: new Date().toISOString(),
+      };
+      await h.bus.publish(
+        UsersSubjects.userCreated,
+        { ...event, eventId, occurredAt: event.createdAt },
+        { msgId: eventId },
+      );
+      await vi.waitFor(
+        async () => {
+          if (!(await h.db.socialAccount.findUnique({ where: { userId } }))) throw new Error('not replicated yet');
+        },
+        { timeout: 15_000, interval: 25 },
+      );
+      return { userId, sessionId: randomUUID() };
+    },
+    /** A social-graph mutation (follow, unfollow, block, approveFollowRequest ...) as `user` on `target`. */
+    async social(user: Identity, mutation: string, target: Identity) {
+      const res = await postSignedGraphQL(
+        socialUrl,
+        { audience: 'social-graph', principal: user },
+        `mutation($id: ID!) { ${mutation}(userId: $id) }`,
+        { id: target.userId },
+      );
+      if (res.body.errors) throw new Error(JSON.stringify(res.body.errors));
+    },
     /** A request with extra headers, as the gateway forwards them (Save-Data, DPR, Viewport-Width). */
     requestWithHeaders: <T = Record<string, any>>(
       query: string,

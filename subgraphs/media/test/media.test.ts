@@ -7,7 +7,7 @@ import { HeadObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { MEDIA_STREAM, MediaSubjects, type MediaProcessedEvent, type MediaUploadCompletedEvent } from '@insta/events';
-import { createObjectStorage, deadLetterSubject, type Consumer } from '@insta/infra';
+import { createObjectStorage, deadLetterSubject, type Consumer, type Identity } from '@insta/infra';
 import { silentLogger } from '@insta/infra/testing';
 import { MediaRepository, type ProcessedMedia } from '../src/media.repository.ts';
 import { MediaService } from '../src/media.service.ts';
@@ -30,12 +30,12 @@ let jpeg: Buffer;
 let processedConsumer: Consumer;
 const processed: MediaProcessedEvent[] = [];
 
-const newUser = () => ({ userId: randomUUID(), sessionId: randomUUID() });
-const owner = newUser();
-const stranger = newUser();
+let owner: Identity;
+let stranger: Identity;
 
 beforeAll(async () => {
   h = await startMediaHarness();
+  [owner, stranger] = await Promise.all([h.account(), h.account()]);
   jpeg = await sidewaysJpeg();
   processedConsumer = await h.bus.consume<MediaProcessedEvent>({
     stream: MEDIA_STREAM.name,
@@ -403,6 +403,7 @@ describe('the processing worker', () => {
       { ffmpegPath: 'ffmpeg', ffprobePath: 'ffprobe', maxSeconds: 60, timeoutMs: 30_000 },
       h.config.MEDIA_PROCESSING_MAX_DELIVER,
       silentLogger,
+      async () => false,
     );
   const job = (
     m: { id: string; ownerId: string; kind: 'IMAGE' | 'VIDEO'; contentType: string; objectKey: string; size: number },

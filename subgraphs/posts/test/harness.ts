@@ -54,17 +54,20 @@ export async function startPostsSystem() {
   const env = { ...TEST_SECRETS, PORT: '0', LOG_LEVEL: 'silent', NODE_ENV: 'test', ...s3.env };
   const deps = { db, kv, bus, logger: silentLogger };
   const servers: RunningServer[] = [];
-  const usersServer = await startUsersSubgraph({ ...deps, config: loadUsersConfig(env) });
-  servers.push(usersServer);
   const socialServer = await startSocialGraphSubgraph({ ...deps, config: loadSocialGraphConfig(env) });
   servers.push(socialServer);
-  const mediaConfig = loadMediaConfig(env);
+  const mediaConfig = loadMediaConfig({ ...env, SOCIAL_GRAPH_URL: socialServer.url });
   const mediaServer = await startMediaSubgraph({
     ...deps,
     config: mediaConfig,
     storage: createObjectStorage(mediaConfig),
   });
   servers.push(mediaServer);
+  const usersServer = await startUsersSubgraph({
+    ...deps,
+    config: loadUsersConfig({ ...env, MEDIA_URL: mediaServer.url }),
+  });
+  servers.push(usersServer);
   const config = loadPostsConfig({
     ...env,
     USERS_URL: usersServer.url,

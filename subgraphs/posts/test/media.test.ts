@@ -78,3 +78,37 @@ describe('createPost with media', () => {
     expect(res.body.data!.editPost).toEqual({ text: null, media: [{ id: image }] });
   });
 });
+
+describe('updateProfile(avatarMediaId)', () => {
+  const SET_AVATAR = 'mutation($id: ID) { updateProfile(input: { avatarMediaId: $id }) { avatar { id } } }';
+  const avatarOf = async (user: TestUser) =>
+    (await s.users('{ me { avatar { id } } }', {}, user.identity)).body.data!.me.avatar as { id: string } | null;
+
+  it("should refuse someone else's image (a private post's included), keeping the avatar", async () => {
+    const theirs = await readyImage(other);
+    const res = await s.users(SET_AVATAR, { id: theirs }, owner.identity);
+    expect(res.body.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'avatarMediaId' });
+    expect(await avatarOf(owner)).toBeNull();
+  });
+
+  it('should refuse unknown media and own media that is not READY, keeping the avatar', async () => {
+    const pending = await s.media(
+      'mutation($i: RequestUploadInput!) { requestUpload(input: $i) { media { id } } }',
+      { i: { contentType: 'image/jpeg', size: 100 } },
+      owner.identity,
+    );
+    for (const id of [pending.body.data!.requestUpload.media.id as string, crypto.randomUUID()]) {
+      const res = await s.users(SET_AVATAR, { id }, owner.identity);
+      expect(res.body.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'avatarMediaId' });
+    }
+    expect(await avatarOf(owner)).toBeNull();
+  });
+
+  it('should take your own READY image, and null to remove it', async () => {
+    const mine = await readyImage(owner);
+    expect((await s.users(SET_AVATAR, { id: mine }, owner.identity)).body.data!.updateProfile.avatar).toEqual({
+      id: mine,
+    });
+    expect((await s.users(SET_AVATAR, { id: null }, owner.identity)).body.data!.updateProfile.avatar).toBeNull();
+  });
+});

@@ -296,7 +296,8 @@ export class SocialRepository {
         EXISTS (SELECT 1 FROM social.blocks WHERE blocker_id = ${v} AND blocked_id = t.id) AS blocking,
         EXISTS (SELECT 1 FROM social.blocks WHERE blocker_id = t.id AND blocked_id = ${v}) AS "blockedBy",
         EXISTS (SELECT 1 FROM social.mutes WHERE muter_id = ${v} AND muted_id = t.id) AS muted,
-        coalesce(a.is_private, false) AS "targetIsPrivate"
+        -- An account not replicated yet (or unknown) is treated as private: fail closed.
+        coalesce(a.is_private, true) AS "targetIsPrivate"
       FROM unnest(${[...new Set(targetIds)]}::uuid[]) AS t(id)
       LEFT JOIN social.accounts a ON a.user_id = t.id`;
   }

@@ -25,7 +25,8 @@ const noRelation = (targetId: string): RelationRecord => ({
   blocking: false,
   blockedBy: false,
   muted: false,
-  targetIsPrivate: false,
+  // Fail closed: what social-graph does not know is private.
+  targetIsPrivate: true,
 });
 
 export const followStatus = (r: RelationRecord): FollowStatus =>

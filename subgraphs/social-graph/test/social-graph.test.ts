@@ -440,8 +440,9 @@ describe('internal readers', () => {
       { ...none, targetId: requested.id, requested: true, targetIsPrivate: true },
       { ...none, targetId: blocker.id, blocked: true },
       { ...none, targetId: muted.id, muted: true },
-      { ...none, targetId: unknown },
-      { ...none, targetId: 'nobody' },
+      // Unknown (or not yet replicated) accounts are private: fail closed.
+      { ...none, targetId: unknown, targetIsPrivate: true },
+      { ...none, targetId: 'nobody', targetIsPrivate: true },
     ]);
     for (const nobody of ['nobody', '00000000-0000-0000-0000-000000000000']) {
       const anonymous = await h.request(RELATIONS, { v: nobody, t: [requested.id, followed.id] }, TEST_SERVICE);

@@ -2,6 +2,7 @@ import { outboxStore, type PrismaClient } from '@insta/db';
 import { USERS_STREAM } from '@insta/events';
 import {
   commonServerOptions,
+  createInternalClient,
   OutboxRelay,
   startSubgraphServer,
   subgraphSchema,
@@ -12,6 +13,7 @@ import { AuthService } from './auth.service.ts';
 import type { UsersConfig } from './config.ts';
 import type { Context } from './context.ts';
 import { createLoaders } from './loaders.ts';
+import { mediaClient } from './media.client.ts';
 import { resolvers } from './resolvers/index.ts';
 import { SessionsRepository } from './sessions.repository.ts';
 import { UsersRepository } from './users.repository.ts';
@@ -25,16 +27,24 @@ export async function startUsersSubgraph(deps: UsersDeps): Promise<RunningServer
   relay.start();
   const usersRepository = new UsersRepository(deps.db, () => relay.notify());
   const auth = new AuthService(usersRepository, new SessionsRepository(deps.db), deps.kv, deps.config);
-  const users = new UsersService(usersRepository);
+  const mediaInternal = createInternalClient(deps.config.MEDIA_URL, deps.config.GATEWAY_SIGNING_SECRET, {
+    from: 'users',
+    to: 'media',
+  });
+  const users = new UsersService(usersRepository, mediaClient(mediaInternal));
   try {
     return await startSubgraphServer<Context>({
-    ...commonServerOptions('users', deps),
-    schema: subgraphSchema('users', resolvers),
-    context: ({ identity }) => ({ identity, loaders: createLoaders(usersRepository), auth, users }),
-    onStop: () => relay.stop(),
+      ...commonServerOptions('users', deps),
+      schema: subgraphSchema('users', resolvers),
+      context: ({ identity }) => ({ identity, loaders: createLoaders(usersRepository), auth, users }),
+      onStop: async () => {
+        await relay.stop();
+        await mediaInternal.close();
+      },
     });
   } catch (error) {
     await relay.stop();
+    await mediaInternal.close();
     throw error;
   }
 }

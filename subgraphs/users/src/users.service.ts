@@ -1,12 +1,25 @@
-import { badUserInput, decodeCursor, encodeCursor, isUuid, MAX_PAGE_SIZE, pageSize, toConnection, type Connection } from '@insta/infra';
+import {
+  badUserInput,
+  decodeCursor,
+  encodeCursor,
+  isUuid,
+  MAX_PAGE_SIZE,
+  pageSize,
+  toConnection,
+  type Connection,
+} from '@insta/infra';
 import { z } from 'zod';
+import type { MediaClient } from './media.client.ts';
 import type { UserRecord, UsersRepository } from './users.repository.ts';
 import { parseInput, searchQuerySchema, updateProfileSchema, USERNAME } from './validation.ts';
 
 const searchCursor = z.object({ r: z.number().int().min(0).max(2), u: z.string().regex(USERNAME) });
 
 export class UsersService {
-  constructor(private readonly users: UsersRepository) {}
+  constructor(
+    private readonly users: UsersRepository,
+    private readonly media: MediaClient,
+  ) {}
 
   /** `user(id:, username:)`: exactly one argument; unknown users are null. */
   async lookup(
@@ -26,7 +39,11 @@ export class UsersService {
     return this.users.findByUsernames([...new Set(usernames.map((u) => u.trim().toLowerCase()))]);
   }
 
-  async search(rawQuery: string, first: number | null | undefined, after: string | null | undefined): Promise<Connection<UserRecord>> {
+  async search(
+    rawQuery: string,
+    first: number | null | undefined,
+    after: string | null | undefined,
+  ): Promise<Connection<UserRecord>> {
     const query = parseInput(searchQuerySchema, rawQuery, 'query');
     const size = pageSize(first);
     const list = `search:${query}`;
@@ -45,8 +62,23 @@ export class UsersService {
     const data: Parameters<UsersRepository['update']>[1] = {};
     if (patch.displayName !== undefined) data.displayName = patch.displayName || null;
     if (patch.bio !== undefined) data.bio = patch.bio || null;
+    if (patch.avatarMediaId) await this.checkAvatar(userId, patch.avatarMediaId);
     if (patch.avatarMediaId !== undefined) data.avatarMediaId = patch.avatarMediaId;
     if (patch.isPrivate !== undefined && patch.isPrivate !== null) data.isPrivate = patch.isPrivate;
     return this.users.update(userId, data);
+  }
+
+  /**
+   * An avatar is shown to everyone who sees the user, so it must be an image of the user's own that finished
+   * processing: someone else's media (a private post's image included) would be re-published by it. Unknown and
+   * someone else's media get the same answer, so the check does not tell which ids exist.
+   */
+  private async checkAvatar(userId: string, mediaId: string): Promise<void> {
+    const media = await this.media.summary(mediaId);
+    if (!media || media.ownerId !== userId)
+      throw badUserInput('Your avatar must be one of your images', 'avatarMediaId');
+    if (media.kind !== 'IMAGE') throw badUserInput('Your avatar must be an image', 'avatarMediaId');
+    if (media.status !== 'READY')
+      throw badUserInput('This image is not processed yet; try again once it is READY', 'avatarMediaId');
   }
 }

@@ -146,7 +146,6 @@ describe('updateProfile', () => {
           displayName: 'New Name',
           bio: 'hello',
           isPrivate: true,
-          avatarMediaId: '018f0000-0000-7000-8000-000000000001',
         },
       },
       identity,
@@ -155,8 +154,21 @@ describe('updateProfile', () => {
       displayName: 'New Name',
       bio: 'hello',
       isPrivate: true,
-      avatar: { id: '018f0000-0000-7000-8000-000000000001' },
+      avatar: null,
     });
+  });
+
+  it('should refuse an avatar it cannot check with media (fail closed), changing nothing', async () => {
+    const { identity } = await createUser();
+    const res = await h.request(
+      'mutation($i: UpdateProfileInput!) { updateProfile(input: $i) { avatar { id } } }',
+      { i: { displayName: 'Changed', avatarMediaId: '018f0000-0000-7000-8000-000000000001' } },
+      identity,
+    );
+    expect(res.body.errors).toHaveLength(1);
+    const me = await h.request('{ me { displayName avatar { id } } }', {}, identity);
+    expect(me.body.data!.me.avatar).toBeNull();
+    expect(me.body.data!.me.displayName).not.toBe('Changed');
   });
 
   it('should reject bad input naming the field and change nothing', async () => {

@@ -4,19 +4,24 @@ import { extname, join, relative } from 'node:path';
 import type { MediaUploadCompletedEvent } from '@insta/events';
 import type { BusMessage, Logger } from '@insta/infra';
 import type { MediaRepository, MediaUploadRecord } from '../media.repository.ts';
-import type { ObjectsRepository } from '../objects.repository.ts';
+import { PRIVATE_PREFIX, type ObjectsRepository } from '../objects.repository.ts';
 import { ACCEPTED_TYPES } from '../upload-policy.ts';
 import { UnprocessableMediaError } from './errors.ts';
 import { processImage, type ProducedFile } from './image.processor.ts';
 import { processVideo, type VideoTools } from './video.processor.ts';
 
-/** Where a media's variants live in the bucket. */
-export const mediaPrefix = (mediaId: string) => `media/${mediaId}/`;
+/**
+ * Where a media's variants live in the bucket: under `media/` (publicly readable) when its owner's account is
+ * public when it is processed, under `private/` (readable only with a signed URL) otherwise.
+ */
+export const mediaPrefix = (mediaId: string, isPrivate: boolean) =>
+  `${isPrivate ? PRIVATE_PREFIX : 'media/'}${mediaId}/`;
 /**
  * Where one processing attempt writes them: attempts never share keys, so an attempt that loses the race to
  * READY (a redelivery running alongside a slow attempt) can delete what it uploaded without touching the winner's.
  */
-export const attemptPrefix = (mediaId: string, attempt: number) => `${mediaPrefix(mediaId)}${attempt}/`;
+export const attemptPrefix = (mediaId: string, attempt: number, isPrivate: boolean) =>
+  `${mediaPrefix(mediaId, isPrivate)}${attempt}/`;
 
 const CONTENT_TYPES: Record<string, string> = {
   '.webp': 'image/webp',
@@ -45,13 +50,16 @@ export class ProcessingWorker {
     private readonly tools: VideoTools,
     private readonly maxDeliver: number,
     private readonly logger: Logger,
+    /** Whether the owner's account is private (or unknown); asked before anything is uploaded. */
+    private readonly ownerIsPrivate: (ownerId: string) => Promise<boolean>,
   ) {}
 
   readonly handle = async (message: BusMessage<MediaUploadCompletedEvent>): Promise<void> => {
     const media = await this.media.beginAttempt(message.data.mediaId);
     if (!media) return;
+    const isPrivate = await this.ownerIsPrivate(media.ownerId);
     const work = await mkdtemp(join(tmpdir(), 'media-'));
-    const prefix = attemptPrefix(media.id, media.attempt);
+    const prefix = attemptPrefix(media.id, media.attempt, isPrivate);
     try {
       const variants = await this.process(media, message.data.etag, work, prefix);
       const ready = await this.media.markReady(media.id, variants);
@@ -125,7 +133,8 @@ export class ProcessingWorker {
     const failed = await this.media.fail(media.id, 'PROCESSING', reason);
     if (!failed) return;
     await this.deleteQuietly(media.objectKey);
-    await this.deletePrefixQuietly(mediaPrefix(media.id), media.id);
+    await this.deletePrefixQuietly(mediaPrefix(media.id, false), media.id);
+    await this.deletePrefixQuietly(mediaPrefix(media.id, true), media.id);
   }
 
   private async deletePrefixQuietly(prefix: string, mediaId: string) {

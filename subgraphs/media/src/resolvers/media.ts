@@ -1,6 +1,11 @@
 import { badUserInput } from '@insta/infra';
+import type { Context } from '../context.ts';
 import { findVariant, pickVariant } from '../delivery.ts';
 import type { MediaResolvers, MediaVariantResolvers } from '../generated/graphql.ts';
+import type { VariantRecord } from '../media.repository.ts';
+
+const urlOf = async (variant: VariantRecord, ownerId: string, ctx: Context) =>
+  ctx.media.variantUrl(variant, async () => (await ctx.loaders.relationToOwner.load(ownerId)).targetIsPrivate);
 
 export const Media: MediaResolvers = {
   // References come from other subgraphs (a post, an avatar) that already decided to show the media.
@@ -11,15 +16,19 @@ export const Media: MediaResolvers = {
     // Without a name, a media with nothing fitting to pick (a video without HLS) simply has no URL.
     if (variant == null) {
       const picked = pickVariant(media.kind, variants, ctx.hints);
-      return picked ? ctx.objects.publicUrl(picked.objectKey) : null;
+      return picked ? urlOf(picked, media.ownerId, ctx) : null;
     }
     const named = findVariant(variants, variant);
     if (!named) throw badUserInput(`No variant "${variant}"; see Media.variants`, 'variant');
-    return ctx.objects.publicUrl(named.objectKey);
+    return urlOf(named, media.ownerId, ctx);
   },
   variants: (media, _, ctx) => (media.status === 'READY' ? ctx.loaders.variantsByMediaId.load(media.id) : []),
 };
 
 export const MediaVariant: MediaVariantResolvers = {
-  url: (variant, _, ctx) => ctx.objects.publicUrl(variant.objectKey),
+  url: async (variant, _, ctx) => {
+    const media = await ctx.loaders.mediaById.load(variant.mediaId);
+    if (media) return urlOf(variant, media.ownerId, ctx);
+    return ctx.media.variantUrl(variant, async () => true);
+  },
 };

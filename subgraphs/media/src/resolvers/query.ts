@@ -4,7 +4,10 @@ import type { QueryResolvers } from '../generated/graphql.ts';
 export const Query: QueryResolvers = {
   media: async (_, { id }, ctx) => {
     const media = isUuid(id) ? await ctx.loaders.mediaById.load(id) : null;
-    return media && ctx.media.visibleTo(media, ctx.identity) ? media : null;
+    if (!media) return null;
+    return (await ctx.media.visibleTo(media, ctx.identity, (ownerId) => ctx.loaders.relationToOwner.load(ownerId)))
+      ? media
+      : null;
   },
   mediaSummaries: (_, { ids }, ctx) => ctx.media.summaries(ids),
 };
