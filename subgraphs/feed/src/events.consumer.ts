@@ -161,6 +161,7 @@ export class FeedEventsHandler {
           type: 'LIKE',
           target: event.postId,
           postId: event.postId,
+          postAuthorId: event.postAuthorId,
           commentId: null,
           at: new Date(event.at),
         });
@@ -187,6 +188,8 @@ export class FeedEventsHandler {
           type: 'MENTION',
           target: event.commentId ?? event.postId,
           postId: event.postId,
+          // A mention in a post is written by the post's author; one in a comment is looked up.
+          postAuthorId: event.commentId ? null : event.authorId,
           commentId: event.commentId,
           at: new Date(event.createdAt),
         });
@@ -198,7 +201,13 @@ export class FeedEventsHandler {
   /** A reply notifies the author of the comment replied to; the post's author hears of every comment on the post. */
   private async commentAdded(event: CommentAddedEvent) {
     const at = new Date(event.createdAt);
-    const base = { actorId: event.authorId, postId: event.postId, commentId: event.commentId, at };
+    const base = {
+      actorId: event.authorId,
+      postId: event.postId,
+      commentId: event.commentId,
+      postAuthorId: event.postAuthorId,
+      at,
+    };
     if (event.parentId && event.parentAuthorId) {
       await this.notifications.notify({
         ...base,

@@ -128,6 +128,15 @@ export class FeedRepository {
     return toItems(rows);
   }
 
+  /** The author of each live post among `postIds`; deleted and unknown posts are left out. */
+  async liveAuthorsOf(postIds: readonly string[]): Promise<Map<string, string>> {
+    if (postIds.length === 0) return new Map();
+    const rows = await this.db.$queryRaw<{ post_id: string; author_id: string }[]>`
+      SELECT post_id::text, author_id::text FROM feed.posts
+      WHERE post_id = ANY(${[...new Set(postIds)]}::uuid[]) AND deleted_at IS NULL`;
+    return new Map(rows.map((r) => [r.post_id, r.author_id]));
+  }
+
   /** The posts among `postIds` written by `authorId`. */
   async postsOfAuthorAmong(authorId: string, postIds: readonly string[]): Promise<string[]> {
     if (postIds.length === 0) return [];

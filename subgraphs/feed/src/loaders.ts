@@ -1,14 +1,25 @@
 import DataLoader from 'dataloader';
 import { keyedLoader, type Identity } from '@insta/infra';
 import type { NotificationsRepository } from './notifications.repository.ts';
+import type { NotificationsService } from './notifications.service.ts';
 
 /**
  * Per request: the most recent actors of the notifications on a page, one query per `actors(first:)` value; and
  * notification references (subscriptions), resolved only for their recipient.
  */
-export function createLoaders(notifications: NotificationsRepository, viewer: Identity | null) {
+export function createLoaders(
+  notifications: NotificationsRepository,
+  viewer: Identity | null,
+  service: NotificationsService,
+) {
   const byLimit = new Map<number, DataLoader<string, string[]>>();
   return {
+    /** Whether the viewer may see each post (one replica query and one social-graph call per batch). */
+    postVisible: new DataLoader<string, boolean>(async (postIds) => {
+      if (!viewer) return postIds.map(() => false);
+      const visible = await service.visiblePosts(viewer.userId, postIds);
+      return postIds.map((id) => visible.has(id));
+    }),
     ownNotification: keyedLoader(
       (ids: readonly string[]) => (viewer ? notifications.findOwn(viewer.userId, ids) : Promise.resolve([])),
       (n) => n.id,

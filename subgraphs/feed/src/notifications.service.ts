@@ -4,6 +4,7 @@ import { decodeCursor, encodeCursor, pageSize, type Connection } from '@insta/in
 import type { FeedEventsPublisher } from './feed.events.ts';
 import type { FeedRepository } from './feed.repository.ts';
 import type { NotificationRecord, NotificationsRepository } from './notifications.repository.ts';
+import type { AuthorAccess } from './social-graph.client.ts';
 
 const LIST = 'notifications';
 const cursorKey = z.tuple([z.number().int().nonnegative(), z.uuid()]);
@@ -16,12 +17,15 @@ export interface NotifyInput {
   target: string | null;
   postId: string | null;
   commentId: string | null;
+  /** The author of `postId` when the event names it; looked up in the feed's post replica otherwise. */
+  postAuthorId?: string | null;
   at: Date;
 }
 
 /**
  * Grouped notifications (Mastodon-style group key: type + target + time bucket): "ana and 5 others liked your
- * post" is one notification with its actors. No notification to oneself, none from a muted or blocked account.
+ * post" is one notification with its actors. No notification to oneself, none from a muted or blocked account,
+ * none about a post the recipient may not see (a mention in a private account's post reaches only followers).
  */
 export class NotificationsService {
   constructor(
@@ -29,11 +33,13 @@ export class NotificationsService {
     private readonly feed: FeedRepository,
     private readonly events: FeedEventsPublisher,
     private readonly groupHours: number,
+    private readonly access: AuthorAccess,
   ) {}
 
   async notify(input: NotifyInput): Promise<void> {
     if (input.recipientId === input.actorId) return;
     if (await this.feed.mutedOrBlocked(input.recipientId, input.actorId)) return;
+    if (input.postId && !(await this.maySeePost(input.recipientId, input.postId, input.postAuthorId ?? null))) return;
     const bucket = Math.floor(input.at.getTime() / (this.groupHours * 3_600_000));
     const record = await this.notifications.addActor({
       userId: input.recipientId,
@@ -53,6 +59,24 @@ export class NotificationsService {
       actorCount: record.actorCount,
       updatedAt: record.updatedAt.toISOString(),
     });
+  }
+
+  /** A post the feed does not know (or knows deleted) is not seen: fail closed. */
+  private async maySeePost(viewerId: string, postId: string, knownAuthorId: string | null): Promise<boolean> {
+    const authorId = knownAuthorId ?? (await this.feed.liveAuthorsOf([postId])).get(postId);
+    if (!authorId) return false;
+    if (authorId === viewerId) return true;
+    return (await this.access.visibleAuthors(viewerId, [authorId])).has(authorId);
+  }
+
+  /**
+   * Which of `postIds` the viewer may see now: a notification keeps its post only while it does (an unfollow or
+   * a block later hides it, id included).
+   */
+  async visiblePosts(viewerId: string, postIds: readonly string[]): Promise<Set<string>> {
+    const authors = await this.feed.liveAuthorsOf(postIds);
+    const visibleAuthors = await this.access.visibleAuthors(viewerId, [...new Set(authors.values())]);
+    return new Set([...authors].filter(([, author]) => visibleAuthors.has(author)).map(([post]) => post));
   }
 
   /** Removes the actor (an unlike at `at`, a resolved follow request) and announces it when something changed. */

@@ -20,7 +20,7 @@ import { createLoaders } from './loaders.ts';
 import { NotificationsRepository } from './notifications.repository.ts';
 import { NotificationsService } from './notifications.service.ts';
 import { resolvers } from './resolvers/index.ts';
-import { socialGraphFollowerSource, type FollowerSource } from './social-graph.client.ts';
+import { socialGraphAuthorAccess, socialGraphFollowerSource, type FollowerSource } from './social-graph.client.ts';
 import { TimelineRepository } from './timeline.repository.ts';
 
 export type FeedDeps = SubgraphDeps<FeedConfig, PrismaClient> & {
@@ -46,6 +46,7 @@ export async function startFeedSubgraph(deps: FeedDeps): Promise<RunningServer> 
     feedRepo,
     publisher,
     config.NOTIFICATION_GROUP_HOURS,
+    socialGraphAuthorAccess(internal),
   );
   const feed = new FeedService(feedRepo, timelines, { activeWindowDays: config.FEED_ACTIVE_WINDOW_DAYS });
   const handler = new FeedEventsHandler(feedRepo, timelines, notifications, {
@@ -86,7 +87,7 @@ export async function startFeedSubgraph(deps: FeedDeps): Promise<RunningServer> 
       schema: subgraphSchema('feed', resolvers),
       context: ({ identity }) => ({
         identity,
-        loaders: createLoaders(notificationsRepo, identity),
+        loaders: createLoaders(notificationsRepo, identity, notifications),
         feed,
         notifications,
       }),

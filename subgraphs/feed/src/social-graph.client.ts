@@ -47,3 +47,36 @@ export function socialGraphFollowerSource(client: InternalClient): FollowerSourc
     },
   };
 }
+
+/** Whose posts a viewer may see: the viewer's own, public accounts' and followed private accounts', never across a block. */
+export interface AuthorAccess {
+  visibleAuthors(viewerId: string, authorIds: readonly string[]): Promise<Set<string>>;
+}
+
+const RELATIONS = /* GraphQL */ `
+  query Relations($viewerId: ID!, $targetIds: [ID!]!) {
+    relations(viewerId: $viewerId, targetIds: $targetIds) {
+      targetId
+      following
+      blocked
+      targetIsPrivate
+    }
+  }
+`;
+const MAX_TARGETS = 500;
+
+export function socialGraphAuthorAccess(client: InternalClient): AuthorAccess {
+  return {
+    async visibleAuthors(viewerId, authorIds) {
+      const visible = new Set<string>(authorIds.filter((id) => id === viewerId));
+      const others = [...new Set(authorIds.filter((id) => id !== viewerId))];
+      for (let i = 0; i < others.length; i += MAX_TARGETS) {
+        const data = await client.query<{
+          relations: { targetId: string; following: boolean; blocked: boolean; targetIsPrivate: boolean }[];
+        }>(RELATIONS, { viewerId, targetIds: others.slice(i, i + MAX_TARGETS) });
+        for (const r of data.relations) if (!r.blocked && (!r.targetIsPrivate || r.following)) visible.add(r.targetId);
+      }
+      return visible;
+    },
+  };
+}

@@ -81,6 +81,13 @@ async function like(postId: string, postAuthor: TestUser, user: TestUser, subjec
 
 const ids = (users: { id: string }[]) => users.map((u) => u.id);
 
+/** A post the feed knows (its replica has it): notifications show only posts their recipient may see. */
+async function postBy(author: TestUser): Promise<string> {
+  const postId = await h.post(author);
+  await eventually(async () => expect(await h.db.feedPost.findUnique({ where: { postId } })).not.toBeNull());
+  return postId;
+}
+
 describe('grouped notifications', () => {
   it('should group likes of one post into one notification with the most recent actors first', async () => {
     const [author, ana, bob, carl] = [
@@ -89,7 +96,7 @@ describe('grouped notifications', () => {
       await h.createUser(),
       await h.createUser(),
     ];
-    const postId = randomUUID();
+    const postId = await postBy(author);
     await like(postId, author, ana);
     await like(postId, author, bob);
     await like(postId, author, carl);
@@ -112,7 +119,7 @@ describe('grouped notifications', () => {
 
   it('should remove the actor on unlike and count a redelivered like once', async () => {
     const [author, ana, bob] = [await h.createUser(), await h.createUser(), await h.createUser()];
-    const postId = randomUUID();
+    const postId = await postBy(author);
     await like(postId, author, ana);
     await like(postId, author, bob);
     await like(postId, author, ana);
@@ -127,7 +134,7 @@ describe('grouped notifications', () => {
 
   it('should announce each removed actor, also the one whose removal deleted the notification', async () => {
     const [author, ana, bob] = [await h.createUser(), await h.createUser(), await h.createUser()];
-    const postId = randomUUID();
+    const postId = await postBy(author);
     await like(postId, author, ana);
     await like(postId, author, bob);
     await like(postId, author, bob, PostsSubjects.postUnliked);
@@ -148,7 +155,7 @@ describe('grouped notifications', () => {
       await h.createUser(),
       await h.createUser(),
     ];
-    const postId = randomUUID();
+    const postId = await postBy(author);
     const t = Date.now() + ++minute * 1_000;
     const event = (user: TestUser, at: number): PostLikeEvent => ({
       postId,
@@ -182,7 +189,7 @@ describe('grouped notifications', () => {
       expect(await h.db.feedMute.count({ where: { muterId: author.id, active: true } })).toBe(1);
       expect(await h.db.feedBlock.count({ where: { blockerId: blocked.id, active: true } })).toBe(1);
     });
-    const postId = randomUUID();
+    const postId = await postBy(author);
     for (const user of [author, muted, blocked, fan]) await like(postId, author, user);
     // Events are handled in order: once the last like shows, the others were handled (and skipped).
     await eventually(async () => expect((await notificationsOf(author)).nodes[0]?.actors).toEqual([{ id: fan.id }]));
@@ -196,7 +203,7 @@ describe('grouped notifications', () => {
       await h.createUser(),
       await h.createUser(),
     ];
-    const postId = randomUUID();
+    const postId = await postBy(author);
     for (const user of [muted, blocker, fan]) await like(postId, author, user);
     await eventually(async () => expect((await notificationsOf(author)).nodes[0]?.actorCount).toBe(3));
     await h.social(author, 'mute', muted);
@@ -212,7 +219,7 @@ describe('grouped notifications', () => {
       await h.createUser(),
       await h.createUser({ isPrivate: true }),
     ];
-    const postId = randomUUID();
+    const postId = await postBy(author);
     const [comment, reply] = [randomUUID(), randomUUID()];
     const at = new Date().toISOString();
     const base = { postId, postAuthorId: author.id, commentCount: 1, createdAt: at };
@@ -273,7 +280,7 @@ describe('grouped notifications', () => {
 describe('reading notifications', () => {
   it('should page newest first, mark all read, and turn a group unread again on a new actor', async () => {
     const [author, ana, bob] = [await h.createUser(), await h.createUser(), await h.createUser()];
-    const posts = [randomUUID(), randomUUID(), randomUUID()];
+    const posts = [await postBy(author), await postBy(author), await postBy(author)];
     for (const postId of posts) await like(postId, author, ana);
     await eventually(async () => expect((await notificationsOf(author)).unread).toBe(3));
     const first = await notificationsOf(author, { first: 2 });
@@ -308,5 +315,68 @@ describe('reading notifications', () => {
     const feedCursor = encodeCursor('feed', [1, randomUUID()]);
     const res = await h.request(NOTIFICATIONS, { after: feedCursor }, user.identity);
     expect(res.body.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'after' });
+  });
+});
+
+describe('notifications and post privacy', () => {
+  const mention = (postId: string, author: TestUser, mentioned: TestUser, commentId: string | null = null) =>
+    publishEvent(h.bus, PostsSubjects.mentionCreated, {
+      postId,
+      commentId,
+      mentionedUserId: mentioned.id,
+      authorId: author.id,
+      createdAt: new Date().toISOString(),
+    } satisfies MentionCreatedEvent);
+
+  it("should not notify a stranger mentioned in a private account's post, but notify its followers", async () => {
+    const [priv, follower, stranger, pub] = [
+      await h.createUser({ isPrivate: true }),
+      await h.createUser(),
+      await h.createUser(),
+      await h.createUser(),
+    ];
+    await h.social(follower, 'follow', priv);
+    await h.social(priv, 'approveFollowRequest', follower);
+    const secret = await postBy(priv);
+    await mention(secret, priv, stranger);
+    await mention(secret, priv, follower);
+    // A later, visible mention of the stranger: once it is there, the private one has been handled.
+    const open = await postBy(pub);
+    await mention(open, pub, stranger);
+    await eventually(async () => expect((await notificationsOf(follower)).nodes).toHaveLength(1));
+    expect((await notificationsOf(follower)).nodes[0]).toMatchObject({ type: 'MENTION', post: { id: secret } });
+    await eventually(async () => expect((await notificationsOf(stranger)).nodes).toHaveLength(1));
+    expect((await notificationsOf(stranger)).nodes).toEqual([
+      expect.objectContaining({ type: 'MENTION', post: { id: open }, actors: [{ id: pub.id }] }),
+    ]);
+  });
+
+  it('should hide the post (and comment) of an old notification after an unfollow or a block', async () => {
+    const [priv, exFollower, pub, blocked] = [
+      await h.createUser({ isPrivate: true }),
+      await h.createUser(),
+      await h.createUser(),
+      await h.createUser(),
+    ];
+    await h.social(exFollower, 'follow', priv);
+    await h.social(priv, 'approveFollowRequest', exFollower);
+    const secret = await postBy(priv);
+    const commentId = randomUUID();
+    await mention(secret, priv, exFollower, commentId);
+    const open = await postBy(pub);
+    await mention(open, pub, blocked);
+    await eventually(async () =>
+      expect((await notificationsOf(exFollower)).nodes[0]).toMatchObject({ comment: { id: commentId } }),
+    );
+    await eventually(async () =>
+      expect((await notificationsOf(blocked)).nodes[0]).toMatchObject({ post: { id: open } }),
+    );
+
+    await h.social(exFollower, 'unfollow', priv);
+    await h.social(pub, 'block', blocked);
+    const [ofEx] = (await notificationsOf(exFollower)).nodes;
+    expect(ofEx).toMatchObject({ type: 'MENTION', post: null, comment: null });
+    const [ofBlocked] = (await notificationsOf(blocked)).nodes;
+    expect(ofBlocked).toMatchObject({ type: 'MENTION', post: null });
   });
 });

@@ -13,8 +13,14 @@ export const Notification: NotificationResolvers = {
     const ids = await ctx.loaders.actors(limit).load(notification.id);
     return ids.map((id) => ({ __typename: 'User' as const, id }));
   },
-  post: (notification) => (notification.postId ? { __typename: 'Post', id: notification.postId } : null),
-  comment: (notification) =>
-    notification.commentId ? { __typename: 'Comment' as const, id: notification.commentId } : null,
+  // Checked here, not only by posts: a query for `post { id }` alone never reaches the posts subgraph.
+  post: async (notification, _, ctx) =>
+    notification.postId && (await ctx.loaders.postVisible.load(notification.postId))
+      ? { __typename: 'Post', id: notification.postId }
+      : null,
+  comment: async (notification, _, ctx) =>
+    notification.commentId && notification.postId && (await ctx.loaders.postVisible.load(notification.postId))
+      ? { __typename: 'Comment' as const, id: notification.commentId }
+      : null,
   read: (notification) => notification.readAt !== null,
 };
