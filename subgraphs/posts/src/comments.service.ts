@@ -77,11 +77,13 @@ export class CommentsService {
   }
 
   /** By the comment's author or the post's author. */
-  async delete(viewerId: string, id: string): Promise<boolean> {
+  async delete(loaders: Loaders, viewerId: string, id: string): Promise<boolean> {
     const comment = isUuid(id) ? await this.comments.findForWrite(id) : null;
     if (!comment) throw notFound('Comment not found');
     const { post, ...record } = comment;
     if (viewerId !== comment.authorId && viewerId !== post.authorId) {
+      // Under a post the viewer cannot see, the comment does not exist for them.
+      if (!(await loaders.visiblePost(comment.postId))) throw notFound('Comment not found');
       throw forbidden('Only the comment author or the post author can delete this comment');
     }
     if (!(await this.comments.softDelete(record, post.authorId, viewerId))) throw notFound('Comment not found');

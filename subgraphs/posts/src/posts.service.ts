@@ -83,8 +83,8 @@ export class PostsService {
     }
   }
 
-  async edit(viewerId: string, id: string, input: { text?: string | null }): Promise<PostRecord> {
-    const post = await this.ownPost(viewerId, id);
+  async edit(loaders: Loaders, viewerId: string, id: string, input: { text?: string | null }): Promise<PostRecord> {
+    const post = await this.ownPost(loaders, viewerId, id);
     const text = cleanText(input.text, 'input.text');
     if (!text && post._count.media === 0) throw badUserInput('A post without media needs text', 'input.text');
     const hashtags = this.hashtags(text);
@@ -94,8 +94,8 @@ export class PostsService {
     return edited;
   }
 
-  async delete(viewerId: string, id: string): Promise<boolean> {
-    await this.ownPost(viewerId, id);
+  async delete(loaders: Loaders, viewerId: string, id: string): Promise<boolean> {
+    await this.ownPost(loaders, viewerId, id);
     if (!(await this.posts.softDelete(id))) throw notFound('Post not found');
     return true;
   }
@@ -177,10 +177,14 @@ export class PostsService {
     return post;
   }
 
-  private async ownPost(viewerId: string, id: string) {
+  /** FORBIDDEN only for a post the viewer can see: for any other, NOT_FOUND, so the answer does not tell it exists. */
+  private async ownPost(loaders: Loaders, viewerId: string, id: string) {
     const post = isUuid(id) ? await this.posts.findForWrite(id) : null;
     if (!post) throw notFound('Post not found');
-    if (post.authorId !== viewerId) throw forbidden('Only the author can change this post');
+    if (post.authorId !== viewerId) {
+      if (!(await loaders.visiblePost(id))) throw notFound('Post not found');
+      throw forbidden('Only the author can change this post');
+    }
     return post;
   }
 

@@ -142,3 +142,37 @@ describe('private accounts', () => {
     expect(await read(blocker, byBlocker.id)).toEqual({ id: byBlocker.id });
   });
 });
+
+describe('writes on posts one cannot see', () => {
+  it('should answer NOT_FOUND (not FORBIDDEN) to editPost, deletePost and deleteComment on an invisible post, changing nothing', async () => {
+    const [author, follower, stranger] = await Promise.all([s.signUp(), s.signUp(), s.signUp()]);
+    await makePrivate(author, stranger);
+    await social(follower, 'follow', author, 'REQUESTED');
+    await social(author, 'approveFollowRequest', follower, true);
+    const post = await s.createPost(author, { text: 'only for friends' });
+    const comment = await s.request(
+      'mutation($i: AddCommentInput!) { addComment(input: $i) { id } }',
+      { i: { postId: post.id, text: 'hi' } },
+      author.identity,
+    );
+    const commentId = comment.body.data!.addComment.id as string;
+    const attempts = [
+      ['mutation($id: ID!) { editPost(id: $id, input: { text: "hacked" }) { id } }', { id: post.id }],
+      ['mutation($id: ID!) { deletePost(id: $id) }', { id: post.id }],
+      ['mutation($id: ID!) { deleteComment(id: $id) }', { id: commentId }],
+    ] as const;
+    const code = (res: { body: { errors?: { extensions?: { code?: string } }[] } }) =>
+      res.body.errors?.[0]?.extensions?.code;
+    for (const [query, variables] of attempts) {
+      expect(code(await s.request(query, variables, stranger.identity))).toBe('NOT_FOUND');
+      // Someone who can see the post learns nothing new from FORBIDDEN.
+      expect(code(await s.request(query, variables, follower.identity))).toBe('FORBIDDEN');
+    }
+    const seen = await s.request(
+      'query($id: ID!) { post(id: $id) { text commentCount } }',
+      { id: post.id },
+      author.identity,
+    );
+    expect(seen.body.data!.post).toEqual({ text: 'only for friends', commentCount: 1 });
+  });
+});
