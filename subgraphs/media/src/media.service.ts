@@ -98,6 +98,11 @@ export class MediaService {
       }
       throw badUserInput('Nothing has been uploaded for this media yet', 'mediaId');
     }
+    // Written after the form expired (a store that let a late form through, or a write around the form): the
+    // ticket no longer covers it.
+    if (media.uploadExpiresAt && head.lastModified && head.lastModified.getTime() > media.uploadExpiresAt.getTime()) {
+      await this.rejectUpload(media.id, media.objectKey, 'UPLOAD_EXPIRED', true);
+    }
     let detected: string | undefined;
     if (head.size > 0 && head.size <= media.size) {
       const start = await this.objects.readStart(media.objectKey, head.etag, Math.min(MAGIC_BYTES, head.size));
@@ -120,11 +125,12 @@ export class MediaService {
     mediaId: string,
     objectKey: string,
     reason: 'UPLOAD_EXPIRED' | 'SIZE_MISMATCH' | 'TYPE_MISMATCH',
+    objectExists = reason !== 'UPLOAD_EXPIRED',
   ): Promise<never> {
     const failed = await this.media.fail(mediaId, 'AWAITING_UPLOAD', reason);
     if (!failed) throw conflict('This upload is already complete', 'mediaId');
     // FAILED is committed: the client gets its typed error whatever happens to the object, which is only storage.
-    if (reason !== 'UPLOAD_EXPIRED') {
+    if (objectExists) {
       await this.objects.delete(objectKey).catch((error: unknown) => {
         this.logger.warn({ err: error, key: objectKey, mediaId }, 'could not delete a rejected upload');
       });

@@ -42,6 +42,8 @@ export interface ObjectHead {
   size: number;
   contentType: string | undefined;
   etag: string;
+  /** When this version was written (the store's clock, whole seconds). */
+  lastModified: Date | undefined;
 }
 
 /** The only code that touches the object store. */
@@ -81,7 +83,12 @@ export class ObjectsRepository {
     try {
       const res = await this.storage.client.send(new HeadObjectCommand({ Bucket: this.storage.bucket, Key: key }));
       if (!res.ETag) throw new Error(`The object store returned no ETag for ${key}`);
-      return { size: res.ContentLength ?? 0, contentType: res.ContentType, etag: res.ETag };
+      return {
+        size: res.ContentLength ?? 0,
+        contentType: res.ContentType,
+        etag: res.ETag,
+        lastModified: res.LastModified,
+      };
     } catch (error) {
       if (isNotFound(error)) return null;
       throw error;

@@ -382,6 +382,22 @@ describe('completeUpload', () => {
     expect((await mediaRow(ticket.media.id)).processingAttempts).toBe(1);
   });
 
+  it('should not complete an upload whose object was written after the form expired, and delete it', async () => {
+    const ticket = await requestUpload({ contentType: 'image/jpeg', size: jpeg.length });
+    const expired = new Date(Date.now() - 60_000);
+    await h.db.media.update({ where: { id: ticket.media.id }, data: { uploadExpiresAt: expired } });
+    // Written now, a minute after the expiry: as a store that ignored the policy's expiration would have let it in.
+    const storage = createObjectStorage(h.s3Env);
+    const key = (await mediaRow(ticket.media.id)).objectKey;
+    await storage.client.send(
+      new PutObjectCommand({ Bucket: storage.bucket, Key: key, Body: jpeg, ContentType: 'image/jpeg' }),
+    );
+    const res = await h.request(COMPLETE_UPLOAD, { id: ticket.media.id }, owner);
+    expect(res.body.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', reason: 'UPLOAD_EXPIRED' });
+    expect(await mediaRow(ticket.media.id)).toMatchObject({ status: 'FAILED', failureReason: 'UPLOAD_EXPIRED' });
+    expect(await objectExists(key)).toBe(false);
+  });
+
   it('should leave a media waiting when nothing was uploaded yet, and fail it once the upload window closed', async () => {
     const ticket = await requestUpload({ contentType: 'image/jpeg', size: 100 });
     const early = await h.request(COMPLETE_UPLOAD, { id: ticket.media.id }, owner);
