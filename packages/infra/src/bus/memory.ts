@@ -25,7 +25,20 @@ interface StoredMessage {
   seq: number;
   subject: string;
   json: string;
+  /** When it was stored (ms), for the age limit. */
+  at: number;
 }
+
+/**
+ * How much each stream keeps, like a JetStream stream's `max_msgs` and `max_age` with the default "limits"
+ * retention and discard-old policy: the oldest messages go, even if a durable has not had them yet (it then skips
+ * them, as a JetStream consumer would). Without a bound an embedded process would keep every event forever.
+ */
+export interface MemoryStreamLimits {
+  maxMessages: number;
+  maxAgeMs: number;
+}
+export const DEFAULT_MEMORY_STREAM_LIMITS: MemoryStreamLimits = { maxMessages: 100_000, maxAgeMs: 24 * 3_600_000 };
 
 interface Stream {
   spec: StreamSpec;
@@ -62,8 +75,20 @@ export class MemoryEventBus implements EventBus {
   constructor(
     private readonly prefix: string,
     private readonly logger: Logger,
+    private readonly limits: MemoryStreamLimits = DEFAULT_MEMORY_STREAM_LIMITS,
   ) {
     if (!prefix) throw new Error('MemoryEventBus needs a subject prefix');
+    if (!(limits.maxMessages >= 1 && limits.maxAgeMs >= 1)) throw new Error('MemoryEventBus limits must be positive');
+  }
+
+  /** Drops what is over the stream's limits, oldest first; durables skip dropped sequences. */
+  private trim(stream: Stream, now: number) {
+    const { messages } = stream;
+    let drop = Math.max(0, messages.length - this.limits.maxMessages);
+    while (drop < messages.length && now - messages[drop]!.at > this.limits.maxAgeMs) drop++;
+    if (drop === 0) return;
+    const dropped = messages.splice(0, drop);
+    for (const durable of stream.durables.values()) for (const m of dropped) durable.pending.delete(m.seq);
   }
 
   async ensureStream(spec: StreamSpec) {
@@ -90,8 +115,9 @@ export class MemoryEventBus implements EventBus {
       if (stream.recentIds.has(options.msgId)) return;
       stream.recentIds.set(options.msgId, now);
     }
-    const message: StoredMessage = { seq: ++this.seq, subject, json: JSON.stringify(data) };
+    const message: StoredMessage = { seq: ++this.seq, subject, json: JSON.stringify(data), at: now };
     stream.messages.push(message);
+    this.trim(stream, now);
     for (const listener of this.listeners) {
       if (!subjectMatches(listener.pattern, subject)) continue;
       listener.buffered.push({ subject, data: JSON.parse(message.json) as unknown });
