@@ -477,6 +477,37 @@ describe('internal readers', () => {
     ]);
   });
 
+  it('should answer FORBIDDEN to internal fields signed for a user or an anonymous client, revealing nothing', async () => {
+    const priv = await createUser(h, { isPrivate: true });
+    const [fan, outsider] = [await createUser(h), await createUser(h)];
+    await run(FOLLOW, fan, priv);
+    await run(APPROVE, priv, fan);
+    await run(MUTE, priv, outsider);
+    const probes = [
+      ['query($u: ID!) { followerIds(userId: $u) { ids } }', { u: priv.id }],
+      [
+        'query($p: [UserPairInput!]!) { mutedOrBlocked(pairs: $p) { muted } }',
+        { p: [{ userId: priv.id, otherId: outsider.id }] },
+      ],
+      [RELATIONS, { v: priv.id, t: [outsider.id] }],
+      // Hidden inside a fragment, and next to a public field.
+      [
+        'query($u: ID!) { followRequests { edges { node { id } } } ...F } fragment F on Query { followerIds(userId: $u) { ids } }',
+        { u: priv.id },
+      ],
+    ] as const;
+    for (const [query, variables] of probes) {
+      for (const principal of [null, outsider.identity, priv.identity]) {
+        const res = await h.request(query, variables, principal);
+        expect(res.body.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+        expect(JSON.stringify(res.body)).not.toContain(fan.id);
+        expect(res.body.data ?? null).toBeNull();
+      }
+    }
+    // The same question asked by a service is answered.
+    expect((await h.request(probes[0][0], probes[0][1], TEST_SERVICE)).body.data!.followerIds.ids).toEqual([fan.id]);
+  });
+
   it('should keep the internal fields out of the public API', async () => {
     const supergraph = await readFile(new URL('../../../schema/supergraph.graphql', import.meta.url), 'utf8');
     expect(supergraph).toMatch(/relations\(viewerId: ID!, targetIds: \[ID!\]!\): \[Relation!\]! @inaccessible/);
