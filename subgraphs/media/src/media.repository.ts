@@ -55,12 +55,26 @@ const columns = {
 
 const uploadColumns = { ...columns, size: true, objectKey: true, uploadExpiresAt: true } as const;
 
-const variantColumns = { mediaId: true, name: true, objectKey: true, contentType: true, width: true, height: true, size: true } as const;
+const variantColumns = {
+  mediaId: true,
+  name: true,
+  objectKey: true,
+  contentType: true,
+  width: true,
+  height: true,
+  size: true,
+} as const;
 
 type Tx = Prisma.TransactionClient;
 
 function processedRow(media: MediaRecord, status: 'READY' | 'FAILED', reason?: string) {
-  const event: MediaProcessedEvent = { mediaId: media.id, ownerId: media.ownerId, kind: media.kind, status, ...(reason ? { reason } : {}) };
+  const event: MediaProcessedEvent = {
+    mediaId: media.id,
+    ownerId: media.ownerId,
+    kind: media.kind,
+    status,
+    ...(reason ? { reason } : {}),
+  };
   return outboxRow(MediaSubjects.processed, event);
 }
 
@@ -95,8 +109,27 @@ export class MediaRepository {
     return this.db.media.findUnique({ where: { id }, select: uploadColumns });
   }
 
+  /** READY media of `ownerId` with variants still under `prefix` (`media/<id>/...`). */
+  async mediaWithVariantsUnder(ownerId: string, prefix: string): Promise<string[]> {
+    const rows = await this.db.$queryRaw<{ id: string }[]>`
+      SELECT DISTINCT m.id::text AS id FROM media.media m JOIN media.media_variants v ON v.media_id = m.id
+      WHERE m.owner_id = ${ownerId}::uuid AND m.status = 'READY' AND v.object_key LIKE ${`${prefix}%`}`;
+    return rows.map((r) => r.id);
+  }
+
+  /** Points the media's variants from keys under `from` to the same keys under `to`. */
+  async moveVariantKeys(mediaId: string, from: string, to: string): Promise<void> {
+    await this.db.$executeRaw`
+      UPDATE media.media_variants SET object_key = ${to} || substr(object_key, ${from.length + 1})
+      WHERE media_id = ${mediaId}::uuid AND object_key LIKE ${`${from}%`}`;
+  }
+
   variantsOf(mediaIds: readonly string[]): Promise<VariantRecord[]> {
-    return this.db.mediaVariant.findMany({ where: { mediaId: { in: [...mediaIds] } }, select: variantColumns, orderBy: [{ mediaId: 'asc' }, { width: 'asc' }, { name: 'asc' }] });
+    return this.db.mediaVariant.findMany({
+      where: { mediaId: { in: [...mediaIds] } },
+      select: variantColumns,
+      orderBy: [{ mediaId: 'asc' }, { width: 'asc' }, { name: 'asc' }],
+    });
   }
 
   /**
@@ -105,7 +138,11 @@ export class MediaRepository {
    */
   startProcessing(media: MediaUploadRecord, verified: { size: number; etag: string }): Promise<MediaRecord | null> {
     return this.transition(media.id, 'AWAITING_UPLOAD', async (tx) => {
-      const updated = await tx.media.update({ where: { id: media.id }, data: { status: 'PROCESSING', size: verified.size }, select: columns });
+      const updated = await tx.media.update({
+        where: { id: media.id },
+        data: { status: 'PROCESSING', size: verified.size },
+        select: columns,
+      });
       const job: MediaUploadCompletedEvent = {
         mediaId: media.id,
         ownerId: media.ownerId,
@@ -123,7 +160,11 @@ export class MediaRepository {
   /** `from` → FAILED with its reason and event. Null if the media had already left `from`. */
   fail(id: string, from: 'AWAITING_UPLOAD' | 'PROCESSING', reason: string): Promise<MediaRecord | null> {
     return this.transition(id, from, async (tx) => {
-      const updated = await tx.media.update({ where: { id }, data: { status: 'FAILED', failureReason: reason, processedAt: new Date() }, select: columns });
+      const updated = await tx.media.update({
+        where: { id },
+        data: { status: 'FAILED', failureReason: reason, processedAt: new Date() },
+        select: columns,
+      });
       await tx.mediaOutbox.create({ data: processedRow(updated, 'FAILED', reason) });
       return updated;
     });
@@ -148,7 +189,14 @@ export class MediaRepository {
     return this.transition(id, 'PROCESSING', async (tx) => {
       const updated = await tx.media.update({
         where: { id },
-        data: { status: 'READY', width: result.width, height: result.height, durationMs: result.durationMs, blurhash: result.blurhash, processedAt: new Date() },
+        data: {
+          status: 'READY',
+          width: result.width,
+          height: result.height,
+          durationMs: result.durationMs,
+          blurhash: result.blurhash,
+          processedAt: new Date(),
+        },
         select: columns,
       });
       await tx.mediaVariant.deleteMany({ where: { mediaId: id } });
@@ -158,10 +206,16 @@ export class MediaRepository {
     });
   }
 
-  private async transition(id: string, from: MediaStatus, apply: (tx: Tx) => Promise<MediaRecord>): Promise<MediaRecord | null> {
+  private async transition(
+    id: string,
+    from: MediaStatus,
+    apply: (tx: Tx) => Promise<MediaRecord>,
+  ): Promise<MediaRecord | null> {
     const result = await this.db.$transaction(async (tx) => {
       // Row lock first: the status check and the change it guards happen as one step.
-      const locked = await tx.$queryRaw<{ status: MediaStatus }[]>`SELECT status FROM media.media WHERE id = ${id}::uuid FOR UPDATE`;
+      const locked = await tx.$queryRaw<
+        { status: MediaStatus }[]
+      >`SELECT status FROM media.media WHERE id = ${id}::uuid FOR UPDATE`;
       if (locked[0]?.status !== from) return null;
       return apply(tx);
     });

@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import {
+  CopyObjectCommand,
   DeleteObjectCommand,
   DeleteObjectsCommand,
   GetObjectCommand,
@@ -154,6 +155,33 @@ export class ObjectsRepository {
 
   async delete(key: string): Promise<void> {
     await this.storage.client.send(new DeleteObjectCommand({ Bucket: this.storage.bucket, Key: key }));
+  }
+
+  /** Copies every object under `from` to the same key under `to` (metadata kept, Cache-Control made private). */
+  async copyPrefix(from: string, to: string): Promise<void> {
+    let token: string | undefined;
+    do {
+      const page = await this.storage.client.send(
+        new ListObjectsV2Command({ Bucket: this.storage.bucket, Prefix: from, ContinuationToken: token }),
+      );
+      for (const object of page.Contents ?? []) {
+        if (!object.Key) continue;
+        const head = await this.storage.client.send(
+          new HeadObjectCommand({ Bucket: this.storage.bucket, Key: object.Key }),
+        );
+        await this.storage.client.send(
+          new CopyObjectCommand({
+            Bucket: this.storage.bucket,
+            Key: `${to}${object.Key.slice(from.length)}`,
+            CopySource: `${this.storage.bucket}/${object.Key.split('/').map(encodeURIComponent).join('/')}`,
+            MetadataDirective: 'REPLACE',
+            ContentType: head.ContentType,
+            CacheControl: PRIVATE,
+          }),
+        );
+      }
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
   }
 
   async deletePrefix(prefix: string): Promise<void> {

@@ -1,5 +1,12 @@
 import { outboxStore, type PrismaClient } from '@insta/db';
-import { MEDIA_STREAM, MediaSubjects, type MediaUploadCompletedEvent } from '@insta/events';
+import {
+  MEDIA_STREAM,
+  MediaSubjects,
+  USERS_STREAM,
+  UsersSubjects,
+  type MediaUploadCompletedEvent,
+  type UserUpdatedEvent,
+} from '@insta/events';
 import {
   commonServerOptions,
   createInternalClient,
@@ -20,6 +27,7 @@ import { createLoaders } from './loaders.ts';
 import { MediaRepository } from './media.repository.ts';
 import { MediaService } from './media.service.ts';
 import { ObjectsRepository } from './objects.repository.ts';
+import { PrivacyMover } from './privacy.consumer.ts';
 import { ProcessingWorker } from './processing/processing.worker.ts';
 import { resolvers } from './resolvers/index.ts';
 import { socialGraphClient } from './social-graph.client.ts';
@@ -28,6 +36,8 @@ export type MediaDeps = SubgraphDeps<MediaConfig, PrismaClient> & { storage: Obj
 
 /** The durable consumer of processing jobs, inside the media process. */
 export const PROCESSING_DURABLE = 'media-processing';
+/** The durable consumer of `users.user.updated` that moves an account's media to private storage. */
+export const PRIVACY_DURABLE = 'media-privacy';
 
 export async function startMediaSubgraph(deps: MediaDeps): Promise<RunningServer> {
   const { config, bus, logger } = deps;
@@ -66,6 +76,7 @@ export async function startMediaSubgraph(deps: MediaDeps): Promise<RunningServer
     ownerIsPrivate,
   );
   let consumer: Consumer | undefined;
+  let privacyConsumer: Consumer | undefined;
   try {
     consumer = await bus.consume<MediaUploadCompletedEvent>({
       stream: MEDIA_STREAM.name,
@@ -76,7 +87,16 @@ export async function startMediaSubgraph(deps: MediaDeps): Promise<RunningServer
       ackWaitMs,
       handler: worker.handle,
     });
-    const running = consumer;
+    await bus.ensureStream(USERS_STREAM);
+    privacyConsumer = await bus.consume<UserUpdatedEvent>({
+      stream: USERS_STREAM.name,
+      durable: PRIVACY_DURABLE,
+      filterSubject: UsersSubjects.userUpdated,
+      maxDeliver: 10,
+      retryDelayMs: 5_000,
+      handler: new PrivacyMover(repository, objects, logger).handle,
+    });
+    const running = [consumer, privacyConsumer];
     return await startSubgraphServer<Context>({
       ...commonServerOptions('media', deps, { s3: () => deps.storage.ping() }),
       schema: subgraphSchema('media', resolvers),
@@ -88,13 +108,14 @@ export async function startMediaSubgraph(deps: MediaDeps): Promise<RunningServer
         objects,
       }),
       onStop: async () => {
-        await running.stop();
+        for (const c of running) await c.stop();
         await relay.stop();
         await socialInternal.close();
       },
     });
   } catch (error) {
     await consumer?.stop();
+    await privacyConsumer?.stop();
     await relay.stop();
     await socialInternal.close();
     throw error;

@@ -1,4 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { randomUUID } from 'node:crypto';
+import { UsersSubjects, type UserUpdatedEvent } from '@insta/events';
 import type { Identity } from '@insta/infra';
 import {
   COMPLETE_UPLOAD,
@@ -128,5 +130,40 @@ describe('media of a public account', () => {
     const mediaId = await readyImage(unknown);
     expect(await seenBy(mediaId, null)).toBeNull();
     expect((await seenBy(mediaId, unknown))!.url).toContain('X-Amz-Signature=');
+  });
+});
+
+describe('an account that turns private', () => {
+  it('should move its media to private storage: the old public URLs stop serving, signed ones work', async () => {
+    const [owner, stranger] = await Promise.all([h.account(), h.account()]);
+    const mediaId = await readyImage(owner);
+    const before = (await seenBy(mediaId, null))!;
+    const oldUrls = [before.url!, ...before.variants.map((v) => v.url)];
+    expect((await fetch(oldUrls[0]!)).status).toBe(200);
+
+    const eventId = randomUUID();
+    const event: UserUpdatedEvent = { userId: owner.userId, isPrivate: true, changed: ['isPrivate'] };
+    await h.bus.publish(
+      UsersSubjects.userUpdated,
+      { ...event, eventId, occurredAt: new Date().toISOString() },
+      { msgId: eventId },
+    );
+    await vi.waitFor(
+      async () => {
+        const keys = (await h.db.mediaVariant.findMany({ where: { mediaId } })).map((v) => v.objectKey);
+        expect(keys.every((k) => k.startsWith(`private/${mediaId}/`))).toBe(true);
+        // The public copies are deleted last.
+        expect((await fetch(oldUrls[0]!)).status).toBe(404);
+      },
+      { timeout: 15_000, interval: 50 },
+    );
+    // Gone from the public prefix (and the copies under private/ need a signature).
+    for (const url of oldUrls) expect((await fetch(url)).status).toBe(404);
+    for (const url of oldUrls)
+      expect((await fetch(url.replace(`/media/${mediaId}/`, `/private/${mediaId}/`))).status).toBe(403);
+    await vi.waitFor(async () => expect(await seenBy(mediaId, stranger)).toBeNull(), { timeout: 15_000, interval: 50 });
+    const now = (await seenBy(mediaId, owner))!;
+    expect(now.url).toContain('X-Amz-Signature=');
+    expect((await fetch(now.url!)).status).toBe(200);
   });
 });
