@@ -44,11 +44,7 @@ export function findVariant(variants: readonly VariantRecord[], name: string): V
  * among the WebPs no larger than 640 on their long edge (the narrowest if none is). Videos: the HLS master playlist (the player
  * adapts), or with Save-Data the lowest rendition's playlist.
  */
-export function pickVariant(
-  kind: MediaKind,
-  variants: readonly VariantRecord[],
-  hints: ClientHints,
-): VariantRecord | undefined {
+export function pickVariant(kind: MediaKind, variants: readonly VariantRecord[], hints: ClientHints): VariantRecord | undefined {
   if (kind === 'VIDEO') {
     if (!hints.saveData) return variants.find((v) => v.name === 'hls');
     return variants.filter((v) => v.name.startsWith('hls-')).sort((a, b) => a.width * a.height - b.width * b.height)[0];
@@ -56,8 +52,6 @@ export function pickVariant(
   const webp = variants.filter((v) => v.contentType === 'image/webp').sort((a, b) => a.width - b.width);
   const dpr = hints.saveData ? 1 : hints.dpr;
   const target = hints.viewportWidth ? hints.viewportWidth * dpr : DEFAULT_TARGET_WIDTH;
-  const candidates = hints.saveData
-    ? webp.filter((v, i) => i === 0 || Math.max(v.width, v.height) <= SAVE_DATA_MAX_EDGE)
-    : webp;
+  const candidates = hints.saveData ? webp.filter((v, i) => i === 0 || Math.max(v.width, v.height) <= SAVE_DATA_MAX_EDGE) : webp;
   return candidates.find((v) => v.width >= target) ?? candidates[candidates.length - 1];
 }

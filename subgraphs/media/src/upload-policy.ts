@@ -40,21 +40,12 @@ export function checkDeclaredUpload(contentType: string, size: number, limits: S
   const normalized = contentType.trim().toLowerCase();
   const accepted = ACCEPTED_TYPES[normalized];
   if (!accepted) {
-    return {
-      ok: false,
-      field: 'contentType',
-      message: `Unsupported content type; accepted: ${Object.keys(ACCEPTED_TYPES).join(', ')}`,
-    };
+    return { ok: false, field: 'contentType', message: `Unsupported content type; accepted: ${Object.keys(ACCEPTED_TYPES).join(', ')}` };
   }
   if (size < 1) return { ok: false, field: 'size', message: 'Size must be at least 1 byte' };
   const maxBytes = accepted.kind === 'IMAGE' ? limits.maxImageBytes : limits.maxVideoBytes;
   if (size > maxBytes) {
-    return {
-      ok: false,
-      field: 'size',
-      message: `${accepted.kind === 'IMAGE' ? 'Images' : 'Videos'} may be at most ${maxBytes} bytes`,
-      maxBytes,
-    };
+    return { ok: false, field: 'size', message: `${accepted.kind === 'IMAGE' ? 'Images' : 'Videos'} may be at most ${maxBytes} bytes`, maxBytes };
   }
   return { ok: true, contentType: normalized, kind: accepted.kind };
 }
@@ -67,7 +58,6 @@ export function uploadMismatch(
   if (actual.size < 1 || actual.size > declared.size) return 'SIZE_MISMATCH';
   const accepted = ACCEPTED_TYPES[declared.contentType];
   if (!accepted || !actual.detectedType || !accepted.detected.includes(actual.detectedType)) return 'TYPE_MISMATCH';
-  if (actual.storedContentType !== undefined && actual.storedContentType.toLowerCase() !== declared.contentType)
-    return 'TYPE_MISMATCH';
+  if (actual.storedContentType !== undefined && actual.storedContentType.toLowerCase() !== declared.contentType) return 'TYPE_MISMATCH';
   return null;
 }
