@@ -2,21 +2,12 @@ import { readFile, rename, stat, writeFile, mkdir } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as esbuild from 'esbuild';
-import type { ServiceName } from './services.ts';
+import { ENTRY_POINTS, type ServiceName } from './services.ts';
 
 /** The repository root (this file is packages/topology/src/build.ts). */
 export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 /** Where `npm run build` writes one bundle per process: `dist/<name>.mjs` (and its source map). */
 export const DIST_DIR = join(REPO_ROOT, 'dist');
-
-export const ENTRY_POINTS: Record<ServiceName, string> = {
-  gateway: 'gateway/src/index.ts',
-  users: 'subgraphs/users/src/index.ts',
-  posts: 'subgraphs/posts/src/index.ts',
-  feed: 'subgraphs/feed/src/index.ts',
-  'social-graph': 'subgraphs/social-graph/src/index.ts',
-  media: 'subgraphs/media/src/index.ts',
-};
 
 export const bundlePath = (name: ServiceName) => join(DIST_DIR, `${name}.mjs`);
 const META_FILE = join(DIST_DIR, 'meta.json');
@@ -80,7 +71,7 @@ export interface BuildResult {
 export async function buildServices(): Promise<BuildResult> {
   const result = await esbuild.build({
     absWorkingDir: REPO_ROOT,
-    entryPoints: Object.fromEntries(Object.entries(ENTRY_POINTS).map(([name, entry]) => [name, entry])),
+    entryPoints: ENTRY_POINTS,
     outdir: DIST_DIR,
     outExtension: { '.js': '.mjs' },
     bundle: true,
