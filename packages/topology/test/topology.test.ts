@@ -110,9 +110,21 @@ describe('the deployed topology', () => {
     await other!.start();
   });
 
-  it('should stop an instance cleanly on SIGTERM (exit code 0)', async () => {
+  it('should stop an instance cleanly on SIGTERM (exit code 0) and start it again', async () => {
     const [instance] = topology.instances('users');
     expect(await instance!.stop()).toBe(0);
     await instance!.start();
+    await signUpAndMe();
+  });
+
+  it('should stop every process with exit code 0, consumers and relays included, gateway first', async () => {
+    const codes: Record<string, number | null> = {};
+    for (const tier of [['gateway'], ['posts', 'feed'], ['users', 'social-graph', 'media']] as const) {
+      const instances = tier.flatMap((name) => topology.instances(name));
+      const exits = await Promise.all(instances.map((instance) => instance.stop()));
+      instances.forEach((instance, i) => (codes[`${instance.name}-${instance.index}`] = exits[i]!));
+    }
+    const all = ['gateway-0', 'gateway-1', 'posts-0', 'feed-0', 'users-0', 'users-1', 'social-graph-0', 'media-0'];
+    expect(codes).toEqual(Object.fromEntries(all.map((name) => [name, 0])));
   });
 });
