@@ -111,6 +111,13 @@ runMain(async () => {
   });
   // Tiers stop one after the other, each within its SHUTDOWN_GRACE_MS.
   onShutdown(logger, 60_000, topology.stop);
+  // npm does not pass SIGTERM on, it just exits: a launcher whose parent is gone stops as if it got the signal.
+  const parent = process.ppid;
+  const orphaned = setInterval(() => {
+    if (process.ppid === parent) return;
+    clearInterval(orphaned);
+    process.kill(process.pid, 'SIGTERM');
+  }, 500).unref();
   const lines = [`\n  GraphQL API: ${topology.gatewayUrl}\n`];
   for (const name of SERVICE_NAMES) {
     const instances = topology.instances(name);
