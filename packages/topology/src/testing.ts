@@ -1,6 +1,8 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { request, type IncomingMessage } from 'node:http';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { connect } from '@nats-io/transport-node';
 import { REPO_ROOT, ensureBuilt } from './build.ts';
 import { serviceCommand, type Runtime } from './process.ts';
 import type { ServiceName } from './services.ts';
@@ -69,4 +71,17 @@ export async function holdRequest(
     response.then(() => Promise.reject(new Error('answered before the body'))),
   ]);
   return { release: () => req.end(payload), response };
+}
+
+/** Deletes the JetStream streams a test run created under its deployment prefix (and no others). */
+export async function deleteStreams(natsUrl: string, prefix: string): Promise<void> {
+  const nc = await connect({ servers: natsUrl });
+  try {
+    const jsm = await jetstreamManager(nc);
+    for await (const stream of jsm.streams.list()) {
+      if (stream.config.name.startsWith(`${prefix}_`)) await jsm.streams.delete(stream.config.name);
+    }
+  } finally {
+    await nc.close();
+  }
 }

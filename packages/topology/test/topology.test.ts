@@ -1,12 +1,11 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { connect } from '@nats-io/transport-node';
-import { jetstreamManager } from '@nats-io/jetstream';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '@insta/db/testing';
 import { postGraphQL, testServices, uniquePrefix } from '@insta/infra/testing';
 import { startTopology, type Topology } from '../src/index.ts';
+import { deleteStreams } from '../src/testing.ts';
 
 const SIGN_UP = `mutation SignUp($input: SignUpInput!) { signUp(input: $input) { accessToken user { id username } } }`;
 const ME = `{ me { id username } }`;
@@ -31,12 +30,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await topology?.stop();
-  const nc = await connect({ servers: testServices.natsUrl });
-  const jsm = await jetstreamManager(nc);
-  for await (const stream of jsm.streams.list()) {
-    if (stream.config.name.startsWith(`${prefix}_`)) await jsm.streams.delete(stream.config.name);
-  }
-  await nc.close();
+  await deleteStreams(testServices.natsUrl, prefix);
   await database?.drop();
   await rm(logDir, { recursive: true, force: true });
 });

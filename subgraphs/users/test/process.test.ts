@@ -1,15 +1,17 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '@insta/db/testing';
 import { IDENTITY_HEADER, signIdentity } from '@insta/infra';
-import { testServices, TEST_SECRETS } from '@insta/infra/testing';
-import { holdRequest, spawnService } from '@insta/topology/testing';
+import { testServices, TEST_SECRETS, uniquePrefix } from '@insta/infra/testing';
+import { deleteStreams, holdRequest, spawnService } from '@insta/topology/testing';
 
 let database: TestDatabase;
+const prefix = uniquePrefix('usersproc');
 beforeAll(async () => {
   database = await createTestDatabase();
 });
 afterAll(async () => {
   await database.drop();
+  await deleteStreams(testServices.natsUrl, prefix);
 });
 
 const serviceEnv = () => ({
@@ -20,6 +22,7 @@ const serviceEnv = () => ({
   DATABASE_URL: database.url,
   REDIS_URL: testServices.redisUrl,
   NATS_URL: testServices.natsUrl,
+  DEPLOYMENT_PREFIX: prefix,
 });
 
 /** The built users process, serving: resolves with its base URL. */
