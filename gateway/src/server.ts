@@ -26,8 +26,15 @@ import {
 import { authenticate } from './auth.ts';
 import { REALTIME_SUBGRAPH } from './compose.ts';
 import { subgraphUrls, type GatewayConfig } from './config.ts';
-import type { GatewayContext } from './context.ts';
+import type { ClientInfo, GatewayContext } from './context.ts';
+import { TrustedDocuments } from './documents/trusted-documents.ts';
+import { createSocketGuard } from './edge/socket-guard.ts';
 import { loadExplorer, type Explorer } from './explorer.ts';
+import { CLIENT_IP_HEADER, clientIpResolver } from './http/client-ip.ts';
+import { corsPolicy } from './http/cors.ts';
+import { inputHygienePlugin, withoutSuggestions } from './input/input-hygiene.ts';
+import { costLimitPlugin } from './limits/cost.ts';
+import { RateLimiter, rateLimitPlugin } from './limits/rate-limit.ts';
 import { formatOperationLimitError, operationLimitRules } from './operation-limits.ts';
 import { RealtimeDataSource, loadRealtimeSchema } from './realtime/realtime-subgraph.ts';
 import { SubscriptionService } from './realtime/subscriptions.ts';
@@ -62,6 +69,12 @@ export async function createGatewayServer({ config, kv, bus, logger }: GatewaySe
   const production = config.NODE_ENV === 'production';
   const supergraphSdl = await readFile(config.SUPERGRAPH_PATH, 'utf8');
   const explorer: Explorer | null = config.EXPLORER ? await loadExplorer() : null;
+  const cors = corsPolicy(config);
+  const clientIp = clientIpResolver(config.TRUSTED_PROXIES);
+  const rateLimiter = config.RATE_LIMITS ? new RateLimiter(kv, config, logger) : null;
+  const trustedDocuments = config.TRUSTED_DOCUMENTS_PATH
+    ? await TrustedDocuments.load(config.TRUSTED_DOCUMENTS_PATH)
+    : null;
 
   const urls = subgraphUrls(config);
   const agent = new Agent({ keepAliveTimeout: 30_000, keepAliveMaxTimeout: 600_000 });
@@ -85,8 +98,10 @@ export async function createGatewayServer({ config, kv, bus, logger }: GatewaySe
     },
   });
 
-  const formatError = (formatted: GraphQLFormattedError, error: unknown) =>
-    errorFormatter(logger, production)(formatOperationLimitError(formatted, error), error);
+  const formatError = (formatted: GraphQLFormattedError, error: unknown) => {
+    const result = errorFormatter(logger, production)(formatOperationLimitError(formatted, error), error);
+    return production ? withoutSuggestions(result) : result;
+  };
   const httpServer = createServer();
   const apollo = new ApolloServer<GatewayContext>({
     gateway,
@@ -97,8 +112,13 @@ export async function createGatewayServer({ config, kv, bus, logger }: GatewaySe
     includeStacktraceInErrorResponses: !production,
     validationRules: operationLimitRules(config),
     parseOptions: { maxTokens: config.MAX_TOKENS },
+    persistedQueries: trustedDocuments?.persistedQueries(),
     formatError,
     plugins: [
+      ...(trustedDocuments ? [trustedDocuments.plugin()] : []),
+      inputHygienePlugin(),
+      costLimitPlugin(config),
+      ...(rateLimiter ? [rateLimitPlugin(rateLimiter)] : []),
       ApolloServerPluginDrainHttpServer({ httpServer, stopGracePeriodMillis: config.SHUTDOWN_GRACE_MS }),
       // The gateway serves its own explorer (below); these defaults only cost time per request.
       ApolloServerPluginLandingPageDisabled(),
@@ -108,10 +128,15 @@ export async function createGatewayServer({ config, kv, bus, logger }: GatewaySe
   });
   await apollo.start();
 
-  const executeOperation = async ({ query, variables, operationName }: OperationRequest, identity: Identity | null) => {
+  const executeOperation = async (
+    { query, variables, operationName }: OperationRequest,
+    identity: Identity | null,
+    client?: ClientInfo,
+  ) => {
+    const clientHeaders = client ? { [CLIENT_IP_HEADER]: client.ip } : undefined;
     const response = await apollo.executeOperation(
       { query, variables, operationName: operationName ?? undefined },
-      { contextValue: { identity } },
+      { contextValue: { identity, client, clientHeaders } },
     );
     if (response.body.kind !== 'single') throw new Error('Incremental delivery is not supported here');
     return response.body.singleResult;
@@ -130,15 +155,34 @@ export async function createGatewayServer({ config, kv, bus, logger }: GatewaySe
       return result.data?.post != null;
     },
   });
-  const websockets = startWebSocketServer({ httpServer, config, kv, subscriptions, executeOperation, formatError });
+  const guard = createSocketGuard({
+    cors,
+    clientIp,
+    limits: config,
+    schema: () => subscriptions.apiSchema,
+    rateLimiter,
+    trustedDocuments,
+  });
+  const websockets = startWebSocketServer({
+    httpServer,
+    config,
+    kv,
+    subscriptions,
+    executeOperation,
+    formatError,
+    guard,
+  });
 
   const route = async (req: IncomingMessage, res: ServerResponse) => {
+    if (cors.handle(req, res)) return;
     const path = (req.url ?? '/').split('?', 1)[0] ?? '/';
     if (explorer?.handle(req, res, path)) return;
     if (path === '/graphql') {
+      const client = { ip: clientIp(req) };
       await handleGraphQL(apollo, req, res, async () => ({
         identity: await authenticate(req.headers, config.JWT_SECRET, kv),
-        clientHeaders: req.headers,
+        client,
+        clientHeaders: { ...req.headers, [CLIENT_IP_HEADER]: client.ip },
       }));
       return;
     }
