@@ -2,8 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import { BlockList, isIP } from 'node:net';
 import { z } from 'zod';
 
-/** Header the gateway sets on subgraph requests to the client address it resolved (the users subgraph's sign-in limits). */
-export const CLIENT_IP_HEADER = 'x-client-ip';
+export { CLIENT_IP_HEADER } from '@insta/infra';
 
 const ipOrCidr = (entry: string) => {
   const [address = '', bits, extra] = entry.split('/');

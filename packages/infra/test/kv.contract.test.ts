@@ -36,24 +36,6 @@ describe.each(adapters)('KeyValueStore contract: %s', (_name, create) => {
     await vi.waitFor(async () => expect(await kv.get('short')).toBeNull(), { timeout: 2_000, interval: 10 });
   });
 
-  it('should count within a window that later increments do not extend', async () => {
-    const first = await kv.incrWindow('window', 60_000);
-    const second = await kv.incrWindow('window', 60_000);
-    const third = await kv.incrWindow('window', 60_000);
-    expect([first.count, second.count, third.count]).toEqual([1, 2, 3]);
-    expect(third.resetInMs).toBeGreaterThan(0);
-    expect(third.resetInMs).toBeLessThanOrEqual(first.resetInMs);
-  });
-
-  it('should start a new window once the old one expired', async () => {
-    await kv.incrWindow('window2', 30);
-    await kv.incrWindow('window2', 30);
-    await vi.waitFor(async () => expect((await kv.incrWindow('window2', 30)).count).toBe(1), {
-      timeout: 2_000,
-      interval: 40,
-    });
-  });
-
   describe('token buckets', () => {
     const slow = { capacity: 3, refillPerSecond: 0.001 };
 

@@ -4,17 +4,24 @@ import { badUserInput } from '@insta/infra';
 export const USERNAME = /^[a-z0-9_]{3,30}$/;
 
 export const signUpSchema = z.object({
-  username: z
-    .string()
-    .trim()
-    .toLowerCase()
-    .regex(USERNAME, 'Username must be 3–30 characters of a–z, 0–9 and _'),
+  username: z.string().trim().toLowerCase().regex(USERNAME, 'Username must be 3–30 characters of a–z, 0–9 and _'),
   email: z.string().trim().toLowerCase().max(254).pipe(z.email('Email address is not valid')),
   password: z
     .string()
     .min(8, 'Password must be at least 8 characters')
     .max(128, 'Password must be at most 128 characters'),
   displayName: z.string().trim().max(64, 'Display name must be at most 64 characters').nullish(),
+});
+
+/** The longest login (an e-mail address) and password worth a database lookup and an argon2 hash. */
+export const signInSchema = z.object({
+  login: z
+    .string()
+    .trim()
+    .toLowerCase()
+    .min(1, 'Login must not be empty')
+    .max(254, 'Login must be at most 254 characters'),
+  password: z.string().max(128, 'Password must be at most 128 characters'),
 });
 
 export const updateProfileSchema = z.object({
@@ -39,4 +46,3 @@ export function parseInput<S extends z.ZodType>(schema: S, input: unknown, field
   const field = [fieldPrefix, ...issue.path.map(String)].filter(Boolean).join('.');
   throw badUserInput(issue.message, field || undefined);
 }
-

@@ -38,11 +38,6 @@ export interface KeyValueStore {
   del(...keys: string[]): Promise<number>;
   exists(key: string): Promise<boolean>;
   /**
-   * Fixed-window counter for rate limits: increments `key` and returns the new count; the window (ttlMs) starts
-   * with the first increment and is not extended by later ones.
-   */
-  incrWindow(key: string, ttlMs: number): Promise<{ count: number; resetInMs: number }>;
-  /**
    * Rate limits: takes `count` tokens (at most the capacity) from the token bucket at `key` if it holds them, in
    * one atomic round trip. A bucket seen for the first time is full; an idle bucket expires once it is full again.
    * Bucket keys are a namespace of their own: use them only with takeTokens.

@@ -59,18 +59,6 @@ export class MemoryKeyValueStore implements KeyValueStore {
     return this.live(key) !== undefined || this.sortedSets.has(this.prefix + key);
   }
 
-  async incrWindow(key: string, ttlMs: number) {
-    const now = Date.now();
-    const entry = this.live(key);
-    if (!entry) {
-      this.entries.set(this.prefix + key, { value: '1', expiresAt: now + ttlMs });
-      return { count: 1, resetInMs: ttlMs };
-    }
-    const count = Number(entry.value) + 1;
-    entry.value = String(count);
-    return { count, resetInMs: entry.expiresAt === null ? ttlMs : entry.expiresAt - now };
-  }
-
   async takeTokens(key: string, bucket: TokenBucket, count = 1): Promise<TokenBucketResult> {
     const k = this.prefix + key;
     const now = Date.now();

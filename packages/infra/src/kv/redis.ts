@@ -71,15 +71,6 @@ export class RedisKeyValueStore implements KeyValueStore {
     return (await this.client.exists(this.prefix + key)) === 1;
   }
 
-  async incrWindow(key: string, ttlMs: number) {
-    const k = this.prefix + key;
-    const result = await this.client.multi().incr(k).pexpire(k, ttlMs, 'NX').pttl(k).exec();
-    if (!result) throw new Error('Redis transaction aborted');
-    const count = Number(result[0]?.[1]);
-    const pttl = Number(result[2]?.[1]);
-    return { count, resetInMs: pttl > 0 ? pttl : ttlMs };
-  }
-
   async takeTokens(key: string, bucket: TokenBucket, count = 1): Promise<TokenBucketResult> {
     const msPerToken = 1000 / bucket.refillPerSecond;
     const reply = (await this.client.eval(TAKE_TOKENS, 1, this.prefix + key, bucket.capacity, msPerToken, count)) as [
