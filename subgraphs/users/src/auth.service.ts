@@ -24,6 +24,8 @@ export interface AuthPayload {
 const INVALID_LOGIN = 'Invalid login or password';
 const INVALID_REFRESH = 'Invalid or expired refresh token';
 
+/** An address an account signed in from (with the right password) within REFRESH_TOKEN_TTL_DAYS. */
+const knownAddressKey = (userId: string, clientIp: string) => `sign-in:known:${userId}:${clientIp}`;
 const hashToken = (token: string) => createHash('sha256').update(token).digest('hex');
 const newRefreshToken = () => randomBytes(32).toString('base64url');
 
@@ -69,8 +71,9 @@ export class AuthService {
   /**
    * Limited per account, never per login string: the username and the e-mail address of an account share its
    * buckets. One bucket per (account, client address) and a larger, slower one per account (ADR 12), so that
-   * guessing from one address locks out that address only. Unknown logins get buckets of their own, keyed by
-   * a hash: no login a client typed ends up in a Redis key.
+   * guessing from one address locks out that address only. Addresses the account signed in from before skip the
+   * account-wide bucket: guessing from many addresses cannot lock the owner out of the ones they use. Unknown
+   * logins get buckets of their own, keyed by a hash: no login a client typed ends up in a Redis key.
    */
   async signIn(input: { login: string; password: string }, clientIp: string): Promise<AuthPayload> {
     const { login, password } = parseInput(signInSchema, input, 'input');
@@ -79,12 +82,16 @@ export class AuthService {
     const { SIGN_IN_MAX_ATTEMPTS, SIGN_IN_WINDOW_SECONDS } = this.settings;
     const { SIGN_IN_ACCOUNT_MAX_ATTEMPTS, SIGN_IN_ACCOUNT_WINDOW_SECONDS } = this.settings;
     await this.takeSignInToken(`${account}:ip:${clientIp}`, SIGN_IN_MAX_ATTEMPTS, SIGN_IN_WINDOW_SECONDS);
-    await this.takeSignInToken(account, SIGN_IN_ACCOUNT_MAX_ATTEMPTS, SIGN_IN_ACCOUNT_WINDOW_SECONDS);
+    const knownAddress = credentials ? knownAddressKey(credentials.id, clientIp) : null;
+    if (!knownAddress || !(await this.kv.exists(knownAddress))) {
+      await this.takeSignInToken(account, SIGN_IN_ACCOUNT_MAX_ATTEMPTS, SIGN_IN_ACCOUNT_WINDOW_SECONDS);
+    }
     // Unknown logins verify against a dummy hash so that both failures take the same time.
     const valid = await verifyPassword(credentials?.passwordHash ?? (await dummyHash), password);
     if (!credentials || !valid) throw unauthenticated(INVALID_LOGIN);
     const [user] = await this.users.findByIds([credentials.id]);
     if (!user) throw unauthenticated(INVALID_LOGIN);
+    if (knownAddress) await this.kv.set(knownAddress, '1', this.settings.REFRESH_TOKEN_TTL_DAYS * 86_400_000);
     await this.users.touchLastActive(user.id);
     return this.startSession(user);
   }

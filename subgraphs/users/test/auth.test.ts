@@ -137,6 +137,19 @@ describe('signIn', () => {
     expect(codeOf(await signInFrom('192.0.2.14', input.username, input.password))).toBe('RATE_LIMITED');
   });
 
+  it('should keep letting the owner in from an address they signed in from when the account-wide bucket is empty', async () => {
+    const { input } = await signUp();
+    expect(codeOf(await signInFrom('203.0.113.40', input.username, input.password))).toBeUndefined();
+    // Two more guesses from each of three addresses empty the account-wide bucket (5).
+    for (const ip of ['192.0.2.41', '192.0.2.42', '192.0.2.43']) {
+      for (let i = 0; i < 2; i++) await signInFrom(ip, input.username);
+    }
+    expect(codeOf(await signInFrom('192.0.2.44', input.username, input.password))).toBe('RATE_LIMITED');
+    const home = await signInFrom('203.0.113.40', input.email, input.password);
+    expect(home.body.errors).toBeUndefined();
+    expect(home.body.data?.signIn.user.username).toBe(input.username);
+  });
+
   it('should refuse an over-long login or password before any lookup or hash', async () => {
     const longLogin = await signInFrom('192.0.2.20', `${'a'.repeat(255)}@example.com`, 'whatever123');
     const longPassword = await signInFrom('192.0.2.20', 'somebody', 'p'.repeat(129));
