@@ -1,6 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { OperationDefinitionNode } from 'graphql';
 import { graphql } from '../src/graphql-runtime.ts';
+import { readFileSync } from 'node:fs';
+import { Supergraph } from '@apollo/federation-internals';
+import { DEFAULT_SUPERGRAPH_PATH } from '../src/config.ts';
 import { operationCost } from '../src/limits/cost.ts';
 import { startTestGateway, type TestGateway } from './helpers.ts';
 import { runOnce, wsClient } from './ws-client.ts';
@@ -105,5 +108,28 @@ describe('operationCost', () => {
 
   it('should leave introspection free', () => {
     expect(cost('{ __schema { types { name } } __typename }')).toBe(0);
+  });
+});
+
+describe('cost of real screens on the supergraph', () => {
+  const api = Supergraph.build(readFileSync(DEFAULT_SUPERGRAPH_PATH, 'utf8')).apiSchema().toGraphQLJSSchema();
+  const cost = (source: string, variables: Record<string, unknown> = {}) => {
+    const document = graphql.parse(source);
+    const operation = document.definitions.find((d) => d.kind === 'OperationDefinition') as OperationDefinitionNode;
+    expect(graphql.validate(api, document)).toEqual([]);
+    return operationCost(api, document, operation, variables);
+  };
+  const FEED_SCREEN = `query Feed($first: Int) { feed(first: $first) {
+    edges { node { id text createdAt likeCount commentCount viewerHasLiked hashtags
+      author { id username avatar { url } } media { id url }
+      comments(first: 3) { edges { node { id text author { username } } } } } }
+    pageInfo { hasNextPage endCursor } } }`;
+
+  it('should let a home-feed page of 20 posts with their first comments well under the default MAX_COST', () => {
+    expect(cost(FEED_SCREEN, { first: 20 })).toBeLessThan(1_000);
+  });
+
+  it('should refuse the same screen asking for 100 posts with 100 comments each', () => {
+    expect(cost(FEED_SCREEN.replace('first: 3', 'first: 100'), { first: 100 })).toBeGreaterThan(5_000);
   });
 });
