@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { connect, createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { connectRedis, createLogger, RedisKeyValueStore } from '@insta/infra';
+import { connectRedis, createLogger, RedisKeyValueStore, TransientError } from '@insta/infra';
 import { uniquePrefix } from '@insta/infra/testing';
 import { RateLimiter } from '../src/limits/rate-limit.ts';
 import { loadGatewayConfig } from '../src/config.ts';
@@ -101,6 +101,24 @@ describe('rate limits at the gateway', () => {
     expect(outcomes[3]?.results[0]?.errors?.map((e) => (e.extensions as { code?: string }).code)).toEqual([
       'RATE_LIMITED',
     ]);
+  });
+
+  it('should run reads and answer writes 503 SERVICE_UNAVAILABLE with Retry-After while the store fails', async () => {
+    const take = vi.spyOn(t.kv, 'takeTokens').mockRejectedValue(new TransientError('Connection is closed.'));
+    try {
+      const reader = { authorization: `Bearer ${await accessToken({ userId: 'u-down', sessionId: 's-down' })}` };
+      const read = await send(t, '{ touches }', reader);
+      expect(read.status).toBe(200);
+      expect(read.headers.get('ratelimit')).toBeNull();
+      const before = read.body.data?.touches;
+      const write = await send(t, 'mutation { touch }', reader);
+      expect(write.status).toBe(503);
+      expect(write.headers.get('retry-after')).toBe('5');
+      expect(write.body.errors?.[0]?.extensions).toMatchObject({ code: 'SERVICE_UNAVAILABLE', retryAfterSeconds: 5 });
+      expect((await send(t, '{ touches }', reader)).body.data?.touches).toBe(before);
+    } finally {
+      take.mockRestore();
+    }
   });
 
   it('should tell the subgraphs the client address, not one the client claims', async () => {

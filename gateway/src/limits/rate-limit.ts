@@ -143,15 +143,22 @@ export function rateLimitPlugin(limiter: RateLimiter): ApolloServerPlugin<Gatewa
   return {
     requestDidStart: async () => {
       let decision: RateLimitDecision | null = null;
+      let storeDown = false;
       return {
         didResolveOperation: async ({ contextValue, document, operation }) => {
           const { client, identity } = contextValue;
           if (!client || !operation) return;
           const classified = classifyOperation(document, operation);
-          decision = await limiter.take(classified.class, identity, client, classified.rootFields);
+          try {
+            decision = await limiter.take(classified.class, identity, client, classified.rootFields);
+          } catch (error) {
+            storeDown = true;
+            throw error;
+          }
           if (decision && !decision.result.allowed) throw rateLimitedError(decision);
         },
         willSendResponse: async ({ response }) => {
+          if (storeDown) response.http.headers.set('retry-after', String(STORE_DOWN_RETRY_SECONDS));
           if (!decision) return;
           for (const [name, value] of Object.entries(rateLimitHeaders(decision)))
             response.http.headers.set(name, value);
