@@ -27,14 +27,8 @@ import { authenticate } from './auth.ts';
 import { REALTIME_SUBGRAPH } from './compose.ts';
 import { subgraphUrls, type GatewayConfig } from './config.ts';
 import type { ClientInfo, GatewayContext } from './context.ts';
-import { TrustedDocuments } from './documents/trusted-documents.ts';
-import { createSocketGuard } from './edge/socket-guard.ts';
+import { createEdge } from './edge/edge.ts';
 import { loadExplorer, type Explorer } from './explorer.ts';
-import { CLIENT_IP_HEADER, clientIpResolver } from './http/client-ip.ts';
-import { corsPolicy } from './http/cors.ts';
-import { inputHygienePlugin, withoutSuggestions } from './input/input-hygiene.ts';
-import { costLimitPlugin } from './limits/cost.ts';
-import { RateLimiter, rateLimitPlugin } from './limits/rate-limit.ts';
 import { formatOperationLimitError, operationLimitRules } from './operation-limits.ts';
 import { RealtimeDataSource, loadRealtimeSchema } from './realtime/realtime-subgraph.ts';
 import { SubscriptionService } from './realtime/subscriptions.ts';
@@ -69,12 +63,7 @@ export async function createGatewayServer({ config, kv, bus, logger }: GatewaySe
   const production = config.NODE_ENV === 'production';
   const supergraphSdl = await readFile(config.SUPERGRAPH_PATH, 'utf8');
   const explorer: Explorer | null = config.EXPLORER ? await loadExplorer() : null;
-  const cors = corsPolicy(config);
-  const clientIp = clientIpResolver(config.TRUSTED_PROXIES);
-  const rateLimiter = config.RATE_LIMITS ? new RateLimiter(kv, config, logger) : null;
-  const trustedDocuments = config.TRUSTED_DOCUMENTS_PATH
-    ? await TrustedDocuments.load(config.TRUSTED_DOCUMENTS_PATH)
-    : null;
+  const edge = await createEdge(config, kv, logger);
 
   const urls = subgraphUrls(config);
   const agent = new Agent({ keepAliveTimeout: 30_000, keepAliveMaxTimeout: 600_000 });
@@ -98,10 +87,8 @@ export async function createGatewayServer({ config, kv, bus, logger }: GatewaySe
     },
   });
 
-  const formatError = (formatted: GraphQLFormattedError, error: unknown) => {
-    const result = errorFormatter(logger, production)(formatOperationLimitError(formatted, error), error);
-    return production ? withoutSuggestions(result) : result;
-  };
+  const formatError = (formatted: GraphQLFormattedError, error: unknown) =>
+    edge.formatError(errorFormatter(logger, production)(formatOperationLimitError(formatted, error), error));
   const httpServer = createServer();
   const apollo = new ApolloServer<GatewayContext>({
     gateway,
@@ -112,13 +99,10 @@ export async function createGatewayServer({ config, kv, bus, logger }: GatewaySe
     includeStacktraceInErrorResponses: !production,
     validationRules: operationLimitRules(config),
     parseOptions: { maxTokens: config.MAX_TOKENS },
-    persistedQueries: trustedDocuments?.persistedQueries(),
+    persistedQueries: edge.persistedQueries,
     formatError,
     plugins: [
-      ...(trustedDocuments ? [trustedDocuments.plugin()] : []),
-      inputHygienePlugin(),
-      costLimitPlugin(config),
-      ...(rateLimiter ? [rateLimitPlugin(rateLimiter)] : []),
+      ...edge.plugins,
       ApolloServerPluginDrainHttpServer({ httpServer, stopGracePeriodMillis: config.SHUTDOWN_GRACE_MS }),
       // The gateway serves its own explorer (below); these defaults only cost time per request.
       ApolloServerPluginLandingPageDisabled(),
@@ -133,10 +117,9 @@ export async function createGatewayServer({ config, kv, bus, logger }: GatewaySe
     identity: Identity | null,
     client?: ClientInfo,
   ) => {
-    const clientHeaders = client ? { [CLIENT_IP_HEADER]: client.ip } : undefined;
     const response = await apollo.executeOperation(
       { query, variables, operationName: operationName ?? undefined },
-      { contextValue: { identity, client, clientHeaders } },
+      { contextValue: { identity, ...(client && edge.socketContext(client)) } },
     );
     if (response.body.kind !== 'single') throw new Error('Incremental delivery is not supported here');
     return response.body.singleResult;
@@ -155,14 +138,7 @@ export async function createGatewayServer({ config, kv, bus, logger }: GatewaySe
       return result.data?.post != null;
     },
   });
-  const guard = createSocketGuard({
-    cors,
-    clientIp,
-    limits: config,
-    schema: () => subscriptions.apiSchema,
-    rateLimiter,
-    trustedDocuments,
-  });
+  const guard = edge.socketGuard(() => subscriptions.apiSchema);
   const websockets = startWebSocketServer({
     httpServer,
     config,
@@ -174,15 +150,13 @@ export async function createGatewayServer({ config, kv, bus, logger }: GatewaySe
   });
 
   const route = async (req: IncomingMessage, res: ServerResponse) => {
-    if (cors.handle(req, res)) return;
+    if (edge.handle(req, res)) return;
     const path = (req.url ?? '/').split('?', 1)[0] ?? '/';
     if (explorer?.handle(req, res, path)) return;
     if (path === '/graphql') {
-      const client = { ip: clientIp(req) };
       await handleGraphQL(apollo, req, res, async () => ({
         identity: await authenticate(req.headers, config.JWT_SECRET, kv),
-        client,
-        clientHeaders: { ...req.headers, [CLIENT_IP_HEADER]: client.ip },
+        ...edge.clientContext(req),
       }));
       return;
     }
