@@ -9,7 +9,7 @@ import { graphql } from '../graphql-runtime.ts';
 export type OperationClass = 'auth' | 'upload' | 'write' | 'search' | 'read';
 export const OPERATION_CLASSES = ['auth', 'upload', 'write', 'search', 'read'] as const satisfies OperationClass[];
 
-const ROOT_FIELD_CLASSES: Record<string, OperationClass> = {
+export const ROOT_FIELD_CLASSES: Record<string, OperationClass> = {
   signIn: 'auth',
   signUp: 'auth',
   refreshToken: 'auth',
