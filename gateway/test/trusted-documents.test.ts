@@ -1,7 +1,7 @@
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { main as documentsCommand } from '../scripts/documents.ts';
 import {
   emptyManifest,
@@ -64,10 +64,13 @@ describe('a gateway that accepts only trusted documents', () => {
       JSON.stringify({ [sha256Hex(codegenDocument)]: codegenDocument }),
     );
     const files = ['operations.graphql', 'fragments.graphql', 'persisted-documents.json'].map((f) => join(dir, f));
-    expect(await documentsCommand(['register', '--manifest', manifestPath, ...files])).toBe(0);
+    // The fixture schema is not the API: register without validating against it.
+    const register = (...paths: string[]) =>
+      documentsCommand(['register', '--manifest', manifestPath, '--no-validate', ...paths]);
+    expect(await register(...files)).toBe(0);
     // Registering again changes nothing.
     const first = await readFile(manifestPath, 'utf8');
-    expect(await documentsCommand(['register', '--manifest', manifestPath, ...files])).toBe(0);
+    expect(await register(...files)).toBe(0);
     expect(await readFile(manifestPath, 'utf8')).toBe(first);
     documents = parseManifest(JSON.parse(first)).documents;
     expect(Object.keys(documents)).toHaveLength(4);
@@ -118,5 +121,42 @@ describe('a gateway that accepts only trusted documents', () => {
       'PERSISTED_QUERY_NOT_IN_LIST',
     ]);
     expect(allowed).toEqual({ results: [{ data: { seen: { userId: null } } }] });
+  });
+});
+
+describe('npm run documents -- register', () => {
+  let dir: string;
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'documents-command-'));
+  });
+  afterAll(() => rm(dir, { recursive: true, force: true }));
+
+  it('should validate operations against the public API and write nothing when one is invalid', async () => {
+    const manifest = join(dir, 'manifest.json');
+    await writeFile(join(dir, 'good.graphql'), 'query Me { me { id username } }');
+    await writeFile(join(dir, 'bad.graphql'), 'query Typo { me { id usernam } }');
+    const errors: string[] = [];
+    const error = vi.spyOn(console, 'error').mockImplementation((message: string) => void errors.push(message));
+    const log = vi.spyOn(console, 'log').mockImplementation(() => {});
+    try {
+      expect(
+        await documentsCommand([
+          'register',
+          '--manifest',
+          manifest,
+          join(dir, 'good.graphql'),
+          join(dir, 'bad.graphql'),
+        ]),
+      ).toBe(1);
+      expect(errors.join('\n')).toMatch(/Cannot query field "usernam"/);
+      await expect(readFile(manifest, 'utf8')).rejects.toThrow(/ENOENT/);
+      expect(await documentsCommand(['register', '--manifest', manifest, join(dir, 'good.graphql')])).toBe(0);
+      expect(Object.values(parseManifest(JSON.parse(await readFile(manifest, 'utf8'))).documents)).toEqual([
+        'query Me {\n  me {\n    id\n    username\n  }\n}',
+      ]);
+    } finally {
+      error.mockRestore();
+      log.mockRestore();
+    }
   });
 });
