@@ -25,19 +25,12 @@ export class SessionsRepository {
     return this.db.$transaction(async (tx) => {
       const token = await tx.refreshToken.findUnique({
         where: { tokenHash },
-        select: {
-          sessionId: true,
-          expiresAt: true,
-          session: { select: { userId: true, revokedAt: true, expiresAt: true } },
-        },
+        select: { sessionId: true, expiresAt: true, session: { select: { userId: true, revokedAt: true, expiresAt: true } } },
       });
       if (!token || token.session.revokedAt || token.session.expiresAt <= now || token.expiresAt <= now) {
         return { kind: 'invalid' } as const;
       }
-      const flipped = await tx.refreshToken.updateMany({
-        where: { tokenHash, rotatedAt: null },
-        data: { rotatedAt: now },
-      });
+      const flipped = await tx.refreshToken.updateMany({ where: { tokenHash, rotatedAt: null }, data: { rotatedAt: now } });
       if (flipped.count === 0) return { kind: 'reused', sessionId: token.sessionId } as const;
       await tx.refreshToken.create({ data: { tokenHash: nextHash, sessionId: token.sessionId, expiresAt } });
       return { kind: 'rotated', userId: token.session.userId, sessionId: token.sessionId } as const;
@@ -54,10 +47,7 @@ export class SessionsRepository {
   }
 
   async isActive(sessionId: string, now: Date): Promise<boolean> {
-    const session = await this.db.session.findUnique({
-      where: { id: sessionId },
-      select: { revokedAt: true, expiresAt: true },
-    });
+    const session = await this.db.session.findUnique({ where: { id: sessionId }, select: { revokedAt: true, expiresAt: true } });
     return !!session && !session.revokedAt && session.expiresAt > now;
   }
 }

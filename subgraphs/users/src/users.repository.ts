@@ -36,19 +36,12 @@ export class UniqueViolation extends Error {
 
 /** Prisma reports the violated columns in `meta.target` (native engine) or on the driver adapter's cause. */
 function uniqueViolationFields(error: Prisma.PrismaClientKnownRequestError): string[] {
-  const meta = error.meta as
-    | { target?: unknown; driverAdapterError?: { cause?: { constraint?: { fields?: string[] } } } }
-    | undefined;
+  const meta = error.meta as { target?: unknown; driverAdapterError?: { cause?: { constraint?: { fields?: string[] } } } } | undefined;
   if (Array.isArray(meta?.target)) return meta.target.map(String);
   return meta?.driverAdapterError?.cause?.constraint?.fields ?? [];
 }
 
-type ProfilePatch = {
-  displayName?: string | null;
-  bio?: string | null;
-  avatarMediaId?: string | null;
-  isPrivate?: boolean;
-};
+type ProfilePatch = { displayName?: string | null; bio?: string | null; avatarMediaId?: string | null; isPrivate?: boolean };
 
 /**
  * The only code of the users subgraph that touches users.users and users.outbox. Every change that other
@@ -60,12 +53,7 @@ export class UsersRepository {
     private readonly afterCommit: () => void,
   ) {}
 
-  async create(data: {
-    username: string;
-    email: string;
-    passwordHash: string;
-    displayName: string | null;
-  }): Promise<UserRecord> {
+  async create(data: { username: string; email: string; passwordHash: string; displayName: string | null }): Promise<UserRecord> {
     try {
       const user = await this.db.$transaction(async (tx) => {
         const created = await tx.user.create({ data, select: publicColumns });

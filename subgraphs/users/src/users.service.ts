@@ -1,13 +1,4 @@
-import {
-  badUserInput,
-  decodeCursor,
-  encodeCursor,
-  isUuid,
-  MAX_PAGE_SIZE,
-  pageSize,
-  toConnection,
-  type Connection,
-} from '@insta/infra';
+import { badUserInput, decodeCursor, encodeCursor, isUuid, MAX_PAGE_SIZE, pageSize, toConnection, type Connection } from '@insta/infra';
 import { z } from 'zod';
 import type { UserRecord, UsersRepository } from './users.repository.ts';
 import { parseInput, searchQuerySchema, updateProfileSchema, USERNAME } from './validation.ts';
@@ -35,11 +26,7 @@ export class UsersService {
     return this.users.findByUsernames([...new Set(usernames.map((u) => u.trim().toLowerCase()))]);
   }
 
-  async search(
-    rawQuery: string,
-    first: number | null | undefined,
-    after: string | null | undefined,
-  ): Promise<Connection<UserRecord>> {
+  async search(rawQuery: string, first: number | null | undefined, after: string | null | undefined): Promise<Connection<UserRecord>> {
     const query = parseInput(searchQuerySchema, rawQuery, 'query');
     const size = pageSize(first);
     const list = `search:${query}`;

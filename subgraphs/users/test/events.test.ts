@@ -23,9 +23,7 @@ afterAll(async () => {
 });
 
 const eventsOf = <T>(subject: string, userId: string) =>
-  received
-    .filter((m) => m.subject === subject && m.data.userId === userId)
-    .map((m) => m.data as T & { eventId: string });
+  received.filter((m) => m.subject === subject && m.data.userId === userId).map((m) => m.data as T & { eventId: string });
 
 describe('users events', () => {
   it('should publish user.created once per sign-up and empty the outbox', async () => {
@@ -46,9 +44,7 @@ describe('users events', () => {
     const verified = await verifyAccessToken(TEST_SECRETS.JWT_SECRET, res.body.data!.signUp.accessToken);
     if (!verified.ok) throw new Error('token');
     await h.request('mutation { updateProfile(input: { isPrivate: true }) { id } }', {}, verified.identity);
-    await vi.waitFor(() =>
-      expect(eventsOf<UserUpdatedEvent>(UsersSubjects.userUpdated, verified.identity.userId)).toHaveLength(1),
-    );
+    await vi.waitFor(() => expect(eventsOf<UserUpdatedEvent>(UsersSubjects.userUpdated, verified.identity.userId)).toHaveLength(1));
     expect(eventsOf<UserUpdatedEvent>(UsersSubjects.userUpdated, verified.identity.userId)[0]).toMatchObject({
       isPrivate: true,
       changed: ['isPrivate'],
@@ -59,9 +55,7 @@ describe('users events', () => {
     const input = newUser();
     const res = await h.request(SIGN_UP, { input });
     const userId = res.body.data!.signUp.user.id as string;
-    await h.request('mutation($i: SignInInput!) { signIn(input: $i) { accessToken } }', {
-      i: { login: input.username, password: input.password },
-    });
+    await h.request('mutation($i: SignInInput!) { signIn(input: $i) { accessToken } }', { i: { login: input.username, password: input.password } });
     await vi.waitFor(() => expect(eventsOf(UsersSubjects.userActive, userId)).toHaveLength(1));
   });
 });

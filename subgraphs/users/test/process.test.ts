@@ -9,18 +9,11 @@ const entry = fileURLToPath(new URL('../src/index.ts', import.meta.url));
 const tsx = fileURLToPath(new URL('../../../node_modules/tsx/dist/cli.mjs', import.meta.url));
 
 function startProcess(env: Record<string, string>) {
-  const child = spawn(process.execPath, [tsx, entry], {
-    env: { PATH: process.env.PATH, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(process.execPath, [tsx, entry], { env: { PATH: process.env.PATH, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout.on('data', (chunk: Buffer) => (output += chunk));
   child.stderr.on('data', (chunk: Buffer) => (output += chunk));
-  return {
-    child,
-    output: () => output,
-    exited: once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>,
-  };
+  return { child, output: () => output, exited: once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]> };
 }
 
 let database: TestDatabase;
@@ -33,12 +26,7 @@ afterAll(async () => {
 
 describe('the users process', () => {
   it('should refuse to start and name the variable when a setting is missing or bad', async () => {
-    const run = startProcess({
-      GATEWAY_SIGNING_SECRET: 'short',
-      DATABASE_URL: database.url,
-      REDIS_URL: testServices.redisUrl,
-      NATS_URL: testServices.natsUrl,
-    });
+    const run = startProcess({ GATEWAY_SIGNING_SECRET: 'short', DATABASE_URL: database.url, REDIS_URL: testServices.redisUrl, NATS_URL: testServices.natsUrl });
     const [code] = await run.exited;
     expect(code).toBe(1);
     expect(run.output()).toContain('GATEWAY_SIGNING_SECRET: must be at least 32 characters');

@@ -21,21 +21,8 @@ async function createUser(overrides: Parameters<typeof newUser>[0] = {}) {
 
 const SEARCH = /* GraphQL */ `
   query Search($q: String!, $first: Int, $after: String) {
-    searchUsers(query: $q, first: $first, after: $after) {
-      edges {
-        cursor
-        node {
-          username
-          displayName
-        }
-      }
-      pageInfo {
-        hasNextPage
-        endCursor
-      }
-    }
-  }
-`;
+    searchUsers(query: $q, first: $first, after: $after) { edges { cursor node { username displayName } } pageInfo { hasNextPage endCursor } }
+  }`;
 
 describe('gateway signature', () => {
   it('should answer 401 to a request without the gateway signature', async () => {
@@ -68,9 +55,7 @@ describe('queries', () => {
     const { user } = await createUser();
     const byId = await h.request('query($id: ID) { user(id: $id) { username } }', { id: user.id });
     expect(byId.body.data!.user.username).toBe(user.username);
-    const byName = await h.request('query($u: String) { user(username: $u) { id } }', {
-      u: user.username.toUpperCase(),
-    });
+    const byName = await h.request('query($u: String) { user(username: $u) { id } }', { u: user.username.toUpperCase() });
     expect(byName.body.data!.user.id).toBe(user.id);
     const unknown = await h.request('query { user(id: "not-a-uuid") { id } }');
     expect(unknown.body.data).toEqual({ user: null });
@@ -87,13 +72,7 @@ describe('queries', () => {
     const b = await createUser();
     const res = await h.request(
       'query($r: [_Any!]!) { _entities(representations: $r) { ... on User { id username } } }',
-      {
-        r: [
-          { __typename: 'User', id: b.user.id },
-          { __typename: 'User', id: a.user.id },
-          { __typename: 'User', id: '00000000-0000-7000-8000-000000000000' },
-        ],
-      },
+      { r: [{ __typename: 'User', id: b.user.id }, { __typename: 'User', id: a.user.id }, { __typename: 'User', id: '00000000-0000-7000-8000-000000000000' }] },
     );
     expect(res.body.data!._entities).toEqual([
       { id: b.user.id, username: b.user.username },
@@ -108,14 +87,7 @@ describe('updateProfile', () => {
     const { identity } = await createUser();
     const res = await h.request(
       'mutation($i: UpdateProfileInput!) { updateProfile(input: $i) { displayName bio isPrivate avatar { id } } }',
-      {
-        i: {
-          displayName: 'New Name',
-          bio: 'hello',
-          isPrivate: true,
-          avatarMediaId: '018f0000-0000-7000-8000-000000000001',
-        },
-      },
+      { i: { displayName: 'New Name', bio: 'hello', isPrivate: true, avatarMediaId: '018f0000-0000-7000-8000-000000000001' } },
       identity,
     );
     expect(res.body.data!.updateProfile).toEqual({
@@ -128,11 +100,7 @@ describe('updateProfile', () => {
 
   it('should reject bad input naming the field and change nothing', async () => {
     const { identity, user } = await createUser();
-    const res = await h.request(
-      'mutation($i: UpdateProfileInput!) { updateProfile(input: $i) { bio } }',
-      { i: { bio: 'x'.repeat(301), displayName: 'Changed' } },
-      identity,
-    );
+    const res = await h.request('mutation($i: UpdateProfileInput!) { updateProfile(input: $i) { bio } }', { i: { bio: 'x'.repeat(301), displayName: 'Changed' } }, identity);
     expect(res.body.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'input.bio' });
     expect((await h.db.user.findUniqueOrThrow({ where: { id: user.id } })).displayName).not.toBe('Changed');
   });
@@ -184,7 +152,12 @@ describe('searchUsers', () => {
   it('should reject a forged cursor, a cursor from another search and first over 100', async () => {
     const first = await h.request(SEARCH, { q: tag, first: 1 });
     const cursor = first.body.data!.searchUsers.pageInfo.endCursor;
-    const cases = [{ q: tag, after: 'forged' }, { q: `${tag}_a`, after: cursor }, { q: tag, first: 101 }, { q: '   ' }];
+    const cases = [
+      { q: tag, after: 'forged' },
+      { q: `${tag}_a`, after: cursor },
+      { q: tag, first: 101 },
+      { q: '   ' },
+    ];
     for (const variables of cases) {
       expect((await h.request(SEARCH, variables)).body.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
     }
@@ -211,9 +184,7 @@ describe('usersByUsernames (internal)', () => {
     const res = await h.request('query($n: [String!]!) { usersByUsernames(usernames: $n) { id } }', {
       n: [a.user.username.toUpperCase(), b.user.username, a.user.username, 'nobody_by_this_name'],
     });
-    expect(res.body.data!.usersByUsernames.map((u: { id: string }) => u.id).sort()).toEqual(
-      [a.user.id, b.user.id].sort(),
-    );
+    expect(res.body.data!.usersByUsernames.map((u: { id: string }) => u.id).sort()).toEqual([a.user.id, b.user.id].sort());
   });
 
   it('should not be part of the public API', async () => {
