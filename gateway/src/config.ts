@@ -1,6 +1,10 @@
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { DEFAULT_SHUTDOWN_GRACE_MS, env, loadConfig } from '@insta/infra';
+import { trustedDocumentsEnv } from './documents/trusted-documents.ts';
+import { clientIpEnv } from './http/client-ip.ts';
+import { corsEnv } from './http/cors.ts';
+import { rateLimitEnv } from './limits/rate-limit.ts';
 
 /** The committed supergraph (`npm run compose` writes it). */
 export const DEFAULT_SUPERGRAPH_PATH = fileURLToPath(new URL('../../schema/supergraph.graphql', import.meta.url));
@@ -40,6 +44,10 @@ export const gatewayEnvSchema = z.object({
   WS_CONNECTION_INIT_TIMEOUT_MS: env.int(10_000, 1),
   /** Events waiting for one client subscription; one more ends it with SUBSCRIPTION_QUEUE_OVERFLOW (ADR 7). */
   SUBSCRIPTION_QUEUE_SIZE: env.int(100, 1),
+  ...rateLimitEnv,
+  ...clientIpEnv,
+  ...corsEnv,
+  ...trustedDocumentsEnv,
 });
 
 export type GatewayConfig = Omit<z.output<typeof gatewayEnvSchema>, 'INTROSPECTION' | 'EXPLORER'> & {

@@ -27,7 +27,8 @@ import {
 import { authenticate } from './auth.ts';
 import { REALTIME_SUBGRAPH } from './compose.ts';
 import { subgraphUrls, type GatewayConfig } from './config.ts';
-import type { GatewayContext } from './context.ts';
+import type { ClientInfo, GatewayContext } from './context.ts';
+import { createEdge } from './edge/edge.ts';
 import { loadExplorer, type Explorer } from './explorer.ts';
 import { formatOperationLimitError, operationLimitRules } from './operation-limits.ts';
 import { RealtimeDataSource, loadRealtimeSchema } from './realtime/realtime-subgraph.ts';
@@ -63,6 +64,7 @@ export async function createGatewayServer({ config, kv, bus, logger }: GatewaySe
   const production = config.NODE_ENV === 'production';
   const supergraphSdl = await readFile(config.SUPERGRAPH_PATH, 'utf8');
   const explorer: Explorer | null = config.EXPLORER ? await loadExplorer() : null;
+  const edge = await createEdge(config, kv, logger);
 
   const urls = subgraphUrls(config);
   const agent = new Agent({ keepAliveTimeout: 30_000, keepAliveMaxTimeout: 600_000 });
@@ -87,7 +89,7 @@ export async function createGatewayServer({ config, kv, bus, logger }: GatewaySe
   });
 
   const formatError = (formatted: GraphQLFormattedError, error: unknown) =>
-    errorFormatter(logger, production)(formatOperationLimitError(formatted, error), error);
+    edge.formatError(errorFormatter(logger, production)(formatOperationLimitError(formatted, error), error));
   const httpServer = createServer();
   const apollo = new ApolloServer<GatewayContext>({
     gateway,
@@ -98,8 +100,10 @@ export async function createGatewayServer({ config, kv, bus, logger }: GatewaySe
     includeStacktraceInErrorResponses: !production,
     validationRules: operationLimitRules(config),
     parseOptions: { maxTokens: config.MAX_TOKENS },
+    persistedQueries: edge.persistedQueries,
     formatError,
     plugins: [
+      ...edge.plugins,
       ApolloServerPluginDrainHttpServer({ httpServer, stopGracePeriodMillis: httpDrainMs(config.SHUTDOWN_GRACE_MS) }),
       // The gateway serves its own explorer (below); these defaults only cost time per request.
       ApolloServerPluginLandingPageDisabled(),
@@ -109,10 +113,14 @@ export async function createGatewayServer({ config, kv, bus, logger }: GatewaySe
   });
   await apollo.start();
 
-  const executeOperation = async ({ query, variables, operationName }: OperationRequest, identity: Identity | null) => {
+  const executeOperation = async (
+    { query, variables, operationName }: OperationRequest,
+    identity: Identity | null,
+    client?: ClientInfo,
+  ) => {
     const response = await apollo.executeOperation(
       { query, variables, operationName: operationName ?? undefined },
-      { contextValue: { identity } },
+      { contextValue: { identity, ...(client && edge.socketContext(client)) } },
     );
     if (response.body.kind !== 'single') throw new Error('Incremental delivery is not supported here');
     return response.body.singleResult;
@@ -131,15 +139,25 @@ export async function createGatewayServer({ config, kv, bus, logger }: GatewaySe
       return result.data?.post != null;
     },
   });
-  const websockets = startWebSocketServer({ httpServer, config, kv, subscriptions, executeOperation, formatError });
+  const guard = edge.socketGuard(() => subscriptions.apiSchema);
+  const websockets = startWebSocketServer({
+    httpServer,
+    config,
+    kv,
+    subscriptions,
+    executeOperation,
+    formatError,
+    guard,
+  });
 
   const route = async (req: IncomingMessage, res: ServerResponse) => {
+    if (edge.handle(req, res)) return;
     const path = (req.url ?? '/').split('?', 1)[0] ?? '/';
     if (explorer?.handle(req, res, path)) return;
     if (path === '/graphql') {
       await handleGraphQL(apollo, req, res, async () => ({
         identity: await authenticate(req.headers, config.JWT_SECRET, kv),
-        clientHeaders: req.headers,
+        ...edge.clientContext(req),
       }));
       return;
     }

@@ -7,8 +7,11 @@ type Fetcher = RemoteGraphQLDataSource['fetcher'];
 type FetcherRequestInit = NonNullable<Parameters<Fetcher>[1]>;
 type FetcherResponse = Awaited<ReturnType<Fetcher>>;
 
-/** Client headers passed on to every subgraph (adaptive media delivery and request tracing). */
-export const FORWARDED_HEADERS = ['save-data', 'dpr', 'viewport-width', 'x-request-id'] as const;
+/**
+ * Client headers passed on to every subgraph (adaptive media delivery and request tracing), and the client
+ * address the gateway resolved (`x-client-ip`, always overwritten by the gateway: the users subgraph's sign-in limits).
+ */
+export const FORWARDED_HEADERS = ['save-data', 'dpr', 'viewport-width', 'x-request-id', 'x-client-ip'] as const;
 
 /**
  * A `Fetcher` on an undici keep-alive Agent. The gateway's default (make-fetch-happen) costs noticeably per

@@ -12,6 +12,8 @@ import type {
 import { ErrorCode, type Identity, type KeyValueStore } from '@insta/infra';
 import { authenticate } from './auth.ts';
 import type { GatewayConfig } from './config.ts';
+import type { ClientInfo } from './context.ts';
+import type { SocketGuard } from './edge/socket-guard.ts';
 import { graphql } from './graphql-runtime.ts';
 import { operationLimitRules, parseWithLimits } from './operation-limits.ts';
 import { EventQueue } from './realtime/event-queue.ts';
@@ -33,7 +35,13 @@ export interface WebSocketServerOptions {
   kv: Pick<KeyValueStore, 'exists'>;
   subscriptions: SubscriptionService;
   /** Queries and mutations sent over a socket run through Apollo Server, exactly as on HTTP. */
-  executeOperation(request: OperationRequest, identity: Identity | null): Promise<FormattedExecutionResult>;
+  executeOperation(
+    request: OperationRequest,
+    identity: Identity | null,
+    client: ClientInfo,
+  ): Promise<FormattedExecutionResult>;
+  /** Origin allowlist, client address, and the edge checks on every operation (trusted documents, cost…). */
+  guard: SocketGuard;
   /** The gateway's error formatter (masks internal errors in production), applied to every `next` payload. */
   formatError(formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError;
 }
@@ -41,10 +49,12 @@ export interface WebSocketServerOptions {
 interface ConnectionExtra extends Record<PropertyKey, unknown> {
   /** Who opened the connection (`connectionParams.authorization`), null when anonymous. */
   identity: Identity | null;
+  client: ClientInfo;
 }
 
 interface OperationContext {
   identity: Identity | null;
+  client: ClientInfo;
   request: OperationRequest;
   subscription?: EventQueue<ExecutionResult>;
 }
@@ -57,8 +67,8 @@ type ErrorLike = { message: string; extensions?: Record<string, unknown> };
  */
 function toGraphQLError(error: unknown, fallbackCode: string) {
   const { message, extensions } = error instanceof Error ? (error as ErrorLike) : { message: String(error) };
-  const code = extensions?.code ?? fallbackCode;
-  return new graphql.GraphQLError(message, { extensions: { ...extensions, code } });
+  const { http: _http, ...rest } = extensions ?? {};
+  return new graphql.GraphQLError(message, { extensions: { ...rest, code: extensions?.code ?? fallbackCode } });
 }
 
 /**
@@ -70,7 +80,14 @@ export function startWebSocketServer(options: WebSocketServerOptions) {
   const { config, subscriptions } = options;
   const production = config.NODE_ENV === 'production';
   const rules = [...graphql.specifiedRules, ...operationLimitRules(config)];
-  const wss = new WebSocketServer({ server: options.httpServer, path: '/graphql', maxPayload: MAX_MESSAGE_BYTES });
+  const wss = new WebSocketServer({
+    server: options.httpServer,
+    path: '/graphql',
+    maxPayload: MAX_MESSAGE_BYTES,
+    // A browser socket from an origin outside the CORS allowlist is refused before the upgrade.
+    verifyClient: ({ req }, done) =>
+      options.guard.allowsUpgrade(req) ? done(true) : done(false, 403, 'Origin not allowed'),
+  });
 
   const validate = (query: string): DocumentNode | ReturnType<typeof toGraphQLError>[] => {
     let document: DocumentNode;
@@ -96,6 +113,7 @@ export function startWebSocketServer(options: WebSocketServerOptions) {
     {
       connectionInitWaitTimeout: config.WS_CONNECTION_INIT_TIMEOUT_MS,
       onConnect: async (ctx) => {
+        ctx.extra.client = options.guard.client(ctx.extra.request);
         const authorization = ctx.connectionParams?.authorization;
         if (authorization !== undefined && typeof authorization !== 'string') {
           ctx.extra.socket.close(CloseCode.Forbidden, 'connectionParams.authorization must be "Bearer <access token>"');
@@ -112,6 +130,7 @@ export function startWebSocketServer(options: WebSocketServerOptions) {
       },
       onSubscribe: async (ctx, _id, payload) => {
         const identity = ctx.extra.identity ?? null;
+        const client = ctx.extra.client ?? options.guard.client(ctx.extra.request);
         const document = validate(payload.query);
         if (Array.isArray(document)) return document;
         const request: OperationRequest = {
@@ -127,6 +146,18 @@ export function startWebSocketServer(options: WebSocketServerOptions) {
           const message = `The schema does not support ${operation.operation} operations`;
           return [toGraphQLError(new Error(message), 'GRAPHQL_VALIDATION_FAILED')];
         }
+        try {
+          await options.guard.check({
+            query: payload.query,
+            document,
+            operation,
+            variables: request.variables,
+            identity,
+            client,
+          });
+        } catch (error) {
+          return [toGraphQLError(error, 'BAD_REQUEST')];
+        }
         const args = {
           schema: subscriptions.apiSchema,
           document,
@@ -134,16 +165,19 @@ export function startWebSocketServer(options: WebSocketServerOptions) {
           variableValues: request.variables,
         };
         if (operation.operation !== graphql.OperationTypeNode.SUBSCRIPTION) {
-          return { ...args, contextValue: { identity, request } satisfies OperationContext };
+          return { ...args, contextValue: { identity, client, request } satisfies OperationContext };
         }
         const opened = await subscriptions.open({ ...request, document, identity });
         if (!(opened instanceof EventQueue)) return opened;
-        return { ...args, contextValue: { identity, request, subscription: opened } satisfies OperationContext };
+        return {
+          ...args,
+          contextValue: { identity, client, request, subscription: opened } satisfies OperationContext,
+        };
       },
       execute: async (args) => {
-        const { identity, request } = args.contextValue as OperationContext;
+        const { identity, client, request } = args.contextValue as OperationContext;
         // Apollo's formatted result: onNext below passes its (already formatted) errors through.
-        return (await options.executeOperation(request, identity)) as ExecutionResult;
+        return (await options.executeOperation(request, identity, client)) as ExecutionResult;
       },
       subscribe: (args) => {
         const { subscription } = args.contextValue as OperationContext;

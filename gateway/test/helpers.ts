@@ -30,6 +30,7 @@ const logger = createLogger('gateway-test', 'silent');
 /** A tiny "users" subgraph behind the real gateway-signature check; it reports what it received. */
 async function startUsersSubgraph(): Promise<RunningServer> {
   const user = (id: string) => ({ id, username: `user${id}` });
+  let touches = 0;
   const schema = buildSubgraphSchema({
     typeDefs: parse(fixtureSdls().users),
     resolvers: {
@@ -39,6 +40,7 @@ async function startUsersSubgraph(): Promise<RunningServer> {
           return { userId: identity?.userId ?? null, sessionId: identity?.sessionId ?? null, headers };
         },
         user: (_: unknown, { id }: { id: string }) => user(id),
+        touches: () => touches,
       },
       Seen: {
         header: (seen: { headers: SubgraphContext['headers'] }, { name }: { name: string }) => {
@@ -50,7 +52,7 @@ async function startUsersSubgraph(): Promise<RunningServer> {
         friends: (parent: { id: string }, { first }: { first?: number }) =>
           Array.from({ length: Math.min(first ?? 2, 3) }, (_, i) => user(`${parent.id}${i}`)),
       },
-      Mutation: { touch: () => true },
+      Mutation: { touch: () => ++touches > 0 },
     },
   });
   return startSubgraphServer<SubgraphContext>({
