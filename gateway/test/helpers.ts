@@ -10,6 +10,7 @@ import {
   ACCESS_TOKEN_ISSUER,
   MemoryEventBus,
   MemoryKeyValueStore,
+  TransientError,
   createLogger,
   startSubgraphServer,
   type Identity,
@@ -27,8 +28,14 @@ export const fixtureSdls = () => ({ users: fixture('users'), posts: fixture('pos
 
 const logger = createLogger('gateway-test', 'silent');
 
+/** Sessions the fixture users subgraph reports as revoked (its "Postgres"); `down` makes it fail like an outage. */
+export interface FixtureRevocations {
+  sessions: Map<string, number>;
+  down: boolean;
+}
+
 /** A tiny "users" subgraph behind the real gateway-signature check; it reports what it received. */
-async function startUsersSubgraph(): Promise<RunningServer> {
+async function startUsersSubgraph(revocations: FixtureRevocations): Promise<RunningServer> {
   const user = (id: string) => ({ id, username: `user${id}` });
   const schema = buildSubgraphSchema({
     typeDefs: parse(fixtureSdls().users),
@@ -39,6 +46,16 @@ async function startUsersSubgraph(): Promise<RunningServer> {
           return { userId: identity?.userId ?? null, sessionId: identity?.sessionId ?? null, headers };
         },
         user: (_: unknown, { id }: { id: string }) => user(id),
+        sessionRevocations: () => {
+          if (revocations.down) throw new TransientError('users database is down');
+          return {
+            asOf: new Date().toISOString(),
+            sessions: [...revocations.sessions].map(([sessionId, expiresAt]) => ({
+              sessionId,
+              expiresAt: new Date(expiresAt).toISOString(),
+            })),
+          };
+        },
       },
       Seen: {
         header: (seen: { headers: SubgraphContext['headers'] }, { name }: { name: string }) => {
@@ -75,6 +92,8 @@ interface SubgraphContext {
 export interface TestGateway {
   gateway: GatewayServer;
   kv: MemoryKeyValueStore;
+  /** What the users subgraph has durably revoked. */
+  revocations: FixtureRevocations;
   config: GatewayConfig;
   /** POST a GraphQL operation; returns status and parsed body. */
   post(body: unknown, headers?: Record<string, string>): Promise<{ status: number; body: GraphQLBody }>;
@@ -88,7 +107,8 @@ export interface GraphQLBody {
 
 /** Real gateway on a free port, in front of the tiny users subgraph, with a composed fixture supergraph. */
 export async function startTestGateway(env: Record<string, string> = {}): Promise<TestGateway> {
-  const users = await startUsersSubgraph();
+  const revocations: FixtureRevocations = { sessions: new Map(), down: false };
+  const users = await startUsersSubgraph(revocations);
   const dir = await mkdtemp(join(tmpdir(), 'gateway-test-'));
   const composed = composeSupergraph([{ name: 'users', url: 'http://users:4001/graphql', sdl: fixtureSdls().users }]);
   if (!composed.ok) throw new Error(composed.errors.join('\n'));
@@ -112,6 +132,7 @@ export async function startTestGateway(env: Record<string, string> = {}): Promis
   return {
     gateway,
     kv,
+    revocations,
     config,
     async post(body, headers = {}) {
       const response = await fetch(gateway.url, {

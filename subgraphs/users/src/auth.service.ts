@@ -30,7 +30,11 @@ const newRefreshToken = () => randomBytes(32).toString('base64url');
 
 type AuthSettings = Pick<
   UsersConfig,
-  'JWT_SECRET' | 'ACCESS_TOKEN_TTL_SECONDS' | 'REFRESH_TOKEN_TTL_DAYS' | 'SIGN_IN_MAX_ATTEMPTS' | 'SIGN_IN_WINDOW_SECONDS'
+  | 'JWT_SECRET'
+  | 'ACCESS_TOKEN_TTL_SECONDS'
+  | 'REFRESH_TOKEN_TTL_DAYS'
+  | 'SIGN_IN_MAX_ATTEMPTS'
+  | 'SIGN_IN_WINDOW_SECONDS'
 >;
 
 export class AuthService {
@@ -99,6 +103,22 @@ export class AuthService {
   async signOut(identity: Identity): Promise<boolean> {
     await this.revoke(identity.sessionId, 'SIGN_OUT', new Date());
     return true;
+  }
+
+  /**
+   * Internal `sessionRevocations`: sessions revoked after `since` whose access tokens may still be unexpired (all
+   * of them when `since` is null), for the gateway's revocation list, which must not depend on Redis alone.
+   */
+  async revocationsSince(since: Date | null) {
+    const asOf = new Date();
+    const ttlMs = this.settings.ACCESS_TOKEN_TTL_SECONDS * 1000;
+    const oldest = new Date(asOf.getTime() - ttlMs);
+    const from = since && since > oldest ? since : oldest;
+    const sessions = await this.sessions.revokedSince(from);
+    return {
+      asOf,
+      sessions: sessions.map((s) => ({ ...s, expiresAt: new Date(s.revokedAt.getTime() + ttlMs) })),
+    };
   }
 
   private async revoke(sessionId: string, reason: 'SIGN_OUT' | 'REUSE', now: Date) {
