@@ -57,7 +57,10 @@ export async function startPostsSystem() {
   const servers: RunningServer[] = [];
   const usersServer = await startUsersSubgraph({ ...deps, config: loadUsersConfig(env) });
   servers.push(usersServer);
-  const socialServer = await startSocialGraphSubgraph({ ...deps, config: loadSocialGraphConfig(env) });
+  const socialServer = await startSocialGraphSubgraph({
+    ...deps,
+    config: loadSocialGraphConfig({ ...env, USERS_URL: usersServer.url }),
+  });
   servers.push(socialServer);
   const mediaConfig = loadMediaConfig(env);
   const mediaServer = await startMediaSubgraph({
