@@ -14,6 +14,7 @@ import {
   createLogger,
   startSubgraphServer,
   type Identity,
+  type KeyValueStore,
   type RunningServer,
 } from '@insta/infra';
 import { composeSupergraph } from '../src/compose.ts';
@@ -28,10 +29,14 @@ export const fixtureSdls = () => ({ users: fixture('users'), posts: fixture('pos
 
 const logger = createLogger('gateway-test', 'silent');
 
-/** Sessions the fixture users subgraph reports as revoked (its "Postgres"); `down` makes it fail like an outage. */
+/**
+ * What a test controls of the fixture users subgraph: the sessions it reports as revoked (its "Postgres"), `down`
+ * to make that fail like an outage, and `slow`, which the `slow` query waits for.
+ */
 export interface FixtureRevocations {
   sessions: Map<string, number>;
   down: boolean;
+  slow: Promise<void>;
 }
 
 /** A tiny "users" subgraph behind the real gateway-signature check; it reports what it received. */
@@ -46,6 +51,7 @@ async function startUsersSubgraph(revocations: FixtureRevocations): Promise<Runn
           return { userId: identity?.userId ?? null, sessionId: identity?.sessionId ?? null, headers };
         },
         user: (_: unknown, { id }: { id: string }) => user(id),
+        slow: () => revocations.slow.then(() => true),
         sessionRevocations: () => {
           if (revocations.down) throw new TransientError('users database is down');
           return {
@@ -91,7 +97,7 @@ interface SubgraphContext {
 
 export interface TestGateway {
   gateway: GatewayServer;
-  kv: MemoryKeyValueStore;
+  kv: KeyValueStore;
   /** What the users subgraph has durably revoked. */
   revocations: FixtureRevocations;
   config: GatewayConfig;
@@ -105,12 +111,25 @@ export interface GraphQLBody {
   errors?: { message: string; extensions?: { code?: string } }[];
 }
 
+export interface TestGatewayOptions {
+  /** The store for revocation markers (an in-process one by default). */
+  kv?: KeyValueStore;
+  /** Also compose the fixture posts subgraph, served at this URL (nothing need answer there). */
+  postsUrl?: string;
+}
+
 /** Real gateway on a free port, in front of the tiny users subgraph, with a composed fixture supergraph. */
-export async function startTestGateway(env: Record<string, string> = {}): Promise<TestGateway> {
-  const revocations: FixtureRevocations = { sessions: new Map(), down: false };
+export async function startTestGateway(
+  env: Record<string, string> = {},
+  options: TestGatewayOptions = {},
+): Promise<TestGateway> {
+  const revocations: FixtureRevocations = { sessions: new Map(), down: false, slow: Promise.resolve() };
   const users = await startUsersSubgraph(revocations);
   const dir = await mkdtemp(join(tmpdir(), 'gateway-test-'));
-  const composed = composeSupergraph([{ name: 'users', url: 'http://users:4001/graphql', sdl: fixtureSdls().users }]);
+  const composed = composeSupergraph([
+    { name: 'users', url: 'http://users:4001/graphql', sdl: fixtureSdls().users },
+    ...(options.postsUrl ? [{ name: 'posts', url: 'http://posts:4002/graphql', sdl: fixtureSdls().posts }] : []),
+  ]);
   if (!composed.ok) throw new Error(composed.errors.join('\n'));
   const supergraphPath = join(dir, 'supergraph.graphql');
   await writeFile(supergraphPath, composed.supergraphSdl);
@@ -121,11 +140,12 @@ export async function startTestGateway(env: Record<string, string> = {}): Promis
     JWT_SECRET,
     GATEWAY_SIGNING_SECRET: SIGNING_SECRET,
     USERS_URL: users.url,
+    ...(options.postsUrl ? { POSTS_URL: options.postsUrl } : {}),
     SUPERGRAPH_PATH: supergraphPath,
     EXPLORER: 'false',
     ...env,
   });
-  const kv = new MemoryKeyValueStore('gateway-test:');
+  const kv = options.kv ?? new MemoryKeyValueStore('gateway-test:');
   const bus = new MemoryEventBus('gateway-test', logger);
   const gateway = await createGatewayServer({ config, kv, bus, logger });
 
