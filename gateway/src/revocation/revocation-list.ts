@@ -73,11 +73,11 @@ export interface RevocationListOptions {
  *
  * The users subgraph marks a revoked session in Redis (the fast path, seen at once by every gateway) and in
  * Postgres. This list copies the Postgres side into memory: everything that still matters at start, then what is
- * new every `intervalMs`. A session is revoked if either says so. While the copy is fresh, losing Redis costs at
- * most the last interval's revocations; while it is stale (users unreachable), the answer relies on Redis
- * markers, which is only sound if Redis kept its data since the last sync: the sync marker this gateway writes
- * there proves it (a flush or failover to an empty replica removes it). Without a fresh copy or that marker the
- * answer is unknown and the request fails closed with SERVICE_UNAVAILABLE.
+ * new every `intervalMs`. A session is revoked if either says so. Redis markers are only complete if Redis kept
+ * its data since the list's last snapshot: the sync marker this gateway writes there just before each sync proves
+ * it (a flush, or a failover to an empty replica, removes it). Without it, the list is brought up to date before
+ * answering; with Redis unreachable, the list answers alone while it is at most `maxStalenessMs` old. When
+ * neither can answer, the request fails closed with SERVICE_UNAVAILABLE.
  */
 export class RevocationList {
   private readonly revoked = new Map<string, number>();
@@ -106,34 +106,47 @@ export class RevocationList {
 
   /** True when revoked; rejects with SERVICE_UNAVAILABLE when that cannot be known. */
   async isRevoked(sessionId: string): Promise<boolean> {
-    const expiresAt = this.revoked.get(sessionId);
-    if (expiresAt !== undefined && expiresAt > Date.now()) return true;
-    let redisUsable = true;
+    if (this.listed(sessionId)) return true;
+    let marked: boolean;
+    let intact: boolean;
     try {
-      if (await this.options.kv.exists(revokedSessionKey(sessionId))) return true;
+      [marked, intact] = await Promise.all([
+        this.options.kv.exists(revokedSessionKey(sessionId)),
+        this.markersComplete(),
+      ]);
     } catch (error) {
-      redisUsable = false;
+      // Redis unreachable: the list alone answers, as long as it is recent enough.
       this.options.logger.warn({ err: error }, 'revocation markers unreadable; relying on the revocation list');
+      if (this.fresh()) return false;
+      throw this.unknown();
     }
-    if (this.fresh()) return false;
-    if (redisUsable && (await this.markersComplete())) return false;
+    if (marked) return true;
+    // Redis kept every marker written since the list's last snapshot, and the list has everything before it.
+    if (intact) return false;
+    // Redis lost its data since then (a flush, a failover to an empty replica): markers of sessions revoked
+    // meanwhile are gone, so bring the list up to date first (one call to users, shared by concurrent requests).
+    await this.sync();
+    if (this.listed(sessionId)) return true;
+    if (await this.markersComplete().catch(() => false)) return false;
     throw this.unknown();
   }
 
   /** For /readyz: rejects when authenticated requests would be refused. */
   async ready(): Promise<void> {
-    if (this.fresh() || (await this.markersComplete())) return;
+    if (await this.markersComplete()) return;
+    if (this.fresh()) return;
     throw new Error(this.syncedAt ? 'revocation list stale and Redis lost its markers' : 'revocation list not loaded');
+  }
+
+  private listed(sessionId: string): boolean {
+    const expiresAt = this.revoked.get(sessionId);
+    return expiresAt !== undefined && expiresAt > Date.now();
   }
 
   /** Redis still holds every marker written since the last successful sync's snapshot. */
   private async markersComplete(): Promise<boolean> {
     if (!this.markerKey) return false;
-    try {
-      return await this.options.kv.exists(this.markerKey);
-    } catch {
-      return false;
-    }
+    return this.options.kv.exists(this.markerKey);
   }
 
   private fresh(): boolean {
