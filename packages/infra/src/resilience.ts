@@ -109,7 +109,15 @@ export class CallPolicy {
   async execute<T>(fn: (signal: AbortSignal) => Promise<T>, options: CallOptions): Promise<T> {
     const policy = options.idempotent && this.settings.retries > 0 ? this.retrying : this.attempt;
     try {
-      return await policy.execute(({ signal }) => fn(signal), options.signal);
+      return await policy.execute(async ({ signal }) => {
+        try {
+          return await fn(signal);
+        } catch (error) {
+          // The call gave up because the timeout aborted it (undici rejects with its own AbortError first).
+          if (signal.aborted && !options.signal?.aborted) throw new TaskCancelledError('timed out');
+          throw error;
+        }
+      }, options.signal);
     } catch (error) {
       if (!isTransientError(error) || error instanceof TransientError) throw error;
       throw new TransientError(`${this.name} ${this.reason(error)}`, {
