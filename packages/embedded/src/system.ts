@@ -90,7 +90,7 @@ export async function startSystem({ env: source, logger }: SystemOptions): Promi
     stops.push(() => db.$disconnect());
 
     let kv: KeyValueStore;
-    if (env.REDIS_URL) kv = new RedisKeyValueStore(await connectRedis(env.REDIS_URL), `${config.DEPLOYMENT_PREFIX}:`);
+    if (env.REDIS_URL) kv = new RedisKeyValueStore(await connectRedis(env.REDIS_URL, logger), `${config.DEPLOYMENT_PREFIX}:`);
     else {
       kv = new MemoryKeyValueStore(`${config.DEPLOYMENT_PREFIX}:`);
       backends.redis = 'embedded';

@@ -62,3 +62,4 @@ export async function deleteKeysByPrefix(redisUrl: string, prefix: string): Prom
   }
   return deleted;
 }
+export * from './private-servers.ts';
