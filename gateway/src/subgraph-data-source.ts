@@ -74,7 +74,8 @@ export class SubgraphHttpError extends Error {
  * the JSON body the gateway built: an unescaped `"query":"mutation` can only be the operation itself, or a
  * variable named `query` whose value starts so, which only costs that read its retry.
  */
-const isWrite = (body: unknown) => typeof body === 'string' && /"query":"\s*(mutation|subscription)\b/.test(body);
+export const isWriteOperation = (body: unknown) =>
+  typeof body === 'string' && /"query":"\s*(mutation|subscription)\b/.test(body);
 
 /**
  * The fetcher of one subgraph under its CallPolicy: per-attempt timeout, retries of reads, a breaker. An open
@@ -91,7 +92,7 @@ export function guardedFetcher(fetcher: Fetcher, policy: CallPolicy): Fetcher {
           if (response.status >= 500) throw new SubgraphHttpError(policy.name, response.status);
           return response;
         },
-        { idempotent: !isWrite(init.body) },
+        { idempotent: !isWriteOperation(init.body) },
       );
     } catch (error) {
       if (isTransientError(error)) throw policy.unavailable(error);

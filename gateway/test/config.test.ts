@@ -36,4 +36,11 @@ describe('gateway config', () => {
       /JWT_SECRET: must be at least 32 characters[\s\S]*GATEWAY_SIGNING_SECRET/,
     );
   });
+
+  it('should read per-subgraph timeouts and name a malformed one', () => {
+    const config = loadGatewayConfig({ ...secrets, SUBGRAPH_TIMEOUTS: 'media=15000, feed=8000' });
+    expect(config.SUBGRAPH_TIMEOUTS).toEqual({ media: 15000, feed: 8000 });
+    expect(config.SUBGRAPH_TIMEOUT_MS).toBe(10_000);
+    expect(() => loadGatewayConfig({ ...secrets, SUBGRAPH_TIMEOUTS: 'media:15000' })).toThrow(/SUBGRAPH_TIMEOUTS/);
+  });
 });

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectRedis, RedisKeyValueStore, revokedSessionKey } from '@insta/infra';
 import { deleteKeysByPrefix, freePort, testServices, uniquePrefix } from '@insta/infra/testing';
+import { isWriteOperation } from '../src/subgraph-data-source.ts';
 import { TRY_AGAIN_LATER } from '../src/websocket.ts';
 import { accessToken, startTestGateway, type TestGateway } from './helpers.ts';
 import { runOnce, wsClient } from './ws-client.ts';
@@ -8,6 +9,18 @@ import { runOnce, wsClient } from './ws-client.ts';
 const SEEN = '{ seen { userId sessionId } }';
 const bearer = async (sessionId: string) => ({
   authorization: `Bearer ${await accessToken({ userId: 'u1', sessionId })}`,
+});
+
+describe('which subgraph fetches may be retried', () => {
+  it('should retry queries and entity fetches, never mutations', () => {
+    const body = (query: string, variables: Record<string, unknown> = {}) => JSON.stringify({ query, variables });
+    expect(isWriteOperation(body('mutation($a: Int) { touch }'))).toBe(true);
+    expect(isWriteOperation(body('  mutation { touch }'))).toBe(true);
+    expect(isWriteOperation(body('{ seen { userId } }'))).toBe(false);
+    expect(isWriteOperation(body('query($r: [_Any!]!) { _entities(representations: $r) { __typename } }'))).toBe(false);
+    // A variable whose value merely reads "mutation" is data, not the operation.
+    expect(isWriteOperation(body('query($q: String!) { searchUsers(query: $q) }', { text: 'mutation x' }))).toBe(false);
+  });
 });
 
 describe('subgraphs down, slow or failing', () => {
