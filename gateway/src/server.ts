@@ -11,7 +11,6 @@ import {
 import type { GraphQLFormattedError } from 'graphql';
 import { Agent } from 'undici';
 import {
-  CallPolicy,
   checkReadiness,
   createInternalClient,
   errorFormatter,
@@ -19,6 +18,7 @@ import {
   listen,
   sendJson,
   serveRoutes,
+  type CallPolicy,
   type EventBus,
   type Identity,
   type KeyValueStore,
@@ -33,6 +33,7 @@ import { formatOperationLimitError, operationLimitRules } from './operation-limi
 import { RealtimeDataSource, loadRealtimeSchema } from './realtime/realtime-subgraph.ts';
 import { SubscriptionService } from './realtime/subscriptions.ts';
 import { subgraphHealthCheck } from './resilience/subgraph-health.ts';
+import { subgraphPolicy } from './resilience/subgraph-policy.ts';
 import { unavailableStatusPlugin } from './resilience/unavailable-status.ts';
 import { RevocationList, usersRevocationSource, type RevocationSource } from './revocation/revocation-list.ts';
 import { SubgraphDataSource, createUndiciFetcher } from './subgraph-data-source.ts';
@@ -73,21 +74,10 @@ export async function createGatewayServer(options: GatewayServerOptions): Promis
   const urls = subgraphUrls(config);
   const agent = new Agent({ keepAliveTimeout: 30_000, keepAliveMaxTimeout: 600_000 });
   const fetcher = createUndiciFetcher(agent);
-  const policyFor = (name: string) =>
-    new CallPolicy(
-      name,
-      {
-        timeoutMs: config.SUBGRAPH_TIMEOUTS[name] ?? config.SUBGRAPH_TIMEOUT_MS,
-        retries: config.SUBGRAPH_RETRIES,
-        breakerThreshold: config.BREAKER_THRESHOLD,
-        breakerHalfOpenAfterMs: config.BREAKER_HALF_OPEN_AFTER_MS,
-      },
-      logger,
-    );
   const subgraphs = new Map<string, { url: string; policy: CallPolicy }>();
   const usersInternal = createInternalClient(config.USERS_URL, config.GATEWAY_SIGNING_SECRET, {
     name: 'users',
-    policy: policyFor('users').settings,
+    policy: subgraphPolicy(config, 'users', logger).settings,
     logger,
   });
   const revocations = new RevocationList({
@@ -111,7 +101,7 @@ export async function createGatewayServer(options: GatewayServerOptions): Promis
       else {
         const target = urls[name] ?? url;
         if (!target) throw new Error(`No URL for subgraph "${name}"`);
-        const policy = policyFor(name);
+        const policy = subgraphPolicy(config, name, logger);
         subgraphs.set(name, { url: target, policy });
         dataSource = new SubgraphDataSource(target, fetcher, config.GATEWAY_SIGNING_SECRET, policy);
       }

@@ -65,8 +65,9 @@ export interface CallOptions {
  * A breaker, a per-attempt timeout and (for idempotent calls) retries with exponential backoff and jitter,
  * around every call to one dependency, built from cockatiel. Only transient failures (`isTransientError`:
  * unreachable, 5xx, timeouts) count against the breaker and are retried; an answer that is an error of the
- * request itself passes through untouched. An open breaker fails at once with a TransientError-classified
- * BrokenCircuitError; `unavailable()` turns any such failure into the client-facing SERVICE_UNAVAILABLE.
+ * request itself passes through untouched. An open breaker fails at once. Transient failures reject with a
+ * TransientError (cause: cockatiel's BrokenCircuitError / TaskCancelledError or the network error) that carries
+ * `retryAfterMs`; `unavailable()` turns one into the client-facing SERVICE_UNAVAILABLE.
  */
 export class CallPolicy {
   private readonly breaker: CircuitBreakerPolicy;
