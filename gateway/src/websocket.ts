@@ -9,7 +9,7 @@ import type {
   GraphQLError,
   GraphQLFormattedError,
 } from 'graphql';
-import { ErrorCode, type Identity, type KeyValueStore } from '@insta/infra';
+import { ErrorCode, type Identity } from '@insta/infra';
 import { authenticate } from './auth.ts';
 import type { GatewayConfig } from './config.ts';
 import type { ClientInfo } from './context.ts';
@@ -21,6 +21,8 @@ import type { SubscriptionService } from './realtime/subscriptions.ts';
 
 /** A graphql-ws message larger than this closes the socket (1009); MAX_TOKENS bounds what is parsed. */
 const MAX_MESSAGE_BYTES = 256 * 1024;
+/** WebSocket close code "Try Again Later" (RFC 6455 registry): a dependency of authentication is unavailable. */
+export const TRY_AGAIN_LATER = 1013;
 const DID_YOU_MEAN = / ?Did you mean(.+?)\?$/;
 
 export interface OperationRequest {
@@ -32,7 +34,8 @@ export interface OperationRequest {
 export interface WebSocketServerOptions {
   httpServer: Server;
   config: GatewayConfig;
-  kv: Pick<KeyValueStore, 'exists'>;
+  /** Whether a session was signed out (the gateway's revocation list); rejects when that cannot be known. */
+  isRevoked(sessionId: string): Promise<boolean>;
   subscriptions: SubscriptionService;
   /** Queries and mutations sent over a socket run through Apollo Server, exactly as on HTTP. */
   executeOperation(
@@ -120,10 +123,16 @@ export function startWebSocketServer(options: WebSocketServerOptions) {
           return false;
         }
         try {
-          ctx.extra.identity = await authenticate({ authorization }, config.JWT_SECRET, options.kv);
+          ctx.extra.identity = await authenticate({ authorization }, config.JWT_SECRET, options.isRevoked);
           return true;
         } catch (error) {
-          if ((error as ErrorLike).extensions?.code !== ErrorCode.Unauthenticated) throw error;
+          const code = (error as ErrorLike).extensions?.code;
+          if (code === ErrorCode.ServiceUnavailable) {
+            // Revocation cannot be checked: fail closed, and tell the client to come back (RFC 6455 1013).
+            ctx.extra.socket.close(TRY_AGAIN_LATER, (error as ErrorLike).message);
+            return false;
+          }
+          if (code !== ErrorCode.Unauthenticated) throw error;
           ctx.extra.socket.close(CloseCode.Forbidden, (error as ErrorLike).message);
           return false;
         }

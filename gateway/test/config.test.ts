@@ -65,4 +65,11 @@ describe('gateway config', () => {
   ])('should refuse %s=%s, naming the variable', (name, value) => {
     expect(() => loadGatewayConfig({ ...secrets, [name]: value })).toThrow(new RegExp(`${name}: `));
   });
+
+  it('should read per-subgraph timeouts and name a malformed one', () => {
+    const config = loadGatewayConfig({ ...secrets, SUBGRAPH_TIMEOUTS: 'media=15000, feed=8000' });
+    expect(config.SUBGRAPH_TIMEOUTS).toEqual({ media: 15000, feed: 8000 });
+    expect(config.SUBGRAPH_TIMEOUT_MS).toBe(10_000);
+    expect(() => loadGatewayConfig({ ...secrets, SUBGRAPH_TIMEOUTS: 'media:15000' })).toThrow(/SUBGRAPH_TIMEOUTS/);
+  });
 });

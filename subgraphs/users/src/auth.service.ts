@@ -127,6 +127,22 @@ export class AuthService {
     return true;
   }
 
+  /**
+   * Internal `sessionRevocations`: sessions revoked after `since` whose access tokens may still be unexpired (all
+   * of them when `since` is null), for the gateway's revocation list, which must not depend on Redis alone.
+   */
+  async revocationsSince(since: Date | null) {
+    const asOf = new Date();
+    const ttlMs = this.settings.ACCESS_TOKEN_TTL_SECONDS * 1000;
+    const oldest = new Date(asOf.getTime() - ttlMs);
+    const from = since && since > oldest ? since : oldest;
+    const sessions = await this.sessions.revokedSince(from);
+    return {
+      asOf,
+      sessions: sessions.map((s) => ({ ...s, expiresAt: new Date(s.revokedAt.getTime() + ttlMs) })),
+    };
+  }
+
   private async revoke(sessionId: string, reason: 'SIGN_OUT' | 'REUSE', now: Date) {
     await this.sessions.revoke(sessionId, reason, now);
     // The gateway checks this key on every request until the last access token of the session has expired.

@@ -230,3 +230,57 @@ describe('signOut', () => {
     expect(res.body.errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
   });
 });
+
+const REVOCATIONS = /* GraphQL */ `
+  query Revocations($since: DateTime) {
+    sessionRevocations(since: $since) {
+      asOf
+      sessions {
+        sessionId
+        revokedAt
+        expiresAt
+      }
+    }
+  }
+`;
+
+describe('sessionRevocations (internal, for the gateway)', () => {
+  it('should list sessions revoked since a time, until their access tokens have expired', async () => {
+    const before = new Date();
+    const signedOut = await identityOf((await signUp()).payload.accessToken);
+    const active = await identityOf((await signUp()).payload.accessToken);
+    await h.request('mutation { signOut }', {}, signedOut);
+
+    const all = (await h.request(REVOCATIONS, { since: null })).body.data!.sessionRevocations;
+    const listed = all.sessions.find((s: { sessionId: string }) => s.sessionId === signedOut.sessionId);
+    expect(listed).toBeDefined();
+    const lifetime = Date.parse(listed.expiresAt) - Date.parse(listed.revokedAt);
+    expect(lifetime).toBe(h.config.ACCESS_TOKEN_TTL_SECONDS * 1000);
+    expect(all.sessions.map((s: { sessionId: string }) => s.sessionId)).not.toContain(active.sessionId);
+
+    const since = (await h.request(REVOCATIONS, { since: before.toISOString() })).body.data!.sessionRevocations;
+    expect(since.sessions.map((s: { sessionId: string }) => s.sessionId)).toContain(signedOut.sessionId);
+    const after = (await h.request(REVOCATIONS, { since: all.asOf })).body.data!.sessionRevocations;
+    expect(after.sessions.map((s: { sessionId: string }) => s.sessionId)).not.toContain(signedOut.sessionId);
+  });
+
+  it('should leave out revocations whose access tokens have all expired', async () => {
+    const identity = await identityOf((await signUp()).payload.accessToken);
+    await h.request('mutation { signOut }', {}, identity);
+    const expired = new Date(Date.now() - h.config.ACCESS_TOKEN_TTL_SECONDS * 1000 - 1_000);
+    await h.db.session.update({ where: { id: identity.sessionId }, data: { revokedAt: expired } });
+    const all = (await h.request(REVOCATIONS, { since: null })).body.data!.sessionRevocations;
+    expect(all.sessions.map((s: { sessionId: string }) => s.sessionId)).not.toContain(identity.sessionId);
+  });
+});
+
+describe('accountStates (internal, for replicas)', () => {
+  it('should answer existence, privacy and version of users, leaving out unknown ids', async () => {
+    const { payload } = await signUp();
+    const id = payload.user.id as string;
+    const res = await h.request('query($ids: [ID!]!) { accountStates(ids: $ids) { userId isPrivate updatedAt } }', {
+      ids: [id, '00000000-0000-4000-8000-000000000000', 'not-an-id'],
+    });
+    expect(res.body.data!.accountStates).toEqual([{ userId: id, isPrivate: false, updatedAt: expect.any(String) }]);
+  });
+});

@@ -1,9 +1,15 @@
 import { Redis } from 'ioredis';
+import type { Logger } from '../logger.ts';
 import type { KeyValueStore, ScoredMember, SortedSetEntry, TokenBucket, TokenBucketResult } from './kv.ts';
 
-/** Connects to Redis and resolves once the connection is ready; the caller owns the client. */
-export async function connectRedis(url: string): Promise<Redis> {
+/**
+ * Connects to Redis and resolves once the connection is ready; the caller owns the client. While Redis is
+ * unreachable the client reconnects on its own; commands fail after 3 tries (a transient error, failures.ts), and
+ * each failed reconnection is logged as a warning (without a listener ioredis prints them as unhandled).
+ */
+export async function connectRedis(url: string, logger?: Pick<Logger, 'warn'>): Promise<Redis> {
   const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 3, enableAutoPipelining: true });
+  client.on('error', (error: Error) => logger?.warn({ err: error }, 'redis connection error'));
   await client.connect();
   return client;
 }
