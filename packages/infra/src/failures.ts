@@ -76,6 +76,9 @@ const TRANSIENT_NAMES = new Set([
 
 const MESSAGE_PATTERNS = [
   /connection is closed/i,
+  // node-postgres, once a client lost its connection mid-transaction or the pool was cut off.
+  /client has encountered a connection error and is not queryable/i,
+  /client was closed and is not queryable/i,
   /connection (terminated|refused|reset)/i,
   /can't reach database server/i,
   /server has closed the connection/i,

@@ -12,6 +12,7 @@ describe('failure classes', () => {
     expect(isTransientError(new TransientError('breaker open'))).toBe(true);
     expect(isTransientError(Object.assign(new Error('x'), { $metadata: { httpStatusCode: 503 } }))).toBe(true);
     expect(isTransientError(new AggregateError([new Error('a'), refused]))).toBe(true);
+    expect(isTransientError(new Error('Client has encountered a connection error and is not queryable'))).toBe(true);
   });
 
   it('should call cockatiel breaker, timeout and bulkhead rejections transient', () => {
