@@ -309,13 +309,13 @@ describe('the processing worker', () => {
       media,
       new ObjectsRepository(createObjectStorage(h.s3Env), undefined),
       { ffmpegPath: 'ffmpeg', ffprobePath: 'ffprobe', maxSeconds: 60, timeoutMs: 30_000 },
-      h.config.MEDIA_PROCESSING_MAX_DELIVER,
       silentLogger,
     );
   const job = (m: { id: string; ownerId: string; kind: 'IMAGE' | 'VIDEO'; contentType: string; objectKey: string; size: number }, etag = '"none"') => ({
     subject: MediaSubjects.uploadCompleted,
     data: { mediaId: m.id, ownerId: m.ownerId, kind: m.kind, contentType: m.contentType, objectKey: m.objectKey, size: m.size, etag },
     deliveryCount: 1,
+    lastTry: false,
   });
   /** PROCESSING media over an uploaded original, as if completeUpload had verified it, but with no job published. */
   async function processingMedia(contentType: string, body: Uint8Array) {
