@@ -232,6 +232,8 @@ export class NatsEventBus implements EventBus {
     const letters: DeadLetter[] = [];
     for (const stream of streams) {
       const subject = `${this.prefix}.${filter.durable ? deadLetterSubject(stream, filter.durable) : deadLetterSubjects(stream)}`;
+      const info = await (await this.manager()).streams.info(this.streamName(stream), { subjects_filter: subject });
+      if (!info.state.subjects || Object.keys(info.state.subjects).length === 0) continue;
       const reader = await this.js.consumers.get(this.streamName(stream), { filter_subjects: subject });
       try {
         for (;;) {
@@ -253,13 +255,22 @@ export class NatsEventBus implements EventBus {
     if (!letter) return false;
     const bytes = letter.raw ? encoder.encode(String(letter.data)) : encoder.encode(JSON.stringify(letter.data));
     await this.js.publish(`${this.prefix}.${letter.subject}`, bytes, { msgID: replayMsgId(stream, id) });
-    await (await this.manager()).streams.deleteMessage(this.streamName(stream), id);
-    return true;
+    return this.deleteDeadLetter(stream, id);
   }
 
   async dropDeadLetter(stream: string, id: number): Promise<boolean> {
     if (!(await this.deadLetterAt(stream, id))) return false;
-    return (await this.manager()).streams.deleteMessage(this.streamName(stream), id);
+    return this.deleteDeadLetter(stream, id);
+  }
+
+  /** False when it was deleted meanwhile (another replay or drop of the same dead letter). */
+  private async deleteDeadLetter(stream: string, id: number): Promise<boolean> {
+    try {
+      return await (await this.manager()).streams.deleteMessage(this.streamName(stream), id);
+    } catch (error) {
+      if (!isTransientError(error) && !(await this.deadLetterAt(stream, id))) return false;
+      throw error;
+    }
   }
 
   private async deadLetterAt(stream: string, id: number): Promise<DeadLetterBody | null> {
