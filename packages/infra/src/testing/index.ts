@@ -40,3 +40,4 @@ export const TEST_SECRETS = {
   JWT_SECRET: 'test-jwt-secret-test-jwt-secret-0123456789',
   GATEWAY_SIGNING_SECRET: 'test-signing-secret-test-signing-secret-01',
 };
+export * from './nats-server.ts';
