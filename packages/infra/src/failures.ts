@@ -94,8 +94,12 @@ function isTransientOne(error: unknown): boolean {
     $retryable?: unknown;
     $metadata?: { httpStatusCode?: unknown };
     kind?: unknown;
+    extensions?: { code?: unknown };
   };
   if (e instanceof PoisonMessageError) return false;
+  // A GraphQL error another service answered with (e.g. among an InternalRequestError's `errors`): its own
+  // infrastructure failed, and it said so with the typed, retryable code.
+  if (e.extensions?.code === 'SERVICE_UNAVAILABLE') return true;
   if (typeof e.name === 'string' && TRANSIENT_NAMES.has(e.name)) return true;
   if (typeof e.code === 'string') {
     if (NETWORK_CODES.has(e.code) || PRISMA_TRANSIENT_CODES.has(e.code)) return true;
