@@ -362,6 +362,37 @@ describe.each(adapters)('EventBus contract: %s', (_name, create) => {
     expect(seen).toEqual([1]);
   });
 
+  it('should leave a message to another consumer rather than hold it behind a busy one (prefetch 1)', async () => {
+    const spec = {
+      stream: 'TEST',
+      durable: 'jobs',
+      filterSubject: 'test.jobs',
+      maxDeliver: 3,
+      prefetch: 1,
+      ackWaitMs: 120_000,
+    };
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    const busy: number[] = [];
+    const a = await h.bus.consume<{ n: number }>({
+      ...spec,
+      handler: async (m) => {
+        busy.push(m.data.n);
+        await released;
+      },
+    });
+    await h.bus.publish('test.jobs', { n: 1 });
+    await vi.waitFor(() => expect(busy).toEqual([1]));
+    const idle: number[] = [];
+    const b = await h.bus.consume<{ n: number }>({ ...spec, handler: async (m) => void idle.push(m.data.n) });
+    await h.bus.publish('test.jobs', { n: 2 });
+    await vi.waitFor(() => expect(idle).toEqual([2]), { timeout: 10_000 });
+    release();
+    await a.stop();
+    await b.stop();
+    expect(busy).toEqual([1]);
+  });
+
   it('should list the dead letters of every stream when no stream is named', async () => {
     await h.bus.ensureStream({ name: 'OTHER', subjects: ['other.>'] });
     const consumer = await h.bus.consume<{ n: number }>({

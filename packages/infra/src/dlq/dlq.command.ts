@@ -16,7 +16,9 @@ export class DlqUsageError extends Error {
 
 function describe(letter: DeadLetter): string {
   const tries = `${letter.tries.poison} poison + ${letter.tries.transient} transient tries`;
-  return `${letter.stream} #${letter.id}  ${letter.durable}  ${letter.subject}  ${letter.deadLetteredAt}  ${tries}  ${letter.reason}`;
+  // One line per dead letter, whatever the error message looked like (Prisma's span several lines).
+  const reason = letter.reason.replace(/\s+/g, ' ');
+  return `${letter.stream} #${letter.id}  ${letter.durable}  ${letter.subject}  ${letter.deadLetteredAt}  ${tries}  ${reason}`;
 }
 
 /**
