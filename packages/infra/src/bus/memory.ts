@@ -216,6 +216,7 @@ export class MemoryEventBus implements EventBus {
     try {
       data = JSON.parse(message.json) as T;
     } catch {
+      delivery.tries.poison++;
       this.deadLetter(spec, message, state, { data: message.json, raw: true, reason: 'unparseable payload' }, delivery);
       return;
     }

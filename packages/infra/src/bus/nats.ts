@@ -137,7 +137,7 @@ export class NatsEventBus implements EventBus {
         data: text,
         raw: true,
         reason: 'unparseable payload',
-        tries,
+        tries: { ...tries, poison: tries.poison + 1 },
       });
       return;
     }
