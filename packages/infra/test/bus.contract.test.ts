@@ -362,6 +362,41 @@ describe.each(adapters)('EventBus contract: %s', (_name, create) => {
     expect(seen).toEqual([1]);
   });
 
+  it('should abort the job in hand on stop and hand it over without counting a try (abandonOnStop)', async () => {
+    const spec = {
+      stream: 'TEST',
+      durable: 'abandon',
+      filterSubject: 'test.abandon',
+      maxDeliver: 1,
+      prefetch: 1,
+      ackWaitMs: 120_000,
+      abandonOnStop: true,
+    };
+    let aborted = false;
+    const started: number[] = [];
+    const a = await h.bus.consume<{ n: number }>({
+      ...spec,
+      handler: (m) =>
+        new Promise<void>((_resolve, reject) => {
+          started.push(m.data.n);
+          m.signal.addEventListener('abort', () => {
+            aborted = true;
+            reject(new Error('transcode killed'));
+          });
+        }),
+    });
+    await h.bus.publish('test.abandon', { n: 1 });
+    await vi.waitFor(() => expect(started).toEqual([1]));
+    const done: BusMessage<{ n: number }>[] = [];
+    await a.stop();
+    expect(aborted).toBe(true);
+    const b = await h.bus.consume<{ n: number }>({ ...spec, handler: async (m) => void done.push(m) });
+    await vi.waitFor(() => expect(done.map((m) => m.data.n)).toEqual([1]), { timeout: 10_000 });
+    // maxDeliver 1: had the abandoned try counted, the message would have been dead-lettered instead.
+    expect(await h.bus.deadLetters({ stream: 'TEST', durable: 'abandon' })).toEqual([]);
+    await b.stop();
+  });
+
   it('should leave a message to another consumer rather than hold it behind a busy one (prefetch 1)', async () => {
     const spec = {
       stream: 'TEST',

@@ -58,6 +58,8 @@ export async function startMediaSubgraph(deps: MediaDeps): Promise<RunningServer
       ackWaitMs: config.MEDIA_PROCESSING_ACK_WAIT_SECONDS * 1000,
       // A job is minutes of ffmpeg: none waits behind another in a busy replica while an idle one could take it.
       prefetch: 1,
+      // A transcode outlasts the shutdown grace: a stopping replica kills it and hands the job over.
+      abandonOnStop: true,
       handler: worker.handle,
     });
     const running = consumer;

@@ -13,6 +13,8 @@ export interface BusMessage<T = unknown> {
   deliveryCount: number;
   /** If this try fails on the message's content (poison), the message is dead-lettered instead of retried. */
   lastTry: boolean;
+  /** Aborted when a consumer with `abandonOnStop` is stopped while this message is being handled. */
+  signal: AbortSignal;
 }
 
 export interface StreamSpec {
@@ -51,12 +53,21 @@ export interface ConsumerSpec<T> {
   ackWaitMs?: number;
   /** Messages a consumer holds at a time (the one being handled plus those fetched ahead). Default 4. */
   prefetch?: number;
+  /**
+   * For jobs longer than a shutdown grace (media transcodes): `stop()` aborts the message's `signal` instead of
+   * waiting for the handler, and a handler that then fails hands the message back at once, without counting a
+   * try, for another consumer to start over.
+   */
+  abandonOnStop?: boolean;
   /** Resolve to acknowledge; throw to have the message retried or dead-lettered (see above). */
   handler: (message: BusMessage<T>) => Promise<void>;
 }
 
 export interface Consumer {
-  /** Finishes the message being handled, hands the ones fetched ahead back at once, and stops. */
+  /**
+   * Finishes the message being handled (or, with `abandonOnStop`, aborts it and hands it back), hands the ones
+   * fetched ahead back at once, and stops.
+   */
   stop(): Promise<void>;
 }
 

@@ -152,6 +152,7 @@ export class MemoryEventBus implements EventBus {
     }
     const state = durable;
     let running = true;
+    let current: AbortController | null = null;
     let wake: () => void = () => undefined;
     const waker = () => wake();
     state.wakers.add(waker);
@@ -187,9 +188,11 @@ export class MemoryEventBus implements EventBus {
         }
         delivery.count++;
         state.inFlight.add(next);
+        current = new AbortController();
         try {
-          await this.handle(spec, settings, message, delivery, state);
+          await this.handle(spec, settings, message, delivery, state, current.signal);
         } finally {
+          current = null;
           state.inFlight.delete(next);
           wakeAll(state);
         }
@@ -198,6 +201,7 @@ export class MemoryEventBus implements EventBus {
     return {
       stop: async () => {
         running = false;
+        if (spec.abandonOnStop) current?.abort();
         state.wakers.delete(waker);
         wake();
         await loop;
@@ -211,6 +215,7 @@ export class MemoryEventBus implements EventBus {
     message: StoredMessage,
     delivery: Delivery,
     state: DurableState,
+    signal: AbortSignal,
   ) {
     let data: T;
     try {
@@ -226,9 +231,12 @@ export class MemoryEventBus implements EventBus {
         data,
         deliveryCount: delivery.count,
         lastTry: delivery.tries.poison + 1 >= settings.maxDeliver,
+        signal,
       });
       state.pending.delete(message.seq);
     } catch (error) {
+      // Abandoned by stop(): not a try; stays pending for the next consumer.
+      if (signal.aborted) return;
       const outcome = onFailure(error, delivery.tries, settings, Date.now() - message.publishedAt);
       if (outcome.action === 'retry') {
         const log = { err: error, subject: message.subject, durable: spec.durable, tries: delivery.tries };

@@ -100,12 +100,18 @@ export class NatsEventBus implements EventBus {
     const messages = await consumer.consume({ max_messages: settings.prefetch });
     const ledger = new TryLedger();
     let stopping = false;
+    let current: AbortController | null = null;
     const done = (async () => {
       try {
         for await (const msg of messages) {
           // Fetched ahead but not started: back to the server at once, for another consumer to take.
-          if (stopping) this.settle(() => msg.nak());
-          else await this.handle(spec, settings, ledger, msg);
+          if (stopping) {
+            this.settle(() => msg.nak());
+            continue;
+          }
+          current = new AbortController();
+          await this.handle(spec, settings, ledger, msg, current.signal);
+          current = null;
         }
       } catch (error) {
         // Only a closed connection ends the iteration this way; its messages are redelivered after the ack wait.
@@ -115,6 +121,7 @@ export class NatsEventBus implements EventBus {
     return {
       stop: async () => {
         stopping = true;
+        if (spec.abandonOnStop) current?.abort();
         messages.stop();
         await done;
       },
@@ -122,7 +129,13 @@ export class NatsEventBus implements EventBus {
   }
 
   /** One message: handled with progress reports, then acknowledged, retried or dead-lettered. Never throws. */
-  private async handle<T>(spec: ConsumerSpec<T>, settings: ConsumerSettings, ledger: TryLedger, msg: JsMsg) {
+  private async handle<T>(
+    spec: ConsumerSpec<T>,
+    settings: ConsumerSettings,
+    ledger: TryLedger,
+    msg: JsMsg,
+    signal: AbortSignal,
+  ) {
     const sequence = msg.info.streamSequence;
     const subject = msg.subject.slice(this.prefix.length + 1);
     const tries = ledger.peek(sequence);
@@ -151,6 +164,7 @@ export class NatsEventBus implements EventBus {
         data,
         deliveryCount: msg.info.deliveryCount,
         lastTry: tries.poison + 1 >= settings.maxDeliver,
+        signal,
       });
       clearInterval(heartbeat);
       this.settle(() => msg.ack());
@@ -158,6 +172,11 @@ export class NatsEventBus implements EventBus {
       return;
     } catch (error) {
       clearInterval(heartbeat);
+      if (signal.aborted) {
+        // Abandoned by stop(): not a try; another consumer starts it over now.
+        this.settle(() => msg.nak());
+        return;
+      }
       const outcome = onFailure(error, tries, settings, ageMs);
       if (outcome.action === 'retry') {
         ledger.record(sequence, tries);

@@ -39,7 +39,7 @@ async function filesUnder(dir: string): Promise<string[]> {
  * thrown for the bus to retry: an infrastructure failure (S3, Postgres) for as long as it lasts, anything else
  * up to MEDIA_PROCESSING_MAX_DELIVER tries, and on the last one the media is FAILED before the job goes to the
  * dead letters. The bus reports progress while a long transcode runs, so a job of a dead replica moves on
- * within the ack wait.
+ * within the ack wait; a replica shutting down kills its ffmpeg and hands the job over at once.
  */
 export class ProcessingWorker {
   constructor(
@@ -55,7 +55,7 @@ export class ProcessingWorker {
     const work = await mkdtemp(join(tmpdir(), 'media-'));
     const prefix = attemptPrefix(media.id, media.attempt);
     try {
-      const variants = await this.process(media, message.data.etag, work, prefix);
+      const variants = await this.process(media, message.data.etag, work, prefix, message.signal);
       const ready = await this.media.markReady(media.id, variants);
       if (ready) await this.deleteQuietly(media.objectKey);
       // The media left PROCESSING meanwhile (FAILED, or READY by another attempt): nothing points at these.
@@ -66,14 +66,17 @@ export class ProcessingWorker {
         await this.fail(media, error.reason);
         return;
       }
-      if (message.lastTry && !isTransientError(error)) await this.fail(media, 'PROCESSING_FAILED');
+      // Abandoned on shutdown: another replica starts over; nothing to fail.
+      if (message.lastTry && !message.signal.aborted && !isTransientError(error)) {
+        await this.fail(media, 'PROCESSING_FAILED');
+      }
       throw error;
     } finally {
       await rm(work, { recursive: true, force: true });
     }
   };
 
-  private async process(media: MediaUploadRecord, etag: string, work: string, prefix: string) {
+  private async process(media: MediaUploadRecord, etag: string, work: string, prefix: string, signal: AbortSignal) {
     const input = join(work, 'original');
     const out = join(work, 'out');
     await mkdir(out);
@@ -86,7 +89,7 @@ export class ProcessingWorker {
     const result =
       media.kind === 'IMAGE'
         ? { ...(await processImage(input, out, format)), durationMs: null }
-        : await processVideo(input, format, out, work, this.tools);
+        : await processVideo(input, format, out, work, this.tools, signal);
     const sizes = await this.upload(out, prefix).catch(async (error: unknown) => {
       // Half an upload is of no use: a retry writes under a prefix of its own.
       await this.deletePrefixQuietly(prefix, media.id);
