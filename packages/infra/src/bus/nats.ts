@@ -90,12 +90,16 @@ export class NatsEventBus implements EventBus {
       max_deliver: -1,
       ack_wait: nanos(settings.ackWaitMs),
     };
+    let exists = true;
     try {
       await jsm.consumers.info(stream, spec.durable);
-      await jsm.consumers.update(stream, spec.durable, consumerConfig);
-    } catch {
-      await jsm.consumers.add(stream, consumerConfig);
+    } catch (error) {
+      if (isTransientError(error)) throw error;
+      exists = false;
     }
+    // An existing durable takes the new settings (one created with a server-side max_deliver loses it).
+    if (exists) await jsm.consumers.update(stream, spec.durable, consumerConfig);
+    else await jsm.consumers.add(stream, consumerConfig);
     const consumer = await this.js.consumers.get(stream, spec.durable);
     const messages = await consumer.consume({ max_messages: settings.prefetch });
     const ledger = new TryLedger();
