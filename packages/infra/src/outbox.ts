@@ -53,7 +53,7 @@ export class OutboxRelay {
   ) {
     this.pollIntervalMs = options.pollIntervalMs ?? 1_000;
     this.batchSize = options.batchSize ?? 100;
-    this.maxRetryDelayMs = options.maxRetryDelayMs ?? 30_000;
+    this.maxRetryDelayMs = options.maxRetryDelayMs ?? 10_000;
     this.alertAfterFailures = options.alertAfterFailures ?? 10;
   }
 

@@ -54,7 +54,7 @@ export async function startMediaSubgraph(deps: MediaDeps): Promise<RunningServer
       filterSubject: MediaSubjects.uploadCompleted,
       maxDeliver: config.MEDIA_PROCESSING_MAX_DELIVER,
       retryDelayMs: 5_000,
-      maxRetryDelayMs: 60_000,
+      maxRetryDelayMs: 30_000,
       ackWaitMs: config.MEDIA_PROCESSING_ACK_WAIT_SECONDS * 1000,
       // A job is minutes of ffmpeg: none waits behind another in a busy replica while an idle one could take it.
       prefetch: 1,

@@ -36,7 +36,7 @@ export interface ConsumerSpec<T> {
   maxDeliver: number;
   /** First retry delay; later ones grow exponentially with full jitter up to `maxRetryDelayMs`. Default 500 ms. */
   retryDelayMs?: number;
-  /** Default 30 s. */
+  /** Default 10 s: after an outage every message is retried within 10 s of the service being back. */
   maxRetryDelayMs?: number;
   /**
    * A message still failing transiently this long after it was published is dead-lettered after all (so it

@@ -20,7 +20,7 @@ export function consumerSettings(spec: ConsumerSpec<unknown>): ConsumerSettings 
   return {
     maxDeliver: Math.max(1, spec.maxDeliver),
     retryDelayMs: spec.retryDelayMs ?? 500,
-    maxRetryDelayMs: spec.maxRetryDelayMs ?? 30_000,
+    maxRetryDelayMs: spec.maxRetryDelayMs ?? 10_000,
     maxAgeMs: spec.maxAgeMs ?? 24 * HOUR_MS,
     alertAfterMs: spec.alertAfterMs ?? 60_000,
     ackWaitMs: spec.ackWaitMs ?? 15_000,
