@@ -104,8 +104,12 @@ function isTransientOne(error: unknown): boolean {
     isTaskCancelledError?: unknown;
     isIsolatedCircuitError?: unknown;
     isBulkheadRejectedError?: unknown;
+    extensions?: { code?: unknown };
   };
   if (e instanceof PoisonMessageError) return false;
+  // A GraphQL error another service answered with (e.g. among an InternalRequestError's `errors`): its own
+  // infrastructure failed, and it said so with the typed, retryable code.
+  if (e.extensions?.code === 'SERVICE_UNAVAILABLE') return true;
   if (typeof e.name === 'string' && TRANSIENT_NAMES.has(e.name)) return true;
   // cockatiel: an open (or isolated) breaker, a timeout, a full bulkhead.
   if (e.isBrokenCircuitError || e.isTaskCancelledError || e.isIsolatedCircuitError || e.isBulkheadRejectedError) {

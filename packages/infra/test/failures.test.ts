@@ -46,6 +46,17 @@ describe('failure classes', () => {
     expect(isTransientError(rawDenied)).toBe(false);
   });
 
+  it("should call another service's SERVICE_UNAVAILABLE answer transient, and its other errors poison", () => {
+    const answered = (code: string) =>
+      Object.assign(new Error('internal request to http://social-graph/graphql failed (200)'), {
+        name: 'InternalRequestError',
+        errors: [{ message: 'Service unavailable', extensions: { code, retryAfterSeconds: 1 } }],
+      });
+    expect(isTransientError(answered('SERVICE_UNAVAILABLE'))).toBe(true);
+    expect(isTransientError(answered('BAD_USER_INPUT'))).toBe(false);
+    expect(isTransientError(answered('INTERNAL_SERVER_ERROR'))).toBe(false);
+  });
+
   it('should call content failures and unknown errors poison', () => {
     expect(isTransientError(new PoisonMessageError('bad payload', { cause: new TransientError('x') }))).toBe(false);
     expect(isTransientError(new TypeError("Cannot read properties of undefined (reading 'id')"))).toBe(false);
