@@ -26,8 +26,11 @@ async function waitForPort(port: number, timeoutMs = 10_000): Promise<void> {
 export interface PrivateServer {
   url: string;
   start(): Promise<void>;
-  /** Kills the server (SIGKILL: an outage, not a clean shutdown). */
-  stop(): Promise<void>;
+  /**
+   * Stops the server: SIGKILL by default (a crash: NATS may then redeliver what it had not yet recorded as
+   * acknowledged), SIGTERM for a clean shutdown.
+   */
+  stop(signal?: 'SIGKILL' | 'SIGTERM'): Promise<void>;
   destroy(): Promise<void>;
 }
 
@@ -44,13 +47,13 @@ async function privateServer(url: (port: number) => string, command: (port: numb
       child = spawn(bin!, args, { stdio: 'ignore' });
       await waitForPort(port);
     },
-    async stop() {
+    async stop(signal: 'SIGKILL' | 'SIGTERM' = 'SIGKILL') {
       const running = child;
       if (!running) return;
       child = undefined;
       await new Promise<void>((resolve) => {
         running.once('exit', () => resolve());
-        running.kill('SIGKILL');
+        running.kill(signal);
       });
     },
     async destroy() {
