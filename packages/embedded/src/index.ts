@@ -1,4 +1,5 @@
 import { createLogger, loadConfig, onShutdown, runMain } from '@insta/infra';
+import { videoToolsAdvice } from '@insta/media';
 import { embeddedEnvSchema, startSystem } from './system.ts';
 
 runMain(async () => {
@@ -7,5 +8,7 @@ runMain(async () => {
   const system = await startSystem({ env: process.env, logger });
   onShutdown(logger, 10_000, system.stop);
   logger.info({ backends: system.backends }, 'backing services');
+  if (!system.videoProcessing.available)
+    console.warn(`\n${videoToolsAdvice(system.videoProcessing).replace(/^/gm, '  ')}`);
   console.log(`\n  GraphQL API and explorer: ${system.gatewayUrl}\n`);
 });
