@@ -10,5 +10,7 @@ runMain(async () => {
   logger.info({ backends: system.backends }, 'backing services');
   if (!system.videoProcessing.available)
     console.warn(`\n${videoToolsAdvice(system.videoProcessing).replace(/^/gm, '  ')}`);
-  console.log(`\n  GraphQL API and explorer: ${system.gatewayUrl}\n`);
+  console.log(`\n  GraphQL API and explorer: ${system.gatewayUrl}`);
+  if (system.webAppUrl) console.log(`  Web client:               ${system.webAppUrl}`);
+  console.log('');
 });

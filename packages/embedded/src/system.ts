@@ -50,6 +50,8 @@ export interface SystemOptions {
 
 export interface RunningSystem {
   gatewayUrl: string;
+  /** The reference web client (null when web/dist is not built). */
+  webAppUrl: string | null;
   subgraphUrls: Record<'USERS_URL' | 'POSTS_URL' | 'FEED_URL' | 'SOCIAL_GRAPH_URL' | 'MEDIA_URL', string>;
   /** Which backing services are real and which embedded. */
   backends: Record<'postgres' | 'redis' | 'nats' | 's3', 'external' | 'embedded'>;
@@ -163,7 +165,7 @@ export async function startSystem({ env: source, logger }: SystemOptions): Promi
       ffmpegPath: mediaConfig.FFMPEG_PATH,
       ffprobePath: mediaConfig.FFPROBE_PATH,
     });
-    return { gatewayUrl: gateway.url, subgraphUrls: urls, backends, videoProcessing, stop };
+    return { gatewayUrl: gateway.url, webAppUrl: gateway.webAppUrl, subgraphUrls: urls, backends, videoProcessing, stop };
   } catch (error) {
     await stop();
     throw error;
