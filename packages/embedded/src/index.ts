@@ -1,5 +1,6 @@
 import { createLogger, loadConfig, onShutdown, runMain } from '@insta/infra';
 import { videoToolsAdvice } from '@insta/media';
+import { formatSummary, runSeed } from './demo/main.ts';
 import { embeddedEnvSchema, startSystem } from './system.ts';
 
 runMain(async () => {
@@ -13,4 +14,7 @@ runMain(async () => {
   console.log(`\n  GraphQL API and explorer: ${system.gatewayUrl}`);
   if (system.webAppUrl) console.log(`  Web client:               ${system.webAppUrl}`);
   console.log('');
+  // `npm start -- --demo`: demo data through the API just started (idempotent, so every start may ask for it).
+  if (process.argv.includes('--demo'))
+    console.log(formatSummary(await runSeed(process.env, system.gatewayUrl), system.webAppUrl));
 });

@@ -165,7 +165,14 @@ export async function startSystem({ env: source, logger }: SystemOptions): Promi
       ffmpegPath: mediaConfig.FFMPEG_PATH,
       ffprobePath: mediaConfig.FFPROBE_PATH,
     });
-    return { gatewayUrl: gateway.url, webAppUrl: gateway.webAppUrl, subgraphUrls: urls, backends, videoProcessing, stop };
+    return {
+      gatewayUrl: gateway.url,
+      webAppUrl: gateway.webAppUrl,
+      subgraphUrls: urls,
+      backends,
+      videoProcessing,
+      stop,
+    };
   } catch (error) {
     await stop();
     throw error;
