@@ -49,9 +49,11 @@ export async function loadWebApp(dir = DEFAULT_WEB_APP_DIR): Promise<WebApp | nu
       if (req.method !== 'GET' && req.method !== 'HEAD') return false;
       if (path !== WEB_APP_PREFIX && !path.startsWith(`${WEB_APP_PREFIX}/`)) return false;
       const file = files.get(path.slice(WEB_APP_PREFIX.length));
-      const asset = file && file !== page && path.startsWith(`${WEB_APP_PREFIX}/assets/`);
+      const asset = path.startsWith(`${WEB_APP_PREFIX}/assets/`);
+      // An asset of another build (a page cached from before a deploy) is missing, not the page.
+      if (asset && !file) return false;
       // The client routes with the URL's hash, so any other path under /app is the page.
-      const { body, contentType } = asset ? file : page;
+      const { body, contentType } = asset && file ? file : page;
       res.writeHead(200, {
         'content-type': contentType,
         'content-length': body.length,
