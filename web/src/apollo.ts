@@ -83,6 +83,8 @@ export function createApolloClient() {
   const http = ApolloLink.from([refreshLink, authLink, new HttpLink({ uri: httpUrl })]);
   return new ApolloClient({
     link: ApolloLink.split(isSubscription, new GraphQLWsLink(wsClient), http),
+    // One field's error (a null with an error, as GraphQL allows) must not blank the page: keep the rest.
+    defaultOptions: { watchQuery: { errorPolicy: 'all' }, query: { errorPolicy: 'all' } },
     cache: new InMemoryCache({
       typePolicies: {
         Query: {
@@ -106,4 +108,18 @@ export function createApolloClient() {
       },
     }),
   });
+}
+
+// The default errorPolicy above, declared for Apollo Client's types (result types then allow partial data).
+declare module '@apollo/client' {
+  export namespace ApolloClient {
+    export namespace DeclareDefaultOptions {
+      interface WatchQuery {
+        errorPolicy: 'all';
+      }
+      interface Query {
+        errorPolicy: 'all';
+      }
+    }
+  }
 }

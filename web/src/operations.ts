@@ -312,12 +312,15 @@ export const PROFILE = graphql(`
             text
             likeCount
             commentCount
+            # Variant names differ by kind (a video has "poster", no "small"): pick from the list.
             media {
               id
               kind
               status
-              blurhash
-              url(variant: "small")
+              variants {
+                name
+                url
+              }
             }
           }
         }

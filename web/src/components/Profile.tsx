@@ -4,6 +4,11 @@ import { errorMessage } from '../errors.ts';
 import { BLOCK, FOLLOW, MUTE, PROFILE, UNFOLLOW } from '../operations.ts';
 import { getSession } from '../session.ts';
 
+/** A square tile's picture: the 640-px WebP of an image, the poster of a video. */
+function tileImage(media: { kind: string; variants: { name: string; url: string }[] } | undefined): string | undefined {
+  return media?.variants.find((v) => v.name === (media.kind === 'VIDEO' ? 'poster' : 'small'))?.url;
+}
+
 export function Profile({ username }: { username: string }) {
   const { data, loading, error, fetchMore } = useQuery(PROFILE, { variables: { username } });
   const refetch = { refetchQueries: ['Profile', 'Feed'], awaitRefetchQueries: true };
@@ -66,7 +71,11 @@ export function Profile({ username }: { username: string }) {
         {user.posts.edges.map(({ node }) =>
           node ? (
             <figure key={node.id} className="tile" data-testid="profile-post">
-              {node.media[0]?.url ? <img src={node.media[0].url} alt="" loading="lazy" /> : <p>{node.text}</p>}
+              {tileImage(node.media[0]) ? (
+                <img src={tileImage(node.media[0])} alt="" loading="lazy" />
+              ) : (
+                <p>{node.text}</p>
+              )}
               <figcaption>
                 ♥ {node.likeCount} · 💬 {node.commentCount}
               </figcaption>
