@@ -6,7 +6,7 @@ import { getSession } from '../session.ts';
 
 /** A square tile's picture: the 640-px WebP of an image, the poster of a video. */
 function tileImage(media: { kind: string; variants: { name: string; url: string }[] } | undefined): string | undefined {
-  return media?.variants.find((v) => v.name === (media.kind === 'VIDEO' ? 'poster' : 'small'))?.url;
+  return media?.variants.find((v) => v.name === (media.kind === 'VIDEO' ? 'poster' : 'small-webp'))?.url;
 }
 
 export function Profile({ username }: { username: string }) {
