@@ -17,26 +17,27 @@ import { freshAccessToken, getSession, onSessionChange, refreshSession, setSessi
 const httpUrl = new URL('/graphql', location.href).toString();
 const wsUrl = httpUrl.replace(/^http/, 'ws');
 
-let refreshBeforeConnect = false;
+/** The token the socket last authenticated with, and whether the server refused it (4403). */
+let socketToken: string | null = null;
+let socketRefused = false;
 export const wsClient = createClient({
   url: wsUrl,
   lazy: true,
   retryAttempts: Infinity,
   shouldRetry: () => true,
   connectionParams: async () => {
-    if (refreshBeforeConnect && getSession()) {
-      refreshBeforeConnect = false;
-      await refreshSession().catch(() => null);
-    }
-    const token = await freshAccessToken();
-    return token ? { authorization: `Bearer ${token}` } : {};
+    // Refresh only if the refused token is still the session's: an HTTP 401 may have refreshed it meanwhile.
+    if (socketRefused && getSession()?.accessToken === socketToken) await refreshSession().catch(() => null);
+    socketRefused = false;
+    socketToken = await freshAccessToken();
+    return socketToken ? { authorization: `Bearer ${socketToken}` } : {};
   },
   on: {
     // The socket's state on <html data-socket>, for people reading the page and for the browser tests.
     connected: () => (document.documentElement.dataset.socket = 'connected'),
     closed: (event) => {
       document.documentElement.dataset.socket = 'closed';
-      if ((event as CloseEvent).code === CloseCode.Forbidden) refreshBeforeConnect = true;
+      if ((event as CloseEvent).code === CloseCode.Forbidden) socketRefused = true;
     },
   },
 });

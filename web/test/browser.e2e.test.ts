@@ -167,4 +167,44 @@ describe('the web client in Chromium', () => {
       }
     },
   );
+
+  it(
+    'should refresh a refused access token once and stay signed in, the live socket included',
+    { timeout: 120_000 },
+    async () => {
+      const context = await browser.newContext();
+      try {
+        const page = await openApp(context);
+        const username = `cam_${run}`;
+        await signUp(page, username);
+        // An access token the gateway refuses (as an expired or revoked one), still dated valid for the client: the
+        // first query gets HTTP 401; the socket, if it connects before the refresh is back, is closed with 4403.
+        await page.evaluate(() => {
+          const session = JSON.parse(localStorage.getItem('insta.session')!);
+          localStorage.setItem('insta.session', JSON.stringify({ ...session, accessToken: `${session.accessToken}x` }));
+        });
+        const refreshes: number[] = [];
+        page.on('request', (request) => {
+          if (request.postData()?.includes('RefreshSession')) refreshes.push(Date.now());
+        });
+        const refused: string[] = [];
+        page.on('response', (response) => {
+          if (response.status() === 401) refused.push(response.url());
+        });
+        await page.reload();
+        await page.getByText('Your feed is empty').waitFor();
+        await page.locator('html[data-socket="connected"]').waitFor({ state: 'attached' });
+        expect(refused.length).toBeGreaterThanOrEqual(1);
+        // One refresh for every failure at once: a refresh token works once, a second use would end the session.
+        expect(refreshes).toHaveLength(1);
+        const session = await page.evaluate(() => JSON.parse(localStorage.getItem('insta.session')!));
+        expect(session.accessToken.endsWith('x')).toBe(false);
+        expect(session.user.username).toBe(username);
+        await page.getByTestId('notifications-link').waitFor();
+        expect(await page.getByRole('button', { name: 'Sign in' }).count()).toBe(0);
+      } finally {
+        await context.close();
+      }
+    },
+  );
 });

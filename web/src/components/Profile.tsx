@@ -77,7 +77,7 @@ export function Profile({ username }: { username: string }) {
                 <p>{node.text}</p>
               )}
               <figcaption>
-                ♥ {node.likeCount} · 💬 {node.commentCount}
+                ♥ {node.likeCount} · {node.commentCount} {node.commentCount === 1 ? 'comment' : 'comments'}
               </figcaption>
             </figure>
           ) : null,
