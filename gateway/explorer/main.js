@@ -114,7 +114,7 @@ mutation SignIn($login: String!, $password: String!) {
           id
           text
           comments(first: 5) {
-            edges { node { author { username } text replies(first: 3) { edges { node { author { username } text } } } } }
+            edges { node { author { username } text } }
           }
         }
       }
