@@ -5,6 +5,7 @@ import { trustedDocumentsEnv } from './documents/trusted-documents.ts';
 import { clientIpEnv } from './http/client-ip.ts';
 import { corsEnv } from './http/cors.ts';
 import { rateLimitEnv } from './limits/rate-limit.ts';
+import { DEFAULT_WEB_APP_DIR } from './web-app.ts';
 
 /** The committed supergraph (`npm run compose` writes it). */
 export const DEFAULT_SUPERGRAPH_PATH = fileURLToPath(new URL('../../schema/supergraph.graphql', import.meta.url));
@@ -31,6 +32,8 @@ export const gatewayEnvSchema = z.object({
   JWT_SECRET: env.secret(),
   GATEWAY_SIGNING_SECRET: env.secret(),
   SUPERGRAPH_PATH: z.string().default(DEFAULT_SUPERGRAPH_PATH),
+  /** The built web client served at /app when it exists (empty: none). */
+  WEB_APP_DIR: z.string().default(DEFAULT_WEB_APP_DIR),
   // Unset means "on outside production"; resolved in loadGatewayConfig because it depends on NODE_ENV.
   INTROSPECTION: z.enum(['true', 'false', '1', '0']).optional(),
   EXPLORER: z.enum(['true', 'false', '1', '0']).optional(),

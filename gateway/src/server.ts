@@ -31,6 +31,7 @@ import { subgraphUrls, type GatewayConfig } from './config.ts';
 import type { ClientInfo, GatewayContext } from './context.ts';
 import { createEdge } from './edge/edge.ts';
 import { loadExplorer, type Explorer } from './explorer.ts';
+import { loadWebApp, WEB_APP_PREFIX } from './web-app.ts';
 import { formatOperationLimitError, operationLimitRules } from './operation-limits.ts';
 import { RealtimeDataSource, loadRealtimeSchema } from './realtime/realtime-subgraph.ts';
 import { SubscriptionService } from './realtime/subscriptions.ts';
@@ -61,6 +62,8 @@ export interface GatewayServerOptions {
 
 export interface GatewayServer {
   url: string;
+  /** Where the web client is served (null when web/dist is not built). */
+  webAppUrl: string | null;
   httpServer: Server;
   /** GraphQL subscriptions open over websockets and listening for events. */
   openSubscriptions(): number;
@@ -73,6 +76,7 @@ export async function createGatewayServer(options: GatewayServerOptions): Promis
   const supergraphSdl = await readFile(config.SUPERGRAPH_PATH, 'utf8');
   const explorer: Explorer | null = config.EXPLORER ? await loadExplorer() : null;
   const edge = await createEdge(config, kv, logger);
+  const webApp = config.WEB_APP_DIR ? await loadWebApp(config.WEB_APP_DIR) : null;
 
   const urls = subgraphUrls(config);
   const agent = new Agent({ keepAliveTimeout: 30_000, keepAliveMaxTimeout: 600_000 });
@@ -181,6 +185,7 @@ export async function createGatewayServer(options: GatewayServerOptions): Promis
     if (edge.handle(req, res)) return;
     const path = (req.url ?? '/').split('?', 1)[0] ?? '/';
     if (explorer?.handle(req, res, path)) return;
+    if (webApp?.handle(req, res, path)) return;
     if (path === '/graphql') {
       await handleGraphQL(apollo, req, res, async () => ({
         identity: await authenticate(req.headers, config.JWT_SECRET, isRevoked),
@@ -203,11 +208,12 @@ export async function createGatewayServer(options: GatewayServerOptions): Promis
 
   serveRoutes(httpServer, route, logger);
   const { url } = await listen(httpServer, config.HOST, config.PORT);
-  logger.info({ url, explorer: Boolean(explorer) }, 'gateway ready');
+  logger.info({ url, explorer: Boolean(explorer), webApp: Boolean(webApp) }, 'gateway ready');
 
   let stopping: Promise<void> | undefined;
   return {
     url,
+    webAppUrl: webApp ? new URL(`${WEB_APP_PREFIX}/`, url).toString() : null,
     httpServer,
     openSubscriptions: () => subscriptions.size,
     // Websockets first (graphql-ws closes each with 1001 Going Away, ending its subscriptions), then Apollo's

@@ -22,7 +22,7 @@ import {
   type RunningServer,
 } from '@insta/infra';
 import { loadFeedConfig, startFeedSubgraph } from '@insta/feed';
-import { loadMediaConfig, startMediaSubgraph } from '@insta/media';
+import { checkVideoTools, loadMediaConfig, startMediaSubgraph, type VideoToolsStatus } from '@insta/media';
 import { loadPostsConfig, startPostsSubgraph } from '@insta/posts';
 import { loadSocialGraphConfig, startSocialGraphSubgraph } from '@insta/social-graph';
 import { loadUsersConfig, startUsersSubgraph } from '@insta/users';
@@ -50,9 +50,13 @@ export interface SystemOptions {
 
 export interface RunningSystem {
   gatewayUrl: string;
+  /** The reference web client (null when web/dist is not built). */
+  webAppUrl: string | null;
   subgraphUrls: Record<'USERS_URL' | 'POSTS_URL' | 'FEED_URL' | 'SOCIAL_GRAPH_URL' | 'MEDIA_URL', string>;
   /** Which backing services are real and which embedded. */
   backends: Record<'postgres' | 'redis' | 'nats' | 's3', 'external' | 'embedded'>;
+  /** Whether ffmpeg and ffprobe start: without them, video uploads are refused (VIDEO_PROCESSING_UNAVAILABLE). */
+  videoProcessing: VideoToolsStatus;
   stop(): Promise<void>;
 }
 
@@ -162,7 +166,18 @@ export async function startSystem({ env: source, logger }: SystemOptions): Promi
       logger,
     });
     stops.push(gateway.stop);
-    return { gatewayUrl: gateway.url, subgraphUrls: urls, backends, stop };
+    const videoProcessing = await checkVideoTools({
+      ffmpegPath: mediaConfig.FFMPEG_PATH,
+      ffprobePath: mediaConfig.FFPROBE_PATH,
+    });
+    return {
+      gatewayUrl: gateway.url,
+      webAppUrl: gateway.webAppUrl,
+      subgraphUrls: urls,
+      backends,
+      videoProcessing,
+      stop,
+    };
   } catch (error) {
     await stop();
     throw error;

@@ -13,6 +13,8 @@ export const ErrorCode = {
   ServiceUnavailable: 'SERVICE_UNAVAILABLE',
   /** The gateway accepts only registered operations (trusted documents) and this one is not. */
   PersistedQueryNotInList: 'PERSISTED_QUERY_NOT_IN_LIST',
+  /** A video upload on a server without ffmpeg/ffprobe: refused up front instead of failed after the upload. */
+  VideoProcessingUnavailable: 'VIDEO_PROCESSING_UNAVAILABLE',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

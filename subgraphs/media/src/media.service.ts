@@ -4,6 +4,7 @@ import { appError, badUserInput, conflict, ErrorCode, forbidden, isUuid, notFoun
 import type { MediaConfig } from './config.ts';
 import type { MediaRecord, MediaRepository } from './media.repository.ts';
 import type { ObjectsRepository } from './objects.repository.ts';
+import type { VideoToolsStatus } from './processing/video-tools.ts';
 import { checkDeclaredUpload, uploadMismatch } from './upload-policy.ts';
 
 /** Enough of the file for every magic-byte signature file-type knows. */
@@ -24,6 +25,7 @@ export class MediaService {
     private readonly objects: ObjectsRepository,
     private readonly config: MediaConfig,
     private readonly logger: Logger,
+    private readonly videoTools: VideoToolsStatus = { available: true, missing: [] },
   ) {}
 
   async requestUpload(ownerId: string, input: { contentType: string; size: number; altText?: string | null }): Promise<UploadTicketRecord> {
@@ -33,6 +35,11 @@ export class MediaService {
     });
     if (!declared.ok) {
       throw appError(ErrorCode.BadUserInput, declared.message, { field: declared.field, ...(declared.maxBytes ? { maxBytes: declared.maxBytes } : {}) });
+    }
+    if (declared.kind === 'VIDEO' && !this.videoTools.available) {
+      throw appError(ErrorCode.VideoProcessingUnavailable, 'This server cannot process videos (ffmpeg is not installed); upload images only', {
+        field: 'contentType',
+      });
     }
     const altText = input.altText?.trim() || null;
     if (altText && altText.length > MAX_ALT_TEXT) throw badUserInput(`Alt text may be at most ${MAX_ALT_TEXT} characters`, 'altText');

@@ -19,6 +19,7 @@ import { MediaRepository } from './media.repository.ts';
 import { MediaService } from './media.service.ts';
 import { ObjectsRepository } from './objects.repository.ts';
 import { ProcessingWorker } from './processing/processing.worker.ts';
+import { checkVideoTools, videoToolsAdvice } from './processing/video-tools.ts';
 import { resolvers } from './resolvers/index.ts';
 
 export type MediaDeps = SubgraphDeps<MediaConfig, PrismaClient> & { storage: ObjectStorage };
@@ -34,7 +35,9 @@ export async function startMediaSubgraph(deps: MediaDeps): Promise<RunningServer
   relay.start();
   const repository = new MediaRepository(deps.db, () => relay.notify());
   const objects = new ObjectsRepository(deps.storage, config.MEDIA_UPLOAD_URL);
-  const service = new MediaService(repository, objects, config, logger);
+  const videoTools = await checkVideoTools({ ffmpegPath: config.FFMPEG_PATH, ffprobePath: config.FFPROBE_PATH });
+  if (!videoTools.available) logger.warn({ missing: videoTools.missing }, videoToolsAdvice(videoTools));
+  const service = new MediaService(repository, objects, config, logger, videoTools);
   const worker = new ProcessingWorker(
     repository,
     objects,
@@ -86,3 +89,4 @@ export async function startMediaSubgraph(deps: MediaDeps): Promise<RunningServer
 }
 
 export { loadMediaConfig, type MediaConfig } from './config.ts';
+export { checkVideoTools, videoToolsAdvice, type VideoToolsStatus } from './processing/video-tools.ts';

@@ -8,6 +8,7 @@ import type { ObjectsRepository } from '../objects.repository.ts';
 import { ACCEPTED_TYPES } from '../upload-policy.ts';
 import { UnprocessableMediaError } from './errors.ts';
 import { processImage, type ProducedFile } from './image.processor.ts';
+import { isMissingTool } from './video-tools.ts';
 import { processVideo, type VideoTools } from './video.processor.ts';
 
 /** Where a media's variants live in the bucket. */
@@ -89,7 +90,10 @@ export class ProcessingWorker {
     const result =
       media.kind === 'IMAGE'
         ? { ...(await processImage(input, out, format)), durationMs: null }
-        : await processVideo(input, format, out, work, this.tools, signal);
+        : await processVideo(input, format, out, work, this.tools, signal).catch((error: unknown) => {
+            if (!isMissingTool(error)) throw error;
+            throw new UnprocessableMediaError('VIDEO_PROCESSING_UNAVAILABLE', 'ffmpeg or ffprobe is not installed');
+          });
     const sizes = await this.upload(out, prefix).catch(async (error: unknown) => {
       // Half an upload is of no use: a retry writes under a prefix of its own.
       await this.deletePrefixQuietly(prefix, media.id);
