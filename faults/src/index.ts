@@ -1,0 +1,4 @@
+export * from './instances.ts';
+export * from './scenario.ts';
+export * from './stage.ts';
+export * from './workload.ts';
