@@ -1,6 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
-import { env, loadConfig } from '@insta/infra';
+import { DEFAULT_SHUTDOWN_GRACE_MS, env, loadConfig } from '@insta/infra';
 
 /** The committed supergraph (`npm run compose` writes it). */
 export const DEFAULT_SUPERGRAPH_PATH = fileURLToPath(new URL('../../schema/supergraph.graphql', import.meta.url));
@@ -34,7 +34,8 @@ export const gatewayEnvSchema = z.object({
   MAX_ALIASES: env.int(15, 0),
   MAX_TOKENS: env.int(1000, 1),
   MAX_COST: env.int(5000, 1),
-  SHUTDOWN_GRACE_MS: env.int(10_000, 0),
+  /** The whole stop on SIGTERM; in-flight HTTP requests get all but the last 2 s of it (httpDrainMs). */
+  SHUTDOWN_GRACE_MS: env.int(DEFAULT_SHUTDOWN_GRACE_MS, 0),
   /** graphql-ws: a socket that has not sent connection_init by then is closed with 4408. */
   WS_CONNECTION_INIT_TIMEOUT_MS: env.int(10_000, 1),
   /** Events waiting for one client subscription; one more ends it with SUBSCRIPTION_QUEUE_OVERFLOW (ADR 7). */

@@ -14,6 +14,7 @@ import {
   checkReadiness,
   errorFormatter,
   handleGraphQL,
+  httpDrainMs,
   revokedSessionKey,
   listen,
   sendJson,
@@ -99,7 +100,7 @@ export async function createGatewayServer({ config, kv, bus, logger }: GatewaySe
     parseOptions: { maxTokens: config.MAX_TOKENS },
     formatError,
     plugins: [
-      ApolloServerPluginDrainHttpServer({ httpServer, stopGracePeriodMillis: config.SHUTDOWN_GRACE_MS }),
+      ApolloServerPluginDrainHttpServer({ httpServer, stopGracePeriodMillis: httpDrainMs(config.SHUTDOWN_GRACE_MS) }),
       // The gateway serves its own explorer (below); these defaults only cost time per request.
       ApolloServerPluginLandingPageDisabled(),
       ApolloServerPluginUsageReportingDisabled(),
@@ -160,7 +161,7 @@ export async function createGatewayServer({ config, kv, bus, logger }: GatewaySe
     httpServer,
     openSubscriptions: () => subscriptions.size,
     // Websockets first (graphql-ws closes each with 1001 Going Away, ending its subscriptions), then Apollo's
-    // drain plugin stops accepting, waits for in-flight requests (up to SHUTDOWN_GRACE_MS) and Apollo stops the
+    // drain plugin stops accepting, waits for in-flight requests (up to httpDrainMs(SHUTDOWN_GRACE_MS)) and Apollo stops the
     // gateway; the subgraph connections go last.
     stop: () =>
       (stopping ??= (async () => {

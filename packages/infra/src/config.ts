@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { DEFAULT_SHUTDOWN_GRACE_MS } from './shutdown.ts';
 
 /**
  * One validated, typed configuration object per process. `loadConfig` reads only the variables its schema
@@ -56,7 +57,7 @@ export const subgraphEnvSchema = z.object({
   HOST: z.string().default('127.0.0.1'),
   GATEWAY_SIGNING_SECRET: env.secret(),
   IDENTITY_MAX_SKEW_SECONDS: env.int(60, 1),
-  SHUTDOWN_GRACE_MS: env.int(10_000, 0),
+  SHUTDOWN_GRACE_MS: env.int(DEFAULT_SHUTDOWN_GRACE_MS, 0),
 });
 export type SubgraphEnv = z.infer<typeof subgraphEnvSchema>;
 

@@ -9,6 +9,7 @@ import { handleGraphQL, listen, sendJson, serveRoutes } from './http.ts';
 import { setCursorSecret } from './pagination.ts';
 import { IDENTITY_HEADER, verifyIdentity, type Identity } from './identity.ts';
 import type { Logger } from './logger.ts';
+import { DEFAULT_SHUTDOWN_GRACE_MS, httpDrainMs } from './shutdown.ts';
 
 export type ReadinessChecks = Record<string, () => Promise<void>>;
 
@@ -71,6 +72,8 @@ export interface SubgraphServerOptions<TContext extends BaseContext> {
   production: boolean;
   logger: Logger;
   readiness: ReadinessChecks;
+  /** How long in-flight requests may take to finish on stop before their connections are cut. */
+  drainMs?: number;
   context: (info: SubgraphRequestInfo) => TContext | Promise<TContext>;
   /** Runs after HTTP has drained: close pools and connections here. */
   onStop?: () => Promise<void>;
@@ -95,7 +98,13 @@ export async function startSubgraphServer<TContext extends BaseContext>(
   const httpServer = createServer();
   const apollo = new ApolloServer<TContext>({
     schema: options.schema,
-    plugins: [ApolloServerPluginDrainHttpServer({ httpServer }), ApolloServerPluginInlineTraceDisabled()],
+    plugins: [
+      ApolloServerPluginDrainHttpServer({
+        httpServer,
+        stopGracePeriodMillis: options.drainMs ?? httpDrainMs(DEFAULT_SHUTDOWN_GRACE_MS),
+      }),
+      ApolloServerPluginInlineTraceDisabled(),
+    ],
     formatError: errorFormatter(logger, options.production),
     includeStacktraceInErrorResponses: !options.production,
     // Draining is ours (onShutdown / the embedded launcher); Apollo's own signal handlers would race it.
