@@ -16,4 +16,4 @@ COPY scripts ./scripts
 RUN npm ci --include=dev && npm run build && npm prune --omit=dev && npm cache clean --force
 ENV NODE_ENV=production
 USER node
-CMD ["node", "dist/gateway.mjs"]
+CMD ["node", "--enable-source-maps", "dist/gateway.mjs"]

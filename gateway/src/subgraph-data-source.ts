@@ -1,14 +1,17 @@
 import { RemoteGraphQLDataSource, type GraphQLDataSourceProcessOptions } from '@apollo/gateway';
 import { Agent, request } from 'undici';
-import { IDENTITY_HEADER, identitySigner } from '@insta/infra';
+import { CallPolicy, IDENTITY_HEADER, identitySigner, isTransientError } from '@insta/infra';
 import type { GatewayContext } from './context.ts';
 
 type Fetcher = RemoteGraphQLDataSource['fetcher'];
 type FetcherRequestInit = NonNullable<Parameters<Fetcher>[1]>;
 type FetcherResponse = Awaited<ReturnType<Fetcher>>;
 
-/** Client headers passed on to every subgraph (adaptive media delivery and request tracing). */
-export const FORWARDED_HEADERS = ['save-data', 'dpr', 'viewport-width', 'x-request-id'] as const;
+/**
+ * Client headers passed on to every subgraph (adaptive media delivery and request tracing), and the client
+ * address the gateway resolved (`x-client-ip`, always overwritten by the gateway: the users subgraph's sign-in limits).
+ */
+export const FORWARDED_HEADERS = ['save-data', 'dpr', 'viewport-width', 'x-request-id', 'x-client-ip'] as const;
 
 /**
  * A `Fetcher` on an undici keep-alive Agent. The gateway's default (make-fetch-happen) costs noticeably per
@@ -58,11 +61,59 @@ function undiciResponse(url: string, status: number, headers: Headers, text: str
   return self;
 }
 
+/** A subgraph answered 5xx (or a proxy in front of it did): the subgraph, not the request, failed. */
+export class SubgraphHttpError extends Error {
+  constructor(
+    readonly subgraph: string,
+    readonly statusCode: number,
+  ) {
+    super(`${subgraph} answered HTTP ${statusCode}`);
+    this.name = 'SubgraphHttpError';
+  }
+}
+
+/**
+ * Fetches only read when the subgraph operation is a query (`_entities` fetches are queries too). The check is on
+ * the JSON body the gateway built: an unescaped `"query":"mutation` can only be the operation itself, or a
+ * variable named `query` whose value starts so, which only costs that read its retry.
+ */
+export const isWriteOperation = (body: unknown) =>
+  typeof body === 'string' && /"query":"\s*(mutation|subscription)\b/.test(body);
+
+/**
+ * The fetcher of one subgraph under its CallPolicy: per-attempt timeout, retries of reads, a breaker. An open
+ * breaker, a timeout or an unreachable subgraph rejects at once with SERVICE_UNAVAILABLE (`retryAfterSeconds`),
+ * which the gateway's executor puts in `errors` with the fields of that fetch null: partial data when other
+ * subgraphs answered, HTTP 503 when nothing did (see unavailable-status.ts).
+ */
+export function guardedFetcher(fetcher: Fetcher, policy: CallPolicy): Fetcher {
+  return async (url, init = {}) => {
+    try {
+      return await policy.execute(
+        async (signal) => {
+          const response = await fetcher(url, { ...init, signal });
+          if (response.status >= 500) throw new SubgraphHttpError(policy.name, response.status);
+          return response;
+        },
+        { idempotent: !isWriteOperation(init.body) },
+      );
+    } catch (error) {
+      if (isTransientError(error)) throw policy.unavailable(error);
+      throw error;
+    }
+  };
+}
+
 export class SubgraphDataSource extends RemoteGraphQLDataSource<GatewayContext> {
   private readonly sign: ReturnType<typeof identitySigner>;
 
-  constructor(url: string, fetcher: Fetcher, signingSecret: string) {
-    super({ url, fetcher });
+  constructor(
+    url: string,
+    fetcher: Fetcher,
+    signingSecret: string,
+    readonly policy: CallPolicy,
+  ) {
+    super({ url, fetcher: guardedFetcher(fetcher, policy) });
     this.sign = identitySigner(signingSecret);
   }
 

@@ -90,7 +90,7 @@ export async function startSystem({ env: source, logger }: SystemOptions): Promi
     stops.push(() => db.$disconnect());
 
     let kv: KeyValueStore;
-    if (env.REDIS_URL) kv = new RedisKeyValueStore(await connectRedis(env.REDIS_URL), `${config.DEPLOYMENT_PREFIX}:`);
+    if (env.REDIS_URL) kv = new RedisKeyValueStore(await connectRedis(env.REDIS_URL, logger), `${config.DEPLOYMENT_PREFIX}:`);
     else {
       kv = new MemoryKeyValueStore(`${config.DEPLOYMENT_PREFIX}:`);
       backends.redis = 'embedded';
@@ -130,12 +130,17 @@ export async function startSystem({ env: source, logger }: SystemOptions): Promi
     const mediaConfig = loadMediaConfig({ ...base, PORT: subgraphPort(5) });
     const storage = createObjectStorage(mediaConfig);
     await ensureBucket(storage);
+    const USERS_URL = await start(
+      startUsersSubgraph({ ...deps, config: loadUsersConfig({ ...base, PORT: subgraphPort(1) }) }),
+    );
+    // Social-graph asks users about accounts its replica has not received yet: it starts after it.
     const others = {
-      USERS_URL: await start(
-        startUsersSubgraph({ ...deps, config: loadUsersConfig({ ...base, PORT: subgraphPort(1) }) }),
-      ),
+      USERS_URL,
       SOCIAL_GRAPH_URL: await start(
-        startSocialGraphSubgraph({ ...deps, config: loadSocialGraphConfig({ ...base, PORT: subgraphPort(4) }) }),
+        startSocialGraphSubgraph({
+          ...deps,
+          config: loadSocialGraphConfig({ ...base, USERS_URL, PORT: subgraphPort(4) }),
+        }),
       ),
       MEDIA_URL: await start(startMediaSubgraph({ ...deps, config: mediaConfig, storage })),
     };

@@ -11,6 +11,8 @@ export const ErrorCode = {
   OperationLimitExceeded: 'OPERATION_LIMIT_EXCEEDED',
   /** An infrastructure failure (database, cache, broker or subgraph down): retry after `retryAfterSeconds`. */
   ServiceUnavailable: 'SERVICE_UNAVAILABLE',
+  /** The gateway accepts only registered operations (trusted documents) and this one is not. */
+  PersistedQueryNotInList: 'PERSISTED_QUERY_NOT_IN_LIST',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

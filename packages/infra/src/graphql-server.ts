@@ -5,6 +5,7 @@ import { ApolloServerPluginInlineTraceDisabled } from '@apollo/server/plugin/dis
 import { unwrapResolverError } from '@apollo/server/errors';
 import type { GraphQLFormattedError, GraphQLSchema } from 'graphql';
 import { ErrorCode } from './errors.ts';
+import { TransientError, isTransientError } from './failures.ts';
 import { handleGraphQL, listen, sendJson, serveRoutes } from './http.ts';
 import { setCursorSecret } from './pagination.ts';
 import { IDENTITY_HEADER, verifyIdentity, type Identity } from './identity.ts';
@@ -46,12 +47,38 @@ const CLIENT_CODES = new Set<string>([
   'OPERATION_RESOLUTION_FAILURE',
 ]);
 
-/** Client-caused errors pass through; anything else is logged and, in production, masked. */
+/** Retry-After for an outage that does not say when it ends (Postgres, Redis or NATS down). */
+export const DEFAULT_RETRY_AFTER_SECONDS = 5;
+
+/** The typed, retryable answer to an infrastructure failure; `retryAfterSeconds` from the error when it knows. */
+export function unavailableError(error: unknown, path?: GraphQLFormattedError['path']): GraphQLFormattedError {
+  let retryAfterMs: number | undefined;
+  for (let e: unknown = error; e && !retryAfterMs; e = (e as { cause?: unknown }).cause) {
+    if (e instanceof TransientError) retryAfterMs = e.retryAfterMs;
+  }
+  const retryAfterSeconds = retryAfterMs ? Math.max(1, Math.ceil(retryAfterMs / 1000)) : DEFAULT_RETRY_AFTER_SECONDS;
+  return {
+    message: 'A service this request needs is unavailable; try again later',
+    ...(path ? { path } : {}),
+    extensions: { code: ErrorCode.ServiceUnavailable, retryAfterSeconds },
+  };
+}
+
+/**
+ * Client-caused errors pass through; infrastructure failures (`isTransientError`: database, Redis, NATS, another
+ * subgraph down or slow) become SERVICE_UNAVAILABLE with `retryAfterSeconds`, logged as warnings; anything else is
+ * a bug: logged and, in production, masked.
+ */
 export function errorFormatter(logger: Logger, production: boolean) {
   return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
     const code = formatted.extensions?.code;
     if (typeof code === 'string' && CLIENT_CODES.has(code)) return formatted;
-    logger.error({ err: unwrapResolverError(error), path: formatted.path }, 'internal error');
+    const original = unwrapResolverError(error);
+    if (isTransientError(original)) {
+      logger.warn({ err: original, path: formatted.path }, 'dependency unavailable');
+      return unavailableError(original, formatted.path);
+    }
+    logger.error({ err: original, path: formatted.path }, 'internal error');
     if (!production) return formatted;
     return { message: 'Internal server error', path: formatted.path, extensions: { code: 'INTERNAL_SERVER_ERROR' } };
   };

@@ -23,3 +23,4 @@ export * from './subgraph-process.ts';
 export * from './s3rver.ts';
 export * from './outbox.ts';
 export * from './internal-client.ts';
+export * from './resilience.ts';

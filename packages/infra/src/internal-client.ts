@@ -1,36 +1,75 @@
 import { Agent, request } from 'undici';
 import { IDENTITY_HEADER, signIdentity } from './identity.ts';
+import type { Logger } from './logger.ts';
+import { CallPolicy, DEFAULT_CALL_POLICY, type CallPolicySettings } from './resilience.ts';
 
 export class InternalRequestError extends Error {
   constructor(
     message: string,
     readonly errors: unknown,
+    /** HTTP status of the answer; 5xx makes the error transient (failures.ts). */
+    readonly statusCode: number,
   ) {
     super(message);
     this.name = 'InternalRequestError';
   }
 }
 
+export interface InternalClientOptions {
+  /** Which subgraph this client calls: names its breaker in logs and errors. */
+  name: string;
+  policy: CallPolicySettings;
+  logger?: Logger;
+}
+
+/** Operations that only read: the only ones retried after a transient failure. */
+const isRead = (query: string) => !/^\s*mutation\b/.test(query);
+
 /**
  * Service-to-service GraphQL: one subgraph asking another for fields marked `@inaccessible` (kept out of the
  * public supergraph). Requests are signed like the gateway's, with no user identity, over keep-alive
- * connections. A GraphQL error in the answer rejects with InternalRequestError.
+ * connections. Every call runs under a CallPolicy (per-attempt timeout, retries of reads, a breaker): an
+ * unreachable or slow subgraph fails fast with a transient error, which the caller's error formatter answers as
+ * SERVICE_UNAVAILABLE. A GraphQL error in the answer rejects with InternalRequestError; an answer whose errors
+ * are all SERVICE_UNAVAILABLE (the other subgraph's own dependency is down) rejects with a transient one.
  */
-export function createInternalClient(url: string, signingSecret: string) {
+export function createInternalClient(
+  url: string,
+  signingSecret: string,
+  options: InternalClientOptions = { name: new URL(url).host, policy: DEFAULT_CALL_POLICY },
+) {
   const dispatcher = new Agent({ keepAliveTimeout: 30_000, connections: 32 });
+  const policy = new CallPolicy(options.name, options.policy, options.logger);
+  const send = async <T>(query: string, variables: Record<string, unknown>, signal: AbortSignal): Promise<T> => {
+    const res = await request(url, {
+      method: 'POST',
+      dispatcher,
+      signal,
+      headers: { 'content-type': 'application/json', [IDENTITY_HEADER]: signIdentity(signingSecret, null) },
+      body: JSON.stringify({ query, variables }),
+    });
+    const text = await res.body.text();
+    let body: { data?: T; errors?: { extensions?: { code?: unknown } }[] } = {};
+    try {
+      body = JSON.parse(text) as typeof body;
+    } catch {
+      // A proxy's HTML error page: the status decides below.
+    }
+    const unavailable = !!body.errors?.length && body.errors.every((e) => e.extensions?.code === 'SERVICE_UNAVAILABLE');
+    if (res.statusCode !== 200 || body.errors?.length || !body.data) {
+      const status = unavailable && res.statusCode < 500 ? 503 : res.statusCode;
+      throw new InternalRequestError(
+        `internal request to ${options.name} failed (${res.statusCode})`,
+        body.errors,
+        status,
+      );
+    }
+    return body.data;
+  };
   return {
-    async query<T>(query: string, variables: Record<string, unknown> = {}): Promise<T> {
-      const res = await request(url, {
-        method: 'POST',
-        dispatcher,
-        headers: { 'content-type': 'application/json', [IDENTITY_HEADER]: signIdentity(signingSecret, null) },
-        body: JSON.stringify({ query, variables }),
-      });
-      const body = (await res.body.json()) as { data?: T; errors?: unknown[] };
-      if (res.statusCode !== 200 || body.errors?.length || !body.data) {
-        throw new InternalRequestError(`internal request to ${url} failed (${res.statusCode})`, body.errors);
-      }
-      return body.data;
+    policy,
+    query<T>(query: string, variables: Record<string, unknown> = {}): Promise<T> {
+      return policy.execute((signal) => send<T>(query, variables, signal), { idempotent: isRead(query) });
     },
     close: () => dispatcher.close(),
   };

@@ -45,8 +45,10 @@ export async function startSubgraphHarness<TConfig extends SubgraphEnv>(options:
     query: string,
     variables: Record<string, unknown> = {},
     identity: Identity | null = null,
+    headers: Record<string, string> = {},
   ) =>
     postGraphQL<T>(server.url, query, variables, {
+      ...headers,
       [IDENTITY_HEADER]: signIdentity(config.GATEWAY_SIGNING_SECRET, identity),
     });
 

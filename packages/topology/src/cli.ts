@@ -3,7 +3,8 @@ import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { z } from 'zod';
 import { createLogger, deploymentPrefix, env, loadConfig, onShutdown, runMain } from '@insta/infra';
-import { SERVICE_NAMES, type ServiceName } from './services.ts';
+import { parseReplicas } from './replicas.ts';
+import { SERVICE_NAMES } from './services.ts';
 import { startTopology, type S3Settings } from './topology.ts';
 
 const USAGE = `npm run start:services -- [options]
@@ -41,26 +42,6 @@ const PASSED_ON = [
   'SHUTDOWN_GRACE_MS',
   'DB_POOL_SIZE',
 ];
-
-export function parseReplicas(values: string[]): Partial<Record<ServiceName, number>> {
-  const replicas: Partial<Record<ServiceName, number>> = {};
-  const count = (raw: string) => {
-    const n = Number(raw);
-    if (!Number.isInteger(n) || n < 1) throw new Error(`--replicas: "${raw}" is not a positive integer`);
-    return n;
-  };
-  for (const value of values) {
-    const [name, raw] = value.includes('=') ? value.split('=', 2) : [undefined, value];
-    if (name === undefined) {
-      for (const service of SERVICE_NAMES) replicas[service] = count(raw!);
-    } else if ((SERVICE_NAMES as readonly string[]).includes(name)) {
-      replicas[name as ServiceName] = count(raw!);
-    } else {
-      throw new Error(`--replicas: unknown service "${name}" (one of ${SERVICE_NAMES.join(', ')})`);
-    }
-  }
-  return replicas;
-}
 
 /** Creates the database of `url` when its server does not have it yet. */
 async function ensureDatabase(url: string): Promise<void> {
@@ -130,6 +111,13 @@ runMain(async () => {
   });
   // Tiers stop one after the other, each within its SHUTDOWN_GRACE_MS.
   onShutdown(logger, 60_000, topology.stop);
+  // npm does not pass SIGTERM on, it just exits: a launcher whose parent is gone stops as if it got the signal.
+  const parent = process.ppid;
+  const orphaned = setInterval(() => {
+    if (process.ppid === parent) return;
+    clearInterval(orphaned);
+    process.kill(process.pid, 'SIGTERM');
+  }, 500).unref();
   const lines = [`\n  GraphQL API: ${topology.gatewayUrl}\n`];
   for (const name of SERVICE_NAMES) {
     const instances = topology.instances(name);

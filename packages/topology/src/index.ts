@@ -4,3 +4,4 @@ export { ManagedProcess, serviceCommand, type Instance, type ManagedProcessOptio
 export { ENTRY_POINTS, SERVICE_NAMES, type ServiceName } from './services.ts';
 export { startTopology, type S3Settings, type Topology, type TopologyOptions } from './topology.ts';
 export { freePort, waitFor } from './wait.ts';
+export { parseReplicas } from './replicas.ts';

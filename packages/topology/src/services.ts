@@ -25,7 +25,7 @@ export const URL_VARIABLE: Record<SubgraphServiceName, string> = {
 /** Which subgraphs each process calls (compose's `depends_on` and the URLs it is given). */
 export const DEPENDS_ON: Record<ServiceName, readonly SubgraphServiceName[]> = {
   users: [],
-  'social-graph': [],
+  'social-graph': ['users'],
   media: [],
   posts: ['users', 'social-graph', 'media'],
   feed: ['social-graph'],
@@ -34,7 +34,8 @@ export const DEPENDS_ON: Record<ServiceName, readonly SubgraphServiceName[]> = {
 
 /** Start order: each tier waits for the one before it to be ready (compose's `service_healthy` conditions). */
 export const START_TIERS: readonly (readonly ServiceName[])[] = [
-  ['users', 'social-graph', 'media'],
+  ['users', 'media'],
+  ['social-graph'],
   ['posts', 'feed'],
   ['gateway'],
 ];

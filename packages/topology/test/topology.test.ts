@@ -1,12 +1,11 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { connect } from '@nats-io/transport-node';
-import { jetstreamManager } from '@nats-io/jetstream';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '@insta/db/testing';
 import { postGraphQL, testServices, uniquePrefix } from '@insta/infra/testing';
 import { startTopology, type Topology } from '../src/index.ts';
+import { deleteStreams } from '../src/testing.ts';
 
 const SIGN_UP = `mutation SignUp($input: SignUpInput!) { signUp(input: $input) { accessToken user { id username } } }`;
 const ME = `{ me { id username } }`;
@@ -31,12 +30,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await topology?.stop();
-  const nc = await connect({ servers: testServices.natsUrl });
-  const jsm = await jetstreamManager(nc);
-  for await (const stream of jsm.streams.list()) {
-    if (stream.config.name.startsWith(`${prefix}_`)) await jsm.streams.delete(stream.config.name);
-  }
-  await nc.close();
+  await deleteStreams(testServices.natsUrl, prefix);
   await database?.drop();
   await rm(logDir, { recursive: true, force: true });
 });
@@ -110,9 +104,21 @@ describe('the deployed topology', () => {
     await other!.start();
   });
 
-  it('should stop an instance cleanly on SIGTERM (exit code 0)', async () => {
+  it('should stop an instance cleanly on SIGTERM (exit code 0) and start it again', async () => {
     const [instance] = topology.instances('users');
     expect(await instance!.stop()).toBe(0);
     await instance!.start();
+    await signUpAndMe();
+  });
+
+  it('should stop every process with exit code 0, consumers and relays included, gateway first', async () => {
+    const codes: Record<string, number | null> = {};
+    for (const tier of [['gateway'], ['posts', 'feed'], ['users', 'social-graph', 'media']] as const) {
+      const instances = tier.flatMap((name) => topology.instances(name));
+      const exits = await Promise.all(instances.map((instance) => instance.stop()));
+      instances.forEach((instance, i) => (codes[`${instance.name}-${instance.index}`] = exits[i]!));
+    }
+    const all = ['gateway-0', 'gateway-1', 'posts-0', 'feed-0', 'users-0', 'users-1', 'social-graph-0', 'media-0'];
+    expect(codes).toEqual(Object.fromEntries(all.map((name) => [name, 0])));
   });
 });

@@ -2,6 +2,7 @@ import type { PrismaClient } from '@insta/db';
 import { FEED_STREAM, POSTS_STREAM, PostsSubjects, type PostCreatedEvent } from '@insta/events';
 import {
   commonServerOptions,
+  callPolicySettings,
   createInternalClient,
   startSubgraphServer,
   subgraphSchema,
@@ -33,7 +34,11 @@ export const FANOUT_DURABLE = 'feed-fanout';
 
 export async function startFeedSubgraph(deps: FeedDeps): Promise<RunningServer> {
   const { config, db, kv, bus, logger } = deps;
-  const internal = createInternalClient(config.SOCIAL_GRAPH_URL, config.GATEWAY_SIGNING_SECRET);
+  const internal = createInternalClient(config.SOCIAL_GRAPH_URL, config.GATEWAY_SIGNING_SECRET, {
+    name: 'social-graph',
+    policy: callPolicySettings(config),
+    logger,
+  });
   const feedRepo = new FeedRepository(db);
   const timelines = new TimelineRepository(kv, config.FEED_TIMELINE_CAP);
   const publisher = new FeedEventsPublisher(bus);

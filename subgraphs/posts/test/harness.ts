@@ -57,7 +57,10 @@ export async function startPostsSystem() {
   const servers: RunningServer[] = [];
   const usersServer = await startUsersSubgraph({ ...deps, config: loadUsersConfig(env) });
   servers.push(usersServer);
-  const socialServer = await startSocialGraphSubgraph({ ...deps, config: loadSocialGraphConfig(env) });
+  const socialServer = await startSocialGraphSubgraph({
+    ...deps,
+    config: loadSocialGraphConfig({ ...env, USERS_URL: usersServer.url }),
+  });
   servers.push(socialServer);
   const mediaConfig = loadMediaConfig(env);
   const mediaServer = await startMediaSubgraph({
@@ -112,6 +115,8 @@ export async function startPostsSystem() {
     request: posts,
     users: call(usersServer.url),
     social: call(socialServer.url),
+    /** Stops the social-graph subgraph (for tests of posts with a dependency down; stop() is idempotent). */
+    stopSocialGraph: () => socialServer.stop(),
     media: call(mediaServer.url),
     /** Signs a user up through the users subgraph, so the users.user.created event reaches social-graph. */
     async signUp(): Promise<TestUser> {

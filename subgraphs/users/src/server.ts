@@ -1,6 +1,7 @@
 import { outboxStore, type PrismaClient } from '@insta/db';
 import { USERS_STREAM } from '@insta/events';
 import {
+  CLIENT_IP_HEADER,
   commonServerOptions,
   OutboxRelay,
   startSubgraphServer,
@@ -19,6 +20,10 @@ import { UsersService } from './users.service.ts';
 
 export type UsersDeps = SubgraphDeps<UsersConfig, PrismaClient>;
 
+/** Requests that did not come through the gateway's client path share one sign-in bucket per account. */
+const clientIpOf = (header: string | string[] | undefined) =>
+  typeof header === 'string' && header ? header : 'unknown';
+
 export async function startUsersSubgraph(deps: UsersDeps): Promise<RunningServer> {
   await deps.bus.ensureStream(USERS_STREAM);
   const relay = new OutboxRelay(outboxStore(deps.db, 'users.outbox'), deps.bus, deps.logger);
@@ -28,10 +33,16 @@ export async function startUsersSubgraph(deps: UsersDeps): Promise<RunningServer
   const users = new UsersService(usersRepository);
   try {
     return await startSubgraphServer<Context>({
-    ...commonServerOptions('users', deps),
-    schema: subgraphSchema('users', resolvers),
-    context: ({ identity }) => ({ identity, loaders: createLoaders(usersRepository), auth, users }),
-    onStop: () => relay.stop(),
+      ...commonServerOptions('users', deps),
+      schema: subgraphSchema('users', resolvers),
+      context: ({ identity, req }) => ({
+        identity,
+        clientIp: clientIpOf(req.headers[CLIENT_IP_HEADER]),
+        loaders: createLoaders(usersRepository),
+        auth,
+        users,
+      }),
+      onStop: () => relay.stop(),
     });
   } catch (error) {
     await relay.stop();

@@ -1,9 +1,20 @@
-import { badUserInput, decodeCursor, encodeCursor, isUuid, MAX_PAGE_SIZE, pageSize, toConnection, type Connection } from '@insta/infra';
+import {
+  badUserInput,
+  decodeCursor,
+  encodeCursor,
+  isUuid,
+  MAX_PAGE_SIZE,
+  pageSize,
+  toConnection,
+  type Connection,
+} from '@insta/infra';
 import { z } from 'zod';
 import type { UserRecord, UsersRepository } from './users.repository.ts';
 import { parseInput, searchQuerySchema, updateProfileSchema, USERNAME } from './validation.ts';
 
 const searchCursor = z.object({ r: z.number().int().min(0).max(2), u: z.string().regex(USERNAME) });
+
+export const MAX_ACCOUNT_STATES = 500;
 
 export class UsersService {
   constructor(private readonly users: UsersRepository) {}
@@ -20,13 +31,24 @@ export class UsersService {
     return this.users.findByUsername(args.username!.trim().toLowerCase());
   }
 
+  /** Internal `accountStates`: at most 500 ids; unknown (and non-UUID) ids are left out. */
+  accountStates(ids: readonly string[]) {
+    if (ids.length > MAX_ACCOUNT_STATES) throw badUserInput(`At most ${MAX_ACCOUNT_STATES} ids`, 'ids');
+    const valid = [...new Set(ids.map((id) => id.trim().toLowerCase()))].filter(isUuid);
+    return valid.length ? this.users.accountStates(valid) : Promise.resolve([]);
+  }
+
   /** At most 100 names per call; unknown names are left out. */
   byUsernames(usernames: string[]): Promise<UserRecord[]> {
     if (usernames.length > MAX_PAGE_SIZE) throw badUserInput(`At most ${MAX_PAGE_SIZE} usernames`, 'usernames');
     return this.users.findByUsernames([...new Set(usernames.map((u) => u.trim().toLowerCase()))]);
   }
 
-  async search(rawQuery: string, first: number | null | undefined, after: string | null | undefined): Promise<Connection<UserRecord>> {
+  async search(
+    rawQuery: string,
+    first: number | null | undefined,
+    after: string | null | undefined,
+  ): Promise<Connection<UserRecord>> {
     const query = parseInput(searchQuerySchema, rawQuery, 'query');
     const size = pageSize(first);
     const list = `search:${query}`;

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { pino } from 'pino';
+import { connectRedis } from '../kv/redis.ts';
 
 /** Service URLs the integration tests use: the real Redis, NATS and Postgres of the machine (or of CI). */
 export const testServices = {
@@ -40,3 +41,25 @@ export const TEST_SECRETS = {
   JWT_SECRET: 'test-jwt-secret-test-jwt-secret-0123456789',
   GATEWAY_SIGNING_SECRET: 'test-signing-secret-test-signing-secret-01',
 };
+export * from './private-postgres.ts';
+
+/**
+ * Deletes every key under `prefix` (SCAN, not KEYS: the Redis is shared): what losing a deployment's Redis data
+ * looks like to it, without touching anyone else's keys.
+ */
+export async function deleteKeysByPrefix(redisUrl: string, prefix: string): Promise<number> {
+  const redis = await connectRedis(redisUrl);
+  let deleted = 0;
+  try {
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+      if (keys.length) deleted += await redis.del(...keys);
+      cursor = next;
+    } while (cursor !== '0');
+  } finally {
+    redis.disconnect();
+  }
+  return deleted;
+}
+export * from './private-servers.ts';
