@@ -1,4 +1,3 @@
-export * from './instances.ts';
 export * from './scenario.ts';
 export * from './stage.ts';
 export * from './workload.ts';

@@ -2,10 +2,17 @@ import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { migrateDeploy } from '@insta/db';
 import { createTestDatabase } from '@insta/db/testing';
-import { TEST_SECRETS, uniquePrefix } from '@insta/infra/testing';
+import {
+  TEST_SECRETS,
+  startPrivateNats,
+  startPrivatePostgres,
+  startPrivateRedis,
+  uniquePrefix,
+  type PrivatePostgres,
+  type PrivateServer,
+} from '@insta/infra/testing';
 import { startTopology, type ServiceName, type Topology } from '@insta/topology';
 import pg from 'pg';
-import { startPrivateNats, startPrivatePostgres, startPrivateRedis, type PrivateInstance } from './instances.ts';
 import { ApiClient } from './workload.ts';
 
 /**
@@ -16,10 +23,10 @@ import { ApiClient } from './workload.ts';
 export interface Stage {
   topology: Topology;
   client: ApiClient;
-  nats: PrivateInstance;
-  redis: PrivateInstance;
+  nats: PrivateServer;
+  redis: PrivateServer;
   /** Present when the stage runs on a private Postgres. */
-  postgres: PrivateInstance | undefined;
+  postgres: PrivatePostgres | undefined;
   databaseUrl: string;
   prefix: string;
   logDir: string;
@@ -45,7 +52,7 @@ export async function startStage(options: StageOptions): Promise<Stage> {
       () => nats.destroy(),
       () => redis.destroy(),
     );
-    let postgres: (PrivateInstance & { databaseUrl(name: string): string }) | undefined;
+    let postgres: PrivatePostgres | undefined;
     let databaseUrl: string;
     if (options.privatePostgres) {
       postgres = await startPrivatePostgres();
@@ -54,7 +61,7 @@ export async function startStage(options: StageOptions): Promise<Stage> {
       await admin.connect();
       await admin.query('CREATE DATABASE insta');
       await admin.end();
-      databaseUrl = postgres.databaseUrl('insta');
+      databaseUrl = postgres.url.replace(/\/postgres$/, '/insta');
       await migrateDeploy(databaseUrl);
     } else {
       const database = await createTestDatabase();

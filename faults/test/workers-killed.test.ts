@@ -42,7 +42,13 @@ describe('kill -9 of the feed and media workers mid-burst', () => {
     const { client, topology } = stage;
     const { author } = await authorWithFollowers(client, 'wm', 0);
     const image = await sharp({
-      create: { width: 2400, height: 1600, channels: 3, background: '#808080', noise: { type: 'gaussian', mean: 128, sigma: 40 } },
+      create: {
+        width: 2400,
+        height: 1600,
+        channels: 3,
+        background: '#808080',
+        noise: { type: 'gaussian', mean: 128, sigma: 40 },
+      },
     })
       .jpeg({ quality: 90 })
       .toBuffer();
