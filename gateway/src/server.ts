@@ -185,7 +185,6 @@ export async function createGatewayServer(options: GatewayServerOptions): Promis
       await handleGraphQL(apollo, req, res, async () => ({
         identity: await authenticate(req.headers, config.JWT_SECRET, isRevoked),
         ...edge.clientContext(req),
-        clientHeaders: req.headers,
       }));
       return;
     }

@@ -76,6 +76,9 @@ const TRANSIENT_NAMES = new Set([
 
 const MESSAGE_PATTERNS = [
   /connection is closed/i,
+  // node-postgres, once a client lost its connection mid-transaction or the pool was cut off.
+  /client has encountered a connection error and is not queryable/i,
+  /client was closed and is not queryable/i,
   /connection (terminated|refused|reset)/i,
   /can't reach database server/i,
   /server has closed the connection/i,
@@ -101,8 +104,12 @@ function isTransientOne(error: unknown): boolean {
     isTaskCancelledError?: unknown;
     isIsolatedCircuitError?: unknown;
     isBulkheadRejectedError?: unknown;
+    extensions?: { code?: unknown };
   };
   if (e instanceof PoisonMessageError) return false;
+  // A GraphQL error another service answered with (e.g. among an InternalRequestError's `errors`): its own
+  // infrastructure failed, and it said so with the typed, retryable code.
+  if (e.extensions?.code === 'SERVICE_UNAVAILABLE') return true;
   if (typeof e.name === 'string' && TRANSIENT_NAMES.has(e.name)) return true;
   // cockatiel: an open (or isolated) breaker, a timeout, a full bulkhead.
   if (e.isBrokenCircuitError || e.isTaskCancelledError || e.isIsolatedCircuitError || e.isBulkheadRejectedError) {

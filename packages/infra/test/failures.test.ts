@@ -12,6 +12,7 @@ describe('failure classes', () => {
     expect(isTransientError(new TransientError('breaker open'))).toBe(true);
     expect(isTransientError(Object.assign(new Error('x'), { $metadata: { httpStatusCode: 503 } }))).toBe(true);
     expect(isTransientError(new AggregateError([new Error('a'), refused]))).toBe(true);
+    expect(isTransientError(new Error('Client has encountered a connection error and is not queryable'))).toBe(true);
   });
 
   it('should call cockatiel breaker, timeout and bulkhead rejections transient', () => {
@@ -43,6 +44,17 @@ describe('failure classes', () => {
     expect(isTransientError(rawUnreachable)).toBe(true);
     expect(isTransientError(rawTerminated)).toBe(true);
     expect(isTransientError(rawDenied)).toBe(false);
+  });
+
+  it("should call another service's SERVICE_UNAVAILABLE answer transient, and its other errors poison", () => {
+    const answered = (code: string) =>
+      Object.assign(new Error('internal request to http://social-graph/graphql failed (200)'), {
+        name: 'InternalRequestError',
+        errors: [{ message: 'Service unavailable', extensions: { code, retryAfterSeconds: 1 } }],
+      });
+    expect(isTransientError(answered('SERVICE_UNAVAILABLE'))).toBe(true);
+    expect(isTransientError(answered('BAD_USER_INPUT'))).toBe(false);
+    expect(isTransientError(answered('INTERNAL_SERVER_ERROR'))).toBe(false);
   });
 
   it('should call content failures and unknown errors poison', () => {

@@ -77,8 +77,8 @@ export async function startFeedSubgraph(deps: FeedDeps): Promise<RunningServer> 
         durable: FANOUT_DURABLE,
         filterSubject: PostsSubjects.postCreated,
         maxDeliver: 5,
-        retryDelayMs: 1_000,
-        ackWaitMs: 60_000,
+        ackWaitMs: 15_000,
+        prefetch: 4,
         handler: worker.handle,
       }),
     );

@@ -35,7 +35,6 @@ export async function startMediaSubgraph(deps: MediaDeps): Promise<RunningServer
   const repository = new MediaRepository(deps.db, () => relay.notify());
   const objects = new ObjectsRepository(deps.storage, config.MEDIA_UPLOAD_URL);
   const service = new MediaService(repository, objects, config, logger);
-  const ackWaitMs = config.MEDIA_PROCESSING_ACK_WAIT_SECONDS * 1000;
   const worker = new ProcessingWorker(
     repository,
     objects,
@@ -43,10 +42,8 @@ export async function startMediaSubgraph(deps: MediaDeps): Promise<RunningServer
       ffmpegPath: config.FFMPEG_PATH,
       ffprobePath: config.FFPROBE_PATH,
       maxSeconds: config.MEDIA_MAX_VIDEO_SECONDS,
-      // Stop a transcode before JetStream gives its job to another attempt.
-      timeoutMs: Math.max(ackWaitMs - 5_000, 5_000),
+      timeoutMs: config.MEDIA_PROCESSING_TIMEOUT_SECONDS * 1000,
     },
-    config.MEDIA_PROCESSING_MAX_DELIVER,
     logger,
   );
   let consumer: Consumer | undefined;
@@ -57,7 +54,12 @@ export async function startMediaSubgraph(deps: MediaDeps): Promise<RunningServer
       filterSubject: MediaSubjects.uploadCompleted,
       maxDeliver: config.MEDIA_PROCESSING_MAX_DELIVER,
       retryDelayMs: 5_000,
-      ackWaitMs,
+      maxRetryDelayMs: 30_000,
+      ackWaitMs: config.MEDIA_PROCESSING_ACK_WAIT_SECONDS * 1000,
+      // A job is minutes of ffmpeg: none waits behind another in a busy replica while an idle one could take it.
+      prefetch: 1,
+      // A transcode outlasts the shutdown grace: a stopping replica kills it and hands the job over.
+      abandonOnStop: true,
       handler: worker.handle,
     });
     const running = consumer;

@@ -13,6 +13,13 @@ export const uniquePrefix = (name: string) => `t${randomBytes(4).toString('hex')
 
 export const silentLogger = pino({ level: 'silent' });
 
+/** A logger that keeps what it logs (from `level` up), for tests that check retries or dead letters were logged. */
+export function capturingLogger(level: 'debug' | 'info' | 'warn' | 'error' = 'warn') {
+  const entries: ({ msg: string; level: number } & Record<string, unknown>)[] = [];
+  const logger = pino({ level }, { write: (line: string) => void entries.push(JSON.parse(line)) });
+  return { logger, entries };
+}
+
 export interface GraphQLResponse<T = Record<string, unknown>> {
   data?: T | null;
   errors?: {
@@ -63,3 +70,4 @@ export async function deleteKeysByPrefix(redisUrl: string, prefix: string): Prom
   return deleted;
 }
 export * from './private-servers.ts';
+export * from './tcp-proxy.ts';
