@@ -1,9 +1,10 @@
-# One image for every service of the monorepo; docker-compose.yml picks the entry point per service.
+# One image for every service of the monorepo; docker-compose.yml picks the entry point per service. Each service
+# runs `node dist/<name>.mjs` (compiled by `npm run build`) as PID 1, so SIGTERM from `docker stop` reaches it.
 FROM node:20.19-bookworm-slim
 WORKDIR /app
 # ffmpeg/ffprobe: video processing in the media subgraph.
 RUN apt-get update && apt-get install -y --no-install-recommends ffmpeg && rm -rf /var/lib/apt/lists/*
-ENV NODE_ENV=production PRISMA_OFFLINE=0
+ENV PRISMA_OFFLINE=0
 COPY package.json package-lock.json turbo.json tsconfig.base.json ./
 COPY packages ./packages
 COPY prisma ./prisma
@@ -11,5 +12,8 @@ COPY gateway ./gateway
 COPY subgraphs ./subgraphs
 COPY schema ./schema
 COPY scripts ./scripts
-RUN npm ci --include=dev && npx turbo run generate && npm cache clean --force
+# Dev dependencies generate code and bundle; the image keeps only what the bundles and `prisma migrate` load.
+RUN npm ci --include=dev && npm run build && npm prune --omit=dev && npm cache clean --force
+ENV NODE_ENV=production
 USER node
+CMD ["node", "--enable-source-maps", "dist/gateway.mjs"]

@@ -4,7 +4,7 @@ import { defineConfig } from 'vitest/config';
 /** Every workspace with a test/ folder is a project. */
 const roots = ['packages', 'subgraphs']
   .flatMap((dir) => readdirSync(dir).map((name) => `${dir}/${name}`))
-  .concat(['prisma', 'gateway'])
+  .concat(['prisma', 'gateway', 'web'])
   .filter((root) => existsSync(`${root}/test`));
 
 export default defineConfig({

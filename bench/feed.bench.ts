@@ -146,6 +146,8 @@ export default async function feedBench(): Promise<BenchReport> {
       DEPLOYMENT_PREFIX,
       LOG_LEVEL: 'warn',
       NODE_ENV: 'production',
+      // One load generator on one address is exactly what rate limits refuse; this bench measures the feed.
+      RATE_LIMITS: 'false',
       ...TEST_SECRETS,
       FEED_TIMELINE_CAP: String(TIMELINE_CAP),
       FEED_CELEBRITY_FOLLOWERS: String(fanoutFollowers + 1),

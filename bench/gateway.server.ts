@@ -25,7 +25,8 @@ const USERS_URL_IN_SUPERGRAPH = 'http://users:4001/graphql';
 
 const databaseUrl = process.env.BENCH_DATABASE_URL;
 if (!databaseUrl || !process.send) throw new Error('gateway.server.ts runs as a child of gateway.bench.ts');
-const env = { ...TEST_SECRETS, NODE_ENV: 'production', LOG_LEVEL: 'silent', PORT: '0' };
+// One load generator on one address is exactly what rate limits refuse; this bench measures the gateway's overhead.
+const env = { ...TEST_SECRETS, NODE_ENV: 'production', LOG_LEVEL: 'silent', PORT: '0', RATE_LIMITS: 'false' };
 
 const db = createPrismaClient({ url: databaseUrl, poolSize: 10 });
 const kv = new RedisKeyValueStore(await connectRedis(testServices.redisUrl), uniquePrefix('bench:'));

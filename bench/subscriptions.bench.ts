@@ -122,6 +122,8 @@ export default async function subscriptionsBench(): Promise<BenchReport> {
     NODE_ENV: 'production',
     LOG_LEVEL: 'silent',
     PORT: '0',
+    // One load generator on one address is exactly what rate limits refuse; this bench measures fan-out.
+    RATE_LIMITS: 'false',
   };
   const child = fork(new URL(import.meta.url), {
     execArgv: ['--import', 'tsx', '--expose-gc'],

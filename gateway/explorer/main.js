@@ -37,20 +37,110 @@ const fetcher = (params, options) => {
   return fetcherFor(name ? String(headers[name]) : '')(params, options);
 };
 
-const defaultQuery = `# Welcome to the Insta GraphQL API.
-# Sign in with the signIn mutation, then add the header
-#   { "Authorization": "Bearer <accessToken>" }
-# in the Headers tab below.
-
-query Me {
-  me {
-    id
-    username
-    displayName
+// Example tabs, for the demo data (`npm start -- --demo` or `npm run seed`): sign in as a demo user, copy the
+// accessToken into the Headers tab ({ "Authorization": "Bearer <accessToken>" }), then run the others.
+const DEMO_HEADERS = '{\n  "Authorization": "Bearer <accessToken from signIn>"\n}';
+const defaultTabs = [
+  {
+    query: `# Welcome to the Insta GraphQL API (reference: docs/api.md).
+# Demo accounts (npm start -- --demo): ana / ben, password "demo-password".
+# Run this, then put the accessToken into the Headers tab of the other tabs.
+mutation SignIn($login: String!, $password: String!) {
+  signIn(input: { login: $login, password: $password }) {
+    accessToken
+    refreshToken
+    accessTokenExpiresAt
+    user { id username displayName }
   }
 }
-`;
+`,
+    variables: '{ "login": "ana", "password": "demo-password" }',
+  },
+  {
+    query: `query HomeFeed($after: String) {
+  me { username followerCount followingCount }
+  feed(first: 5, after: $after) {
+    edges {
+      node {
+        id
+        text
+        createdAt
+        author { username displayName }
+        media { kind status blurhash url variants { name width url } }
+        likeCount
+        commentCount
+        viewerHasLiked
+      }
+    }
+    pageInfo { hasNextPage endCursor }
+  }
+}
+`,
+    headers: DEMO_HEADERS,
+  },
+  {
+    query: `query Notifications {
+  unreadNotificationCount
+  notifications(first: 10) {
+    edges {
+      node {
+        type
+        actorCount
+        actors(first: 3) { username }
+        post { id text }
+        comment { text }
+        read
+        updatedAt
+      }
+    }
+  }
+}
+`,
+    headers: DEMO_HEADERS,
+  },
+  {
+    query: `query Profile($username: String!) {
+  user(username: $username) {
+    id
+    displayName
+    bio
+    isPrivate
+    followerCount
+    followingCount
+    viewerFollowStatus
+    posts(first: 3) {
+      edges {
+        node {
+          id
+          text
+          comments(first: 5) {
+            edges { node { author { username } text } }
+          }
+        }
+      }
+    }
+  }
+  searchUsers(query: "ce", first: 5) { edges { node { username displayName followerCount } } }
+}
+`,
+    variables: '{ "username": "celebrity" }',
+    headers: DEMO_HEADERS,
+  },
+  {
+    query: `# Put a post id from the feed tab into the variables; like it from another tab or the web client (/app).
+subscription Likes($postId: ID!) {
+  postLiked(postId: $postId) {
+    likeCount
+    user { username }
+    post { id likeCount viewerHasLiked }
+  }
+}
+`,
+    variables: '{ "postId": "<a post id>" }',
+    headers: DEMO_HEADERS,
+  },
+];
 
 createRoot(document.getElementById('graphiql')).render(
-  createElement(GraphiQL, { fetcher, defaultQuery, shouldPersistHeaders: true }),
+  createElement(GraphiQL, { fetcher, defaultTabs, shouldPersistHeaders: true }),
 );

@@ -1,11 +1,12 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { GraphQLError } from 'graphql';
-import { ErrorCode, revokedSessionKey, verifyAccessToken, type Identity, type KeyValueStore } from '@insta/infra';
+import { ErrorCode, verifyAccessToken, type Identity } from '@insta/infra';
 
 /**
  * Who is calling: `Authorization: Bearer <access token>`, checked once here. No header means anonymous; a bad,
  * expired or revoked token fails the whole request with 401 UNAUTHENTICATED (a client that sent a token expects
- * to be signed in, and silently serving it anonymous data hides the need to refresh).
+ * to be signed in, and silently serving it anonymous data hides the need to refresh). When revocation cannot be
+ * checked (`isRevoked` rejects with SERVICE_UNAVAILABLE), the request fails closed with that error (ADR 10).
  */
 function unauthenticated(message: string): GraphQLError {
   return new GraphQLError(message, {
@@ -16,7 +17,7 @@ function unauthenticated(message: string): GraphQLError {
 export async function authenticate(
   headers: IncomingHttpHeaders | { authorization?: string | undefined },
   jwtSecret: string,
-  kv: Pick<KeyValueStore, 'exists'>,
+  isRevoked: (sessionId: string) => Promise<boolean>,
 ): Promise<Identity | null> {
   const header = headers.authorization;
   if (header === undefined || header === '') return null;
@@ -26,7 +27,7 @@ export async function authenticate(
   if (!result.ok) {
     throw unauthenticated(result.reason === 'expired' ? 'The access token has expired' : 'The access token is invalid');
   }
-  if (await kv.exists(revokedSessionKey(result.identity.sessionId))) {
+  if (await isRevoked(result.identity.sessionId)) {
     throw unauthenticated('The session has been signed out');
   }
   return result.identity;

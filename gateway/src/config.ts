@@ -1,6 +1,11 @@
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
-import { env, loadConfig } from '@insta/infra';
+import { DEFAULT_SHUTDOWN_GRACE_MS, env, loadConfig } from '@insta/infra';
+import { trustedDocumentsEnv } from './documents/trusted-documents.ts';
+import { clientIpEnv } from './http/client-ip.ts';
+import { corsEnv } from './http/cors.ts';
+import { rateLimitEnv } from './limits/rate-limit.ts';
+import { DEFAULT_WEB_APP_DIR } from './web-app.ts';
 
 /** The committed supergraph (`npm run compose` writes it). */
 export const DEFAULT_SUPERGRAPH_PATH = fileURLToPath(new URL('../../schema/supergraph.graphql', import.meta.url));
@@ -27,6 +32,8 @@ export const gatewayEnvSchema = z.object({
   JWT_SECRET: env.secret(),
   GATEWAY_SIGNING_SECRET: env.secret(),
   SUPERGRAPH_PATH: z.string().default(DEFAULT_SUPERGRAPH_PATH),
+  /** The built web client served at /app when it exists (empty: none). */
+  WEB_APP_DIR: z.string().default(DEFAULT_WEB_APP_DIR),
   // Unset means "on outside production"; resolved in loadGatewayConfig because it depends on NODE_ENV.
   INTROSPECTION: z.enum(['true', 'false', '1', '0']).optional(),
   EXPLORER: z.enum(['true', 'false', '1', '0']).optional(),
@@ -34,11 +41,48 @@ export const gatewayEnvSchema = z.object({
   MAX_ALIASES: env.int(15, 0),
   MAX_TOKENS: env.int(1000, 1),
   MAX_COST: env.int(5000, 1),
-  SHUTDOWN_GRACE_MS: env.int(10_000, 0),
+  /** The whole stop on SIGTERM; in-flight HTTP requests get all but the last 2 s of it (httpDrainMs). */
+  SHUTDOWN_GRACE_MS: env.int(DEFAULT_SHUTDOWN_GRACE_MS, 0),
   /** graphql-ws: a socket that has not sent connection_init by then is closed with 4408. */
   WS_CONNECTION_INIT_TIMEOUT_MS: env.int(10_000, 1),
   /** Events waiting for one client subscription; one more ends it with SUBSCRIPTION_QUEUE_OVERFLOW (ADR 7). */
   SUBSCRIPTION_QUEUE_SIZE: env.int(100, 1),
+  ...rateLimitEnv,
+  ...clientIpEnv,
+  ...corsEnv,
+  ...trustedDocumentsEnv,
+  /** Per-attempt timeout of a subgraph fetch; SUBGRAPH_TIMEOUTS overrides it per subgraph (ADR 10). */
+  SUBGRAPH_TIMEOUT_MS: env.int(10_000, 1),
+  /** `name=ms` pairs, comma-separated: `media=15000,feed=8000`. */
+  SUBGRAPH_TIMEOUTS: z
+    .string()
+    .default('')
+    .transform((value, ctx) => {
+      const timeouts: Record<string, number> = {};
+      for (const pair of value
+        .split(',')
+        .map((p) => p.trim())
+        .filter(Boolean)) {
+        const match = /^([a-z-]+)=(\d+)$/.exec(pair);
+        if (!match?.[1] || !match[2] || Number(match[2]) < 1) {
+          ctx.addIssue({ code: 'custom', message: `"${pair}" is not name=milliseconds` });
+          return z.NEVER;
+        }
+        timeouts[match[1]] = Number(match[2]);
+      }
+      return timeouts;
+    }),
+  /** Extra attempts of a subgraph query (or `_entities` fetch) that failed transiently; mutations never retry. */
+  SUBGRAPH_RETRIES: env.int(1, 0),
+  BREAKER_THRESHOLD: env.int(5, 1),
+  BREAKER_HALF_OPEN_AFTER_MS: env.int(5_000, 100),
+  /** How often the gateway copies new session revocations from the users subgraph (ADR 10). */
+  REVOCATION_SYNC_INTERVAL_MS: env.int(5_000, 100),
+  /**
+   * How old that copy may get while Redis's revocation markers are not known to be complete; past it,
+   * authenticated requests answer SERVICE_UNAVAILABLE instead of risking a signed-out session.
+   */
+  REVOCATION_MAX_STALENESS_MS: env.int(30_000, 1_000),
 });
 
 export type GatewayConfig = Omit<z.output<typeof gatewayEnvSchema>, 'INTROSPECTION' | 'EXPLORER'> & {

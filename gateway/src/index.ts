@@ -17,7 +17,7 @@ runMain(async () => {
     connectionsEnvSchema.pick({ REDIS_URL: true, NATS_URL: true, DEPLOYMENT_PREFIX: true }),
   );
   const logger = createLogger('gateway', config.LOG_LEVEL);
-  const kv = new RedisKeyValueStore(await connectRedis(REDIS_URL), `${DEPLOYMENT_PREFIX}:`);
+  const kv = new RedisKeyValueStore(await connectRedis(REDIS_URL, logger), `${DEPLOYMENT_PREFIX}:`);
   const bus = new NatsEventBus(await connectNats(NATS_URL, 'gateway'), DEPLOYMENT_PREFIX, logger);
   const server = await createGatewayServer({ config, kv, bus, logger });
   onShutdown(logger, config.SHUTDOWN_GRACE_MS, async () => {

@@ -1,6 +1,5 @@
 import { maxAliasesRule } from '@escape.tech/graphql-armor-max-aliases';
 import { maxDepthRule } from '@escape.tech/graphql-armor-max-depth';
-import { costLimitRule } from '@escape.tech/graphql-armor-cost-limit';
 import {
   GraphQLError,
   parse,
@@ -14,7 +13,8 @@ import { ErrorCode, appError } from '@insta/infra';
 /**
  * Limits on what one operation may ask for. The same rules run on HTTP (as Apollo Server validation rules plus
  * `parseOptions.maxTokens`) and on graphql-ws, which parses and validates by itself: use `parseWithLimits` and
- * `operationLimitRules` there. Every rejection carries `extensions.code = OPERATION_LIMIT_EXCEEDED`.
+ * `operationLimitRules` there. MAX_COST needs the variables, so it is checked once they are known
+ * (`limits/cost.ts`). Every rejection carries `extensions.code = OPERATION_LIMIT_EXCEEDED`.
  */
 export interface OperationLimits {
   MAX_DEPTH: number;
@@ -36,7 +36,6 @@ export function operationLimitRules(limits: OperationLimits): ValidationRule[] {
   return [
     maxDepthRule({ ...armorOptions, n: limits.MAX_DEPTH }),
     maxAliasesRule({ ...armorOptions, n: limits.MAX_ALIASES }),
-    costLimitRule({ ...armorOptions, maxCost: limits.MAX_COST }),
   ] as ValidationRule[];
 }
 

@@ -12,12 +12,14 @@ import type { GraphQLFormattedError } from 'graphql';
 import { Agent } from 'undici';
 import {
   checkReadiness,
+  createInternalClient,
   errorFormatter,
   handleGraphQL,
-  revokedSessionKey,
+  httpDrainMs,
   listen,
   sendJson,
   serveRoutes,
+  type CallPolicy,
   type EventBus,
   type Identity,
   type KeyValueStore,
@@ -26,11 +28,17 @@ import {
 import { authenticate } from './auth.ts';
 import { REALTIME_SUBGRAPH } from './compose.ts';
 import { subgraphUrls, type GatewayConfig } from './config.ts';
-import type { GatewayContext } from './context.ts';
+import type { ClientInfo, GatewayContext } from './context.ts';
+import { createEdge } from './edge/edge.ts';
 import { loadExplorer, type Explorer } from './explorer.ts';
+import { loadWebApp, WEB_APP_PREFIX } from './web-app.ts';
 import { formatOperationLimitError, operationLimitRules } from './operation-limits.ts';
 import { RealtimeDataSource, loadRealtimeSchema } from './realtime/realtime-subgraph.ts';
 import { SubscriptionService } from './realtime/subscriptions.ts';
+import { subgraphHealthCheck } from './resilience/subgraph-health.ts';
+import { subgraphPolicy } from './resilience/subgraph-policy.ts';
+import { unavailableStatusPlugin } from './resilience/unavailable-status.ts';
+import { RevocationList, usersRevocationSource, type RevocationSource } from './revocation/revocation-list.ts';
 import { SubgraphDataSource, createUndiciFetcher } from './subgraph-data-source.ts';
 import { startWebSocketServer, type OperationRequest } from './websocket.ts';
 
@@ -48,24 +56,47 @@ export interface GatewayServerOptions {
   /** Connected bus; subscriptions listen to the subgraphs' events on it. The gateway does not close it. */
   bus: EventBus;
   logger: Logger;
+  /** Where durable revocations come from; the users subgraph's internal `sessionRevocations` by default. */
+  revocationSource?: RevocationSource;
 }
 
 export interface GatewayServer {
   url: string;
+  /** Where the web client is served (null when web/dist is not built). */
+  webAppUrl: string | null;
   httpServer: Server;
   /** GraphQL subscriptions open over websockets and listening for events. */
   openSubscriptions(): number;
   stop(): Promise<void>;
 }
 
-export async function createGatewayServer({ config, kv, bus, logger }: GatewayServerOptions): Promise<GatewayServer> {
+export async function createGatewayServer(options: GatewayServerOptions): Promise<GatewayServer> {
+  const { config, kv, bus, logger } = options;
   const production = config.NODE_ENV === 'production';
   const supergraphSdl = await readFile(config.SUPERGRAPH_PATH, 'utf8');
   const explorer: Explorer | null = config.EXPLORER ? await loadExplorer() : null;
+  const edge = await createEdge(config, kv, logger);
+  const webApp = config.WEB_APP_DIR ? await loadWebApp(config.WEB_APP_DIR) : null;
 
   const urls = subgraphUrls(config);
   const agent = new Agent({ keepAliveTimeout: 30_000, keepAliveMaxTimeout: 600_000 });
   const fetcher = createUndiciFetcher(agent);
+  const subgraphs = new Map<string, { url: string; policy: CallPolicy }>();
+  const usersInternal = createInternalClient(config.USERS_URL, config.GATEWAY_SIGNING_SECRET, {
+    from: 'gateway',
+    to: 'users',
+    policy: subgraphPolicy(config, 'users', logger).settings,
+    logger,
+  });
+  const revocations = new RevocationList({
+    source: options.revocationSource ?? usersRevocationSource(usersInternal),
+    kv,
+    intervalMs: config.REVOCATION_SYNC_INTERVAL_MS,
+    maxStalenessMs: config.REVOCATION_MAX_STALENESS_MS,
+    logger,
+  });
+  await revocations.start();
+  const isRevoked = (sessionId: string) => revocations.isRevoked(sessionId);
   const realtimeSchema = await loadRealtimeSchema();
   // The subscription service executes its query plans on the same data sources as the gateway.
   const dataSources = new Map<string, GraphQLDataSource<GatewayContext>>();
@@ -78,7 +109,9 @@ export async function createGatewayServer({ config, kv, bus, logger }: GatewaySe
       else {
         const target = urls[name] ?? url;
         if (!target) throw new Error(`No URL for subgraph "${name}"`);
-        dataSource = new SubgraphDataSource(name, target, fetcher, config.GATEWAY_SIGNING_SECRET);
+        const policy = subgraphPolicy(config, name, logger);
+        subgraphs.set(name, { url: target, policy });
+        dataSource = new SubgraphDataSource(name, target, fetcher, config.GATEWAY_SIGNING_SECRET, policy);
       }
       dataSources.set(name, dataSource);
       return dataSource;
@@ -86,7 +119,7 @@ export async function createGatewayServer({ config, kv, bus, logger }: GatewaySe
   });
 
   const formatError = (formatted: GraphQLFormattedError, error: unknown) =>
-    errorFormatter(logger, production)(formatOperationLimitError(formatted, error), error);
+    edge.formatError(errorFormatter(logger, production)(formatOperationLimitError(formatted, error), error));
   const httpServer = createServer();
   const apollo = new ApolloServer<GatewayContext>({
     gateway,
@@ -97,9 +130,12 @@ export async function createGatewayServer({ config, kv, bus, logger }: GatewaySe
     includeStacktraceInErrorResponses: !production,
     validationRules: operationLimitRules(config),
     parseOptions: { maxTokens: config.MAX_TOKENS },
+    persistedQueries: edge.persistedQueries,
     formatError,
     plugins: [
-      ApolloServerPluginDrainHttpServer({ httpServer, stopGracePeriodMillis: config.SHUTDOWN_GRACE_MS }),
+      ...edge.plugins,
+      unavailableStatusPlugin(),
+      ApolloServerPluginDrainHttpServer({ httpServer, stopGracePeriodMillis: httpDrainMs(config.SHUTDOWN_GRACE_MS) }),
       // The gateway serves its own explorer (below); these defaults only cost time per request.
       ApolloServerPluginLandingPageDisabled(),
       ApolloServerPluginUsageReportingDisabled(),
@@ -108,10 +144,14 @@ export async function createGatewayServer({ config, kv, bus, logger }: GatewaySe
   });
   await apollo.start();
 
-  const executeOperation = async ({ query, variables, operationName }: OperationRequest, identity: Identity | null) => {
+  const executeOperation = async (
+    { query, variables, operationName }: OperationRequest,
+    identity: Identity | null,
+    client?: ClientInfo,
+  ) => {
     const response = await apollo.executeOperation(
       { query, variables, operationName: operationName ?? undefined },
-      { contextValue: { identity } },
+      { contextValue: { identity, ...(client && edge.socketContext(client)) } },
     );
     if (response.body.kind !== 'single') throw new Error('Incremental delivery is not supported here');
     return response.body.singleResult;
@@ -122,7 +162,7 @@ export async function createGatewayServer({ config, kv, bus, logger }: GatewaySe
     dataSources,
     queueSize: config.SUBSCRIPTION_QUEUE_SIZE,
     logger,
-    isSignedOut: (identity) => kv.exists(revokedSessionKey(identity.sessionId)),
+    isSignedOut: (identity) => isRevoked(identity.sessionId),
     canSeePost: async (identity, postId) => {
       const request = { query: POST_VISIBILITY_QUERY, variables: { id: postId }, operationName: null };
       // A post the subscriber may not see answers null (or NOT_FOUND): either way, not visible.
@@ -130,21 +170,38 @@ export async function createGatewayServer({ config, kv, bus, logger }: GatewaySe
       return result.data?.post != null;
     },
   });
-  const websockets = startWebSocketServer({ httpServer, config, kv, subscriptions, executeOperation, formatError });
+  const guard = edge.socketGuard(() => subscriptions.apiSchema);
+  const websockets = startWebSocketServer({
+    httpServer,
+    config,
+    isRevoked,
+    subscriptions,
+    executeOperation,
+    formatError,
+    guard,
+  });
+  const subgraphsReachable = subgraphHealthCheck(subgraphs);
 
   const route = async (req: IncomingMessage, res: ServerResponse) => {
+    if (edge.handle(req, res)) return;
     const path = (req.url ?? '/').split('?', 1)[0] ?? '/';
     if (explorer?.handle(req, res, path)) return;
+    if (webApp?.handle(req, res, path)) return;
     if (path === '/graphql') {
       await handleGraphQL(apollo, req, res, async () => ({
-        identity: await authenticate(req.headers, config.JWT_SECRET, kv),
-        clientHeaders: req.headers,
+        identity: await authenticate(req.headers, config.JWT_SECRET, isRevoked),
+        ...edge.clientContext(req),
       }));
       return;
     }
     if (path === '/healthz') return sendJson(res, 200, { status: 'ok' });
     if (path === '/readyz') {
-      const result = await checkReadiness({ kv: () => kv.ping(), bus: () => bus.ping() });
+      const result = await checkReadiness({
+        redis: () => kv.ping(),
+        nats: () => bus.ping(),
+        revocations: () => revocations.ready(),
+        subgraphs: subgraphsReachable,
+      });
       return sendJson(res, result.ok ? 200 : 503, result);
     }
     sendJson(res, 404, { error: 'not found' });
@@ -152,22 +209,25 @@ export async function createGatewayServer({ config, kv, bus, logger }: GatewaySe
 
   serveRoutes(httpServer, route, logger);
   const { url } = await listen(httpServer, config.HOST, config.PORT);
-  logger.info({ url, explorer: Boolean(explorer) }, 'gateway ready');
+  logger.info({ url, explorer: Boolean(explorer), webApp: Boolean(webApp) }, 'gateway ready');
 
   let stopping: Promise<void> | undefined;
   return {
     url,
+    webAppUrl: webApp ? new URL(`${WEB_APP_PREFIX}/`, url).toString() : null,
     httpServer,
     openSubscriptions: () => subscriptions.size,
     // Websockets first (graphql-ws closes each with 1001 Going Away, ending its subscriptions), then Apollo's
-    // drain plugin stops accepting, waits for in-flight requests (up to SHUTDOWN_GRACE_MS) and Apollo stops the
+    // drain plugin stops accepting, waits for in-flight requests (up to httpDrainMs(SHUTDOWN_GRACE_MS)) and Apollo stops the
     // gateway; the subgraph connections go last.
     stop: () =>
       (stopping ??= (async () => {
         await websockets.dispose();
         subscriptions.stop();
+        revocations.stop();
         await apollo.stop();
         await agent.close();
+        await usersInternal.close();
       })()),
   };
 }

@@ -1,14 +1,25 @@
 import { RemoteGraphQLDataSource, type GraphQLDataSourceProcessOptions } from '@apollo/gateway';
 import { Agent, request } from 'undici';
-import { encodePrincipal, IDENTITY_HEADER, requestPath, signEncodedPrincipal } from '@insta/infra';
+import {
+  CallPolicy,
+  CLIENT_IP_HEADER,
+  encodePrincipal,
+  IDENTITY_HEADER,
+  isTransientError,
+  requestPath,
+  signEncodedPrincipal,
+} from '@insta/infra';
 import type { GatewayContext } from './context.ts';
 
 type Fetcher = RemoteGraphQLDataSource['fetcher'];
 type FetcherRequestInit = NonNullable<Parameters<Fetcher>[1]>;
 type FetcherResponse = Awaited<ReturnType<Fetcher>>;
 
-/** Client headers passed on to every subgraph (adaptive media delivery and request tracing). */
-export const FORWARDED_HEADERS = ['save-data', 'dpr', 'viewport-width', 'x-request-id'] as const;
+/**
+ * Client headers passed on to every subgraph (adaptive media delivery and request tracing), and the client
+ * address the gateway resolved (`x-client-ip`, always overwritten by the gateway: the users subgraph's sign-in limits).
+ */
+export const FORWARDED_HEADERS = ['save-data', 'dpr', 'viewport-width', 'x-request-id', 'x-client-ip'] as const;
 
 /**
  * A `Fetcher` on an undici keep-alive Agent. The gateway's default (make-fetch-happen) costs noticeably per
@@ -63,7 +74,7 @@ const PRINCIPAL_CLAIM = 'x-insta-principal-claim';
 
 /**
  * Signs each subgraph request where its exact bytes are known: the identity header's MAC covers the subgraph
- * (`audience`), the path and the body (docs/adr/0003-gateway-subgraph-trust.md).
+ * (`audience`), the path, the body and the forwarded `x-client-ip` (docs/adr/0003-gateway-subgraph-trust.md).
  */
 export function signingFetcher(fetcher: Fetcher, signingSecret: string, audience: string): Fetcher {
   return (url, init = {}) => {
@@ -71,15 +82,72 @@ export function signingFetcher(fetcher: Fetcher, signingSecret: string, audience
     const claim = headers[PRINCIPAL_CLAIM] ?? '-';
     delete headers[PRINCIPAL_CLAIM];
     const body = typeof init.body === 'string' ? init.body : '';
-    headers[IDENTITY_HEADER] = signEncodedPrincipal(signingSecret, claim, { audience, path: requestPath(url), body });
+    headers[IDENTITY_HEADER] = signEncodedPrincipal(signingSecret, claim, {
+      audience,
+      path: requestPath(url),
+      body,
+      clientIp: headers[CLIENT_IP_HEADER],
+    });
     return fetcher(url, { ...init, headers });
   };
 }
 
+/** A subgraph answered 5xx (or a proxy in front of it did): the subgraph, not the request, failed. */
+export class SubgraphHttpError extends Error {
+  constructor(
+    readonly subgraph: string,
+    readonly statusCode: number,
+  ) {
+    super(`${subgraph} answered HTTP ${statusCode}`);
+    this.name = 'SubgraphHttpError';
+  }
+}
+
+/**
+ * Fetches only read when the subgraph operation is a query (`_entities` fetches are queries too). The check is on
+ * the JSON body the gateway built: an unescaped `"query":"mutation` can only be the operation itself, or a
+ * variable named `query` whose value starts so, which only costs that read its retry.
+ */
+export const isWriteOperation = (body: unknown) =>
+  typeof body === 'string' && /"query":"\s*(mutation|subscription)\b/.test(body);
+
+/**
+ * The fetcher of one subgraph under its CallPolicy: per-attempt timeout, retries of reads, a breaker. An open
+ * breaker, a timeout or an unreachable subgraph rejects at once with SERVICE_UNAVAILABLE (`retryAfterSeconds`),
+ * which the gateway's executor puts in `errors` with the fields of that fetch null: partial data when other
+ * subgraphs answered, HTTP 503 when nothing did (see unavailable-status.ts).
+ */
+export function guardedFetcher(fetcher: Fetcher, policy: CallPolicy): Fetcher {
+  return async (url, init = {}) => {
+    try {
+      return await policy.execute(
+        async (signal) => {
+          const response = await fetcher(url, { ...init, signal });
+          if (response.status >= 500) throw new SubgraphHttpError(policy.name, response.status);
+          return response;
+        },
+        { idempotent: !isWriteOperation(init.body) },
+      );
+    } catch (error) {
+      if (isTransientError(error)) throw policy.unavailable(error);
+      throw error;
+    }
+  };
+}
+
 export class SubgraphDataSource extends RemoteGraphQLDataSource<GatewayContext> {
-  /** `name` is the subgraph's name in the supergraph, which it checks signatures against. */
-  constructor(name: string, url: string, fetcher: Fetcher, signingSecret: string) {
-    super({ url, fetcher: signingFetcher(fetcher, signingSecret, name) });
+  /**
+   * `name` is the subgraph's name in the supergraph, which it checks signatures against. Each attempt under the
+   * policy is signed afresh (a retry after a slow attempt does not carry an older timestamp).
+   */
+  constructor(
+    name: string,
+    url: string,
+    fetcher: Fetcher,
+    signingSecret: string,
+    readonly policy: CallPolicy,
+  ) {
+    super({ url, fetcher: guardedFetcher(signingFetcher(fetcher, signingSecret, name), policy) });
   }
 
   override willSendRequest({ request, context }: GraphQLDataSourceProcessOptions<GatewayContext>): void {

@@ -9,9 +9,11 @@ import type {
   GraphQLError,
   GraphQLFormattedError,
 } from 'graphql';
-import { ErrorCode, type Identity, type KeyValueStore } from '@insta/infra';
+import { ErrorCode, type Identity } from '@insta/infra';
 import { authenticate } from './auth.ts';
 import type { GatewayConfig } from './config.ts';
+import type { ClientInfo } from './context.ts';
+import type { SocketGuard } from './edge/socket-guard.ts';
 import { graphql } from './graphql-runtime.ts';
 import { operationLimitRules, parseWithLimits } from './operation-limits.ts';
 import { EventQueue } from './realtime/event-queue.ts';
@@ -19,6 +21,8 @@ import type { SubscriptionService } from './realtime/subscriptions.ts';
 
 /** A graphql-ws message larger than this closes the socket (1009); MAX_TOKENS bounds what is parsed. */
 const MAX_MESSAGE_BYTES = 256 * 1024;
+/** WebSocket close code "Try Again Later" (RFC 6455 registry): a dependency of authentication is unavailable. */
+export const TRY_AGAIN_LATER = 1013;
 const DID_YOU_MEAN = / ?Did you mean(.+?)\?$/;
 
 export interface OperationRequest {
@@ -30,10 +34,17 @@ export interface OperationRequest {
 export interface WebSocketServerOptions {
   httpServer: Server;
   config: GatewayConfig;
-  kv: Pick<KeyValueStore, 'exists'>;
+  /** Whether a session was signed out (the gateway's revocation list); rejects when that cannot be known. */
+  isRevoked(sessionId: string): Promise<boolean>;
   subscriptions: SubscriptionService;
   /** Queries and mutations sent over a socket run through Apollo Server, exactly as on HTTP. */
-  executeOperation(request: OperationRequest, identity: Identity | null): Promise<FormattedExecutionResult>;
+  executeOperation(
+    request: OperationRequest,
+    identity: Identity | null,
+    client: ClientInfo,
+  ): Promise<FormattedExecutionResult>;
+  /** Origin allowlist, client address, and the edge checks on every operation (trusted documents, cost…). */
+  guard: SocketGuard;
   /** The gateway's error formatter (masks internal errors in production), applied to every `next` payload. */
   formatError(formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError;
 }
@@ -41,10 +52,12 @@ export interface WebSocketServerOptions {
 interface ConnectionExtra extends Record<PropertyKey, unknown> {
   /** Who opened the connection (`connectionParams.authorization`), null when anonymous. */
   identity: Identity | null;
+  client: ClientInfo;
 }
 
 interface OperationContext {
   identity: Identity | null;
+  client: ClientInfo;
   request: OperationRequest;
   subscription?: EventQueue<ExecutionResult>;
 }
@@ -57,8 +70,8 @@ type ErrorLike = { message: string; extensions?: Record<string, unknown> };
  */
 function toGraphQLError(error: unknown, fallbackCode: string) {
   const { message, extensions } = error instanceof Error ? (error as ErrorLike) : { message: String(error) };
-  const code = extensions?.code ?? fallbackCode;
-  return new graphql.GraphQLError(message, { extensions: { ...extensions, code } });
+  const { http: _http, ...rest } = extensions ?? {};
+  return new graphql.GraphQLError(message, { extensions: { ...rest, code: extensions?.code ?? fallbackCode } });
 }
 
 /**
@@ -70,7 +83,14 @@ export function startWebSocketServer(options: WebSocketServerOptions) {
   const { config, subscriptions } = options;
   const production = config.NODE_ENV === 'production';
   const rules = [...graphql.specifiedRules, ...operationLimitRules(config)];
-  const wss = new WebSocketServer({ server: options.httpServer, path: '/graphql', maxPayload: MAX_MESSAGE_BYTES });
+  const wss = new WebSocketServer({
+    server: options.httpServer,
+    path: '/graphql',
+    maxPayload: MAX_MESSAGE_BYTES,
+    // A browser socket from an origin outside the CORS allowlist is refused before the upgrade.
+    verifyClient: ({ req }, done) =>
+      options.guard.allowsUpgrade(req) ? done(true) : done(false, 403, 'Origin not allowed'),
+  });
 
   const validate = (query: string): DocumentNode | ReturnType<typeof toGraphQLError>[] => {
     let document: DocumentNode;
@@ -96,22 +116,30 @@ export function startWebSocketServer(options: WebSocketServerOptions) {
     {
       connectionInitWaitTimeout: config.WS_CONNECTION_INIT_TIMEOUT_MS,
       onConnect: async (ctx) => {
+        ctx.extra.client = options.guard.client(ctx.extra.request);
         const authorization = ctx.connectionParams?.authorization;
         if (authorization !== undefined && typeof authorization !== 'string') {
           ctx.extra.socket.close(CloseCode.Forbidden, 'connectionParams.authorization must be "Bearer <access token>"');
           return false;
         }
         try {
-          ctx.extra.identity = await authenticate({ authorization }, config.JWT_SECRET, options.kv);
+          ctx.extra.identity = await authenticate({ authorization }, config.JWT_SECRET, options.isRevoked);
           return true;
         } catch (error) {
-          if ((error as ErrorLike).extensions?.code !== ErrorCode.Unauthenticated) throw error;
+          const code = (error as ErrorLike).extensions?.code;
+          if (code === ErrorCode.ServiceUnavailable) {
+            // Revocation cannot be checked: fail closed, and tell the client to come back (RFC 6455 1013).
+            ctx.extra.socket.close(TRY_AGAIN_LATER, (error as ErrorLike).message);
+            return false;
+          }
+          if (code !== ErrorCode.Unauthenticated) throw error;
           ctx.extra.socket.close(CloseCode.Forbidden, (error as ErrorLike).message);
           return false;
         }
       },
       onSubscribe: async (ctx, _id, payload) => {
         const identity = ctx.extra.identity ?? null;
+        const client = ctx.extra.client ?? options.guard.client(ctx.extra.request);
         const document = validate(payload.query);
         if (Array.isArray(document)) return document;
         const request: OperationRequest = {
@@ -127,6 +155,18 @@ export function startWebSocketServer(options: WebSocketServerOptions) {
           const message = `The schema does not support ${operation.operation} operations`;
           return [toGraphQLError(new Error(message), 'GRAPHQL_VALIDATION_FAILED')];
         }
+        try {
+          await options.guard.check({
+            query: payload.query,
+            document,
+            operation,
+            variables: request.variables,
+            identity,
+            client,
+          });
+        } catch (error) {
+          return [toGraphQLError(error, 'BAD_REQUEST')];
+        }
         const args = {
           schema: subscriptions.apiSchema,
           document,
@@ -134,16 +174,19 @@ export function startWebSocketServer(options: WebSocketServerOptions) {
           variableValues: request.variables,
         };
         if (operation.operation !== graphql.OperationTypeNode.SUBSCRIPTION) {
-          return { ...args, contextValue: { identity, request } satisfies OperationContext };
+          return { ...args, contextValue: { identity, client, request } satisfies OperationContext };
         }
         const opened = await subscriptions.open({ ...request, document, identity });
         if (!(opened instanceof EventQueue)) return opened;
-        return { ...args, contextValue: { identity, request, subscription: opened } satisfies OperationContext };
+        return {
+          ...args,
+          contextValue: { identity, client, request, subscription: opened } satisfies OperationContext,
+        };
       },
       execute: async (args) => {
-        const { identity, request } = args.contextValue as OperationContext;
+        const { identity, client, request } = args.contextValue as OperationContext;
         // Apollo's formatted result: onNext below passes its (already formatted) errors through.
-        return (await options.executeOperation(request, identity)) as ExecutionResult;
+        return (await options.executeOperation(request, identity, client)) as ExecutionResult;
       },
       subscribe: (args) => {
         const { subscription } = args.contextValue as OperationContext;

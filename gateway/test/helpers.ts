@@ -10,9 +10,11 @@ import {
   ACCESS_TOKEN_ISSUER,
   MemoryEventBus,
   MemoryKeyValueStore,
+  TransientError,
   createLogger,
   startSubgraphServer,
   type Identity,
+  type KeyValueStore,
   type RunningServer,
 } from '@insta/infra';
 import { composeSupergraph } from '../src/compose.ts';
@@ -27,9 +29,20 @@ export const fixtureSdls = () => ({ users: fixture('users'), posts: fixture('pos
 
 const logger = createLogger('gateway-test', 'silent');
 
+/**
+ * What a test controls of the fixture users subgraph: the sessions it reports as revoked (its "Postgres"), `down`
+ * to make that fail like an outage, and `slow`, which the `slow` query waits for.
+ */
+export interface FixtureRevocations {
+  sessions: Map<string, number>;
+  down: boolean;
+  slow: Promise<void>;
+}
+
 /** A tiny "users" subgraph behind the real gateway-signature check; it reports what it received. */
-async function startUsersSubgraph(): Promise<RunningServer> {
+async function startUsersSubgraph(revocations: FixtureRevocations): Promise<RunningServer> {
   const user = (id: string) => ({ id, username: `user${id}` });
+  let touches = 0;
   const schema = buildSubgraphSchema({
     typeDefs: parse(fixtureSdls().users),
     resolvers: {
@@ -39,6 +52,18 @@ async function startUsersSubgraph(): Promise<RunningServer> {
           return { userId: identity?.userId ?? null, sessionId: identity?.sessionId ?? null, headers };
         },
         user: (_: unknown, { id }: { id: string }) => user(id),
+        touches: () => touches,
+        slow: () => revocations.slow.then(() => true),
+        sessionRevocations: () => {
+          if (revocations.down) throw new TransientError('users database is down');
+          return {
+            asOf: new Date().toISOString(),
+            sessions: [...revocations.sessions].map(([sessionId, expiresAt]) => ({
+              sessionId,
+              expiresAt: new Date(expiresAt).toISOString(),
+            })),
+          };
+        },
       },
       Seen: {
         header: (seen: { headers: SubgraphContext['headers'] }, { name }: { name: string }) => {
@@ -50,7 +75,7 @@ async function startUsersSubgraph(): Promise<RunningServer> {
         friends: (parent: { id: string }, { first }: { first?: number }) =>
           Array.from({ length: Math.min(first ?? 2, 3) }, (_, i) => user(`${parent.id}${i}`)),
       },
-      Mutation: { touch: () => true },
+      Mutation: { touch: () => ++touches > 0 },
     },
   });
   return startSubgraphServer<SubgraphContext>({
@@ -74,7 +99,9 @@ interface SubgraphContext {
 
 export interface TestGateway {
   gateway: GatewayServer;
-  kv: MemoryKeyValueStore;
+  kv: KeyValueStore;
+  /** What the users subgraph has durably revoked. */
+  revocations: FixtureRevocations;
   config: GatewayConfig;
   /** POST a GraphQL operation; returns status and parsed body. */
   post(body: unknown, headers?: Record<string, string>): Promise<{ status: number; body: GraphQLBody }>;
@@ -86,11 +113,25 @@ export interface GraphQLBody {
   errors?: { message: string; extensions?: { code?: string } }[];
 }
 
+export interface TestGatewayOptions {
+  /** The store for revocation markers (an in-process one by default). */
+  kv?: KeyValueStore;
+  /** Also compose the fixture posts subgraph, served at this URL (nothing need answer there). */
+  postsUrl?: string;
+}
+
 /** Real gateway on a free port, in front of the tiny users subgraph, with a composed fixture supergraph. */
-export async function startTestGateway(env: Record<string, string> = {}): Promise<TestGateway> {
-  const users = await startUsersSubgraph();
+export async function startTestGateway(
+  env: Record<string, string> = {},
+  options: TestGatewayOptions = {},
+): Promise<TestGateway> {
+  const revocations: FixtureRevocations = { sessions: new Map(), down: false, slow: Promise.resolve() };
+  const users = await startUsersSubgraph(revocations);
   const dir = await mkdtemp(join(tmpdir(), 'gateway-test-'));
-  const composed = composeSupergraph([{ name: 'users', url: 'http://users:4001/graphql', sdl: fixtureSdls().users }]);
+  const composed = composeSupergraph([
+    { name: 'users', url: 'http://users:4001/graphql', sdl: fixtureSdls().users },
+    ...(options.postsUrl ? [{ name: 'posts', url: 'http://posts:4002/graphql', sdl: fixtureSdls().posts }] : []),
+  ]);
   if (!composed.ok) throw new Error(composed.errors.join('\n'));
   const supergraphPath = join(dir, 'supergraph.graphql');
   await writeFile(supergraphPath, composed.supergraphSdl);
@@ -101,17 +142,19 @@ export async function startTestGateway(env: Record<string, string> = {}): Promis
     JWT_SECRET,
     GATEWAY_SIGNING_SECRET: SIGNING_SECRET,
     USERS_URL: users.url,
+    ...(options.postsUrl ? { POSTS_URL: options.postsUrl } : {}),
     SUPERGRAPH_PATH: supergraphPath,
     EXPLORER: 'false',
     ...env,
   });
-  const kv = new MemoryKeyValueStore('gateway-test:');
+  const kv = options.kv ?? new MemoryKeyValueStore('gateway-test:');
   const bus = new MemoryEventBus('gateway-test', logger);
   const gateway = await createGatewayServer({ config, kv, bus, logger });
 
   return {
     gateway,
     kv,
+    revocations,
     config,
     async post(body, headers = {}) {
       const response = await fetch(gateway.url, {

@@ -4,8 +4,10 @@ import { createPrismaClient, migrateDeploy } from '@insta/db';
 import { startEmbeddedPostgres } from '@insta/db/pglite';
 import { createGatewayServer, loadGatewayConfig } from '@insta/gateway';
 import {
+  callPolicySettings,
   connectNats,
   connectRedis,
+  createInternalClient,
   createObjectStorage,
   deploymentPrefix,
   env,
@@ -22,9 +24,14 @@ import {
   type RunningServer,
 } from '@insta/infra';
 import { loadFeedConfig, startFeedSubgraph } from '@insta/feed';
-import { loadMediaConfig, startMediaSubgraph } from '@insta/media';
+import { checkVideoTools, loadMediaConfig, startMediaSubgraph, type VideoToolsStatus } from '@insta/media';
 import { loadPostsConfig, startPostsSubgraph } from '@insta/posts';
-import { loadSocialGraphConfig, startSocialGraphSubgraph } from '@insta/social-graph';
+import {
+  loadSocialGraphConfig,
+  lateAccountSource,
+  startSocialGraphSubgraph,
+  usersAccountSource,
+} from '@insta/social-graph';
 import { loadUsersConfig, startUsersSubgraph } from '@insta/users';
 
 import { loadOrCreateSecrets } from './secrets.ts';
@@ -50,9 +57,13 @@ export interface SystemOptions {
 
 export interface RunningSystem {
   gatewayUrl: string;
+  /** The reference web client (null when web/dist is not built). */
+  webAppUrl: string | null;
   subgraphUrls: Record<'USERS_URL' | 'POSTS_URL' | 'FEED_URL' | 'SOCIAL_GRAPH_URL' | 'MEDIA_URL', string>;
   /** Which backing services are real and which embedded. */
   backends: Record<'postgres' | 'redis' | 'nats' | 's3', 'external' | 'embedded'>;
+  /** Whether ffmpeg and ffprobe start: without them, video uploads are refused (VIDEO_PROCESSING_UNAVAILABLE). */
+  videoProcessing: VideoToolsStatus;
   stop(): Promise<void>;
 }
 
@@ -90,7 +101,8 @@ export async function startSystem({ env: source, logger }: SystemOptions): Promi
     stops.push(() => db.$disconnect());
 
     let kv: KeyValueStore;
-    if (env.REDIS_URL) kv = new RedisKeyValueStore(await connectRedis(env.REDIS_URL), `${config.DEPLOYMENT_PREFIX}:`);
+    if (env.REDIS_URL)
+      kv = new RedisKeyValueStore(await connectRedis(env.REDIS_URL, logger), `${config.DEPLOYMENT_PREFIX}:`);
     else {
       kv = new MemoryKeyValueStore(`${config.DEPLOYMENT_PREFIX}:`);
       backends.redis = 'embedded';
@@ -128,9 +140,13 @@ export async function startSystem({ env: source, logger }: SystemOptions): Promi
       return running.url;
     };
     // Media asks social-graph (who may see a private account's media), users asks media (avatars are your own
-    // READY images): each starts after what it asks.
+    // READY images), and social-graph asks users about accounts its replica has not received yet: a cycle. Each
+    // starts after what it asks, and social-graph, first, is handed users once users listens (until then a miss
+    // fails transiently and is retried, like users being down).
+    const usersAccounts = lateAccountSource();
+    const socialConfig = loadSocialGraphConfig({ ...base, PORT: subgraphPort(4) });
     const SOCIAL_GRAPH_URL = await start(
-      startSocialGraphSubgraph({ ...deps, config: loadSocialGraphConfig({ ...base, PORT: subgraphPort(4) }) }),
+      startSocialGraphSubgraph({ ...deps, config: socialConfig, accounts: usersAccounts }),
     );
     const mediaConfig = loadMediaConfig({ ...base, SOCIAL_GRAPH_URL, PORT: subgraphPort(5) });
     const storage = createObjectStorage(mediaConfig);
@@ -139,6 +155,14 @@ export async function startSystem({ env: source, logger }: SystemOptions): Promi
     const USERS_URL = await start(
       startUsersSubgraph({ ...deps, config: loadUsersConfig({ ...base, MEDIA_URL, PORT: subgraphPort(1) }) }),
     );
+    const usersForSocial = createInternalClient(USERS_URL, socialConfig.GATEWAY_SIGNING_SECRET, {
+      from: 'social-graph',
+      to: 'users',
+      policy: callPolicySettings(socialConfig),
+      logger,
+    });
+    stops.push(() => usersForSocial.close());
+    usersAccounts.bind(usersAccountSource(usersForSocial));
     const others = { USERS_URL, SOCIAL_GRAPH_URL, MEDIA_URL };
     // Posts asks users, social-graph and media (mentions, visibility, media checks): it starts after them.
     const urls = {
@@ -158,7 +182,18 @@ export async function startSystem({ env: source, logger }: SystemOptions): Promi
       logger,
     });
     stops.push(gateway.stop);
-    return { gatewayUrl: gateway.url, subgraphUrls: urls, backends, stop };
+    const videoProcessing = await checkVideoTools({
+      ffmpegPath: mediaConfig.FFMPEG_PATH,
+      ffprobePath: mediaConfig.FFPROBE_PATH,
+    });
+    return {
+      gatewayUrl: gateway.url,
+      webAppUrl: gateway.webAppUrl,
+      subgraphUrls: urls,
+      backends,
+      videoProcessing,
+      stop,
+    };
   } catch (error) {
     await stop();
     throw error;

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { DEFAULT_SHUTDOWN_GRACE_MS } from './shutdown.ts';
 
 /**
  * One validated, typed configuration object per process. `loadConfig` reads only the variables its schema
@@ -49,6 +50,19 @@ export const deploymentPrefix = () =>
     .regex(/^[a-z][a-z0-9_-]{0,30}$/, 'must be lower-case letters, digits, _ or -')
     .default('insta');
 
+/**
+ * Defaults of the policy around every outbound call (internal clients, S3): per-attempt timeout, retries of
+ * idempotent reads, and the breaker (resilience.ts, ADR 10).
+ */
+export function outboundCallEnv(timeoutMs = 5_000) {
+  return {
+    OUTBOUND_TIMEOUT_MS: env.int(timeoutMs, 1),
+    OUTBOUND_RETRIES: env.int(2, 0),
+    BREAKER_THRESHOLD: env.int(5, 1),
+    BREAKER_HALF_OPEN_AFTER_MS: env.int(5_000, 100),
+  };
+}
+
 /** Variables every subgraph reads. */
 export const subgraphEnvSchema = z.object({
   NODE_ENV: env.nodeEnv(),
@@ -56,7 +70,8 @@ export const subgraphEnvSchema = z.object({
   HOST: z.string().default('127.0.0.1'),
   GATEWAY_SIGNING_SECRET: env.secret(),
   IDENTITY_MAX_SKEW_SECONDS: env.int(15, 1),
-  SHUTDOWN_GRACE_MS: env.int(10_000, 0),
+  SHUTDOWN_GRACE_MS: env.int(DEFAULT_SHUTDOWN_GRACE_MS, 0),
+  ...outboundCallEnv(),
 });
 export type SubgraphEnv = z.infer<typeof subgraphEnvSchema>;
 

@@ -11,6 +11,10 @@ export const ErrorCode = {
   OperationLimitExceeded: 'OPERATION_LIMIT_EXCEEDED',
   /** An infrastructure failure (database, cache, broker or subgraph down): retry after `retryAfterSeconds`. */
   ServiceUnavailable: 'SERVICE_UNAVAILABLE',
+  /** The gateway accepts only registered operations (trusted documents) and this one is not. */
+  PersistedQueryNotInList: 'PERSISTED_QUERY_NOT_IN_LIST',
+  /** A video upload on a server without ffmpeg/ffprobe: refused up front instead of failed after the upload. */
+  VideoProcessingUnavailable: 'VIDEO_PROCESSING_UNAVAILABLE',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

@@ -58,7 +58,10 @@ function isTransientSqlState(code: string): boolean {
   return /^(08|53)/.test(code) || ['57P01', '57P02', '57P03', '40001', '40P01'].includes(code);
 }
 
-/** Names of error classes that are transient by construction (ioredis, cockatiel, NATS, AWS SDK, Prisma). */
+/**
+ * Names of error classes that are transient by construction (ioredis, NATS, AWS SDK, Prisma). Cockatiel's errors
+ * keep the name `Error`; they are recognised by their `is…Error` flags below.
+ */
 const TRANSIENT_NAMES = new Set([
   'TransientError',
   'BrokenCircuitError',
@@ -73,6 +76,9 @@ const TRANSIENT_NAMES = new Set([
 
 const MESSAGE_PATTERNS = [
   /connection is closed/i,
+  // node-postgres, once a client lost its connection mid-transaction or the pool was cut off.
+  /client has encountered a connection error and is not queryable/i,
+  /client was closed and is not queryable/i,
   /connection (terminated|refused|reset)/i,
   /can't reach database server/i,
   /server has closed the connection/i,
@@ -94,9 +100,21 @@ function isTransientOne(error: unknown): boolean {
     $retryable?: unknown;
     $metadata?: { httpStatusCode?: unknown };
     kind?: unknown;
+    isBrokenCircuitError?: unknown;
+    isTaskCancelledError?: unknown;
+    isIsolatedCircuitError?: unknown;
+    isBulkheadRejectedError?: unknown;
+    extensions?: { code?: unknown };
   };
   if (e instanceof PoisonMessageError) return false;
+  // A GraphQL error another service answered with (e.g. among an InternalRequestError's `errors`): its own
+  // infrastructure failed, and it said so with the typed, retryable code.
+  if (e.extensions?.code === 'SERVICE_UNAVAILABLE') return true;
   if (typeof e.name === 'string' && TRANSIENT_NAMES.has(e.name)) return true;
+  // cockatiel: an open (or isolated) breaker, a timeout, a full bulkhead.
+  if (e.isBrokenCircuitError || e.isTaskCancelledError || e.isIsolatedCircuitError || e.isBulkheadRejectedError) {
+    return true;
+  }
   if (typeof e.code === 'string') {
     if (NETWORK_CODES.has(e.code) || PRISMA_TRANSIENT_CODES.has(e.code)) return true;
     if (/^[0-9A-Z]{5}$/.test(e.code) && isTransientSqlState(e.code)) return true;
@@ -122,12 +140,15 @@ export function isTransientError(error: unknown): boolean {
     if (current instanceof PoisonMessageError) return false;
     if (isTransientOne(current)) return true;
     if (typeof current === 'object') {
-      const { cause, errors, originalError } = current as {
+      const { cause, errors, originalError, meta } = current as {
         cause?: unknown;
         errors?: unknown;
         originalError?: unknown;
+        meta?: { driverAdapterError?: unknown };
       };
-      queue.push(cause, originalError);
+      // Prisma 7 with a driver adapter: PrismaClientKnownRequestError (P1001, or P2010 for raw queries) carries
+      // the adapter's error in meta.driverAdapterError, whose cause has `kind` and the SQLSTATE `code`.
+      queue.push(cause, originalError, meta?.driverAdapterError);
       if (Array.isArray(errors)) queue.push(...errors);
     }
   }

@@ -13,10 +13,12 @@ import {
   type SelectionNode,
 } from 'graphql';
 import { ErrorCode } from './errors.ts';
-import { handleGraphQL, listen, readBody, sendJson, serveRoutes } from './http.ts';
+import { TransientError, isTransientError } from './failures.ts';
+import { CLIENT_IP_HEADER, handleGraphQL, listen, readBody, sendJson, serveRoutes } from './http.ts';
 import { setCursorSecret } from './pagination.ts';
 import { IDENTITY_HEADER, verifyIdentity, type Identity } from './identity.ts';
 import type { Logger } from './logger.ts';
+import { DEFAULT_SHUTDOWN_GRACE_MS, httpDrainMs } from './shutdown.ts';
 
 export type ReadinessChecks = Record<string, () => Promise<void>>;
 
@@ -53,12 +55,38 @@ const CLIENT_CODES = new Set<string>([
   'OPERATION_RESOLUTION_FAILURE',
 ]);
 
-/** Client-caused errors pass through; anything else is logged and, in production, masked. */
+/** Retry-After for an outage that does not say when it ends (Postgres, Redis or NATS down). */
+export const DEFAULT_RETRY_AFTER_SECONDS = 5;
+
+/** The typed, retryable answer to an infrastructure failure; `retryAfterSeconds` from the error when it knows. */
+export function unavailableError(error: unknown, path?: GraphQLFormattedError['path']): GraphQLFormattedError {
+  let retryAfterMs: number | undefined;
+  for (let e: unknown = error; e && !retryAfterMs; e = (e as { cause?: unknown }).cause) {
+    if (e instanceof TransientError) retryAfterMs = e.retryAfterMs;
+  }
+  const retryAfterSeconds = retryAfterMs ? Math.max(1, Math.ceil(retryAfterMs / 1000)) : DEFAULT_RETRY_AFTER_SECONDS;
+  return {
+    message: 'A service this request needs is unavailable; try again later',
+    ...(path ? { path } : {}),
+    extensions: { code: ErrorCode.ServiceUnavailable, retryAfterSeconds },
+  };
+}
+
+/**
+ * Client-caused errors pass through; infrastructure failures (`isTransientError`: database, Redis, NATS, another
+ * subgraph down or slow) become SERVICE_UNAVAILABLE with `retryAfterSeconds`, logged as warnings; anything else is
+ * a bug: logged and, in production, masked.
+ */
 export function errorFormatter(logger: Logger, production: boolean) {
   return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
     const code = formatted.extensions?.code;
     if (typeof code === 'string' && CLIENT_CODES.has(code)) return formatted;
-    logger.error({ err: unwrapResolverError(error), path: formatted.path }, 'internal error');
+    const original = unwrapResolverError(error);
+    if (isTransientError(original)) {
+      logger.warn({ err: original, path: formatted.path }, 'dependency unavailable');
+      return unavailableError(original, formatted.path);
+    }
+    logger.error({ err: original, path: formatted.path }, 'internal error');
     if (!production) return formatted;
     return { message: 'Internal server error', path: formatted.path, extensions: { code: 'INTERNAL_SERVER_ERROR' } };
   };
@@ -175,6 +203,8 @@ export interface SubgraphServerOptions<TContext extends BaseContext> {
   production: boolean;
   logger: Logger;
   readiness: ReadinessChecks;
+  /** How long in-flight requests may take to finish on stop before their connections are cut. */
+  drainMs?: number;
   context: (info: SubgraphRequestInfo) => TContext | Promise<TContext>;
   /** Runs after HTTP has drained: close pools and connections here. */
   onStop?: () => Promise<void>;
@@ -200,7 +230,10 @@ export async function startSubgraphServer<TContext extends BaseContext>(
   const apollo = new ApolloServer<TContext>({
     schema: options.schema,
     plugins: [
-      ApolloServerPluginDrainHttpServer({ httpServer }),
+      ApolloServerPluginDrainHttpServer({
+        httpServer,
+        stopGracePeriodMillis: options.drainMs ?? httpDrainMs(DEFAULT_SHUTDOWN_GRACE_MS),
+      }),
       ApolloServerPluginInlineTraceDisabled(),
       internalFieldsGuard() as ApolloServerPlugin<TContext>,
     ],
@@ -220,12 +253,18 @@ export async function startSubgraphServer<TContext extends BaseContext>(
     }
     if (path !== '/graphql') return sendJson(res, 404, { error: 'not found' });
     const header = req.headers[IDENTITY_HEADER];
+    const clientIp = req.headers[CLIENT_IP_HEADER];
     // The signature covers the body, so it is read before anything else looks at the request.
     const body = req.method === 'POST' ? await readBody(req) : '';
     const verified = verifyIdentity(
       options.signingSecret,
       Array.isArray(header) ? header[0] : header,
-      { audience: options.name, path: req.url ?? '/', body },
+      {
+        audience: options.name,
+        path: req.url ?? '/',
+        body,
+        clientIp: Array.isArray(clientIp) ? clientIp.join(', ') : clientIp,
+      },
       options.maxSkewSeconds,
     );
     if (!verified.ok) {

@@ -5,6 +5,12 @@ import type { Logger } from './logger.ts';
 
 const MAX_BODY_BYTES = 1_000_000;
 
+/**
+ * Header the gateway sets on every subgraph request to the client address it resolved through its trusted
+ * proxies (overwriting any a client sent); the users subgraph keys its sign-in limits by it.
+ */
+export const CLIENT_IP_HEADER = 'x-client-ip';
+
 export class HttpError extends Error {
   constructor(
     readonly status: number,

@@ -8,7 +8,9 @@ import { GraphQLError } from 'graphql';
  *   x-gateway-identity: v2.<unix seconds>.<base64url(JSON principal) or "-">.<base64url(HMAC-SHA256)>
  *
  * The MAC covers the version, the timestamp, the principal, the **audience** (the name of the subgraph the
- * request is for) and the SHA-256 of the request (its path with query string, and its body). A captured header
+ * request is for), the SHA-256 of the request (its path with query string, and its body) and, when the request
+ * carries one, the client address the gateway resolved (`x-client-ip`, which the users subgraph's sign-in limits
+ * trust). A captured header
  * is therefore good only for that one request to that one subgraph, within the skew window. Subgraphs answer
  * 401 to a header that is missing, forged, stale, or signed for another subgraph or another request
  * (docs/adr/0003-gateway-subgraph-trust.md).
@@ -35,6 +37,8 @@ export interface SignedRequest {
   audience: string;
   path: string;
   body: string;
+  /** The `x-client-ip` header sent with the request, if any (absent and empty are different requests). */
+  clientIp?: string;
 }
 
 export type VerifyResult =
@@ -45,7 +49,9 @@ const isService = (p: Principal): p is ServicePrincipal => p !== null && 'servic
 
 function mac(secret: string, head: string, request: SignedRequest): string {
   const digest = createHash('sha256').update(request.path).update('\n').update(request.body).digest('base64url');
-  return createHmac('sha256', secret).update(`${head}.${request.audience}.${digest}`).digest('base64url');
+  // The address is last, after a digest that has no dots: no other audience, digest and address read the same.
+  const client = request.clientIp === undefined ? '' : `.${request.clientIp}`;
+  return createHmac('sha256', secret).update(`${head}.${request.audience}.${digest}${client}`).digest('base64url');
 }
 
 export function encodePrincipal(principal: Principal): string {

@@ -24,3 +24,4 @@ export * from './s3rver.ts';
 export * from './outbox.ts';
 export * from './internal-client.ts';
 export * from './object-store-front.ts';
+export * from './resilience.ts';

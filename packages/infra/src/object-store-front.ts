@@ -26,7 +26,10 @@ import busboy from 'busboy';
  *   policy's key and Content-Type;
  * - keys that could leave the store's folder or touch s3rver's own files (`..`, absolute, backslash, control
  *   characters, `._S3rver`) are refused.
- * It never serves anything itself: what passes goes to s3rver unchanged (POST uploads as a PUT).
+ * It never serves anything itself: what passes goes to s3rver unchanged (POST uploads as a PUT). CORS is the
+ * front's too (s3rver behind it has no rules): browsers upload with the pre-signed POST and play media from
+ * another origin than the page's (the gateway's /app), so the allowed origins may GET, HEAD and POST, as on a
+ * public bucket behind a CDN; a preflight is answered here, before any signature is asked for.
  */
 export interface ObjectStoreFrontOptions {
   /** Where s3rver listens (loopback). */
@@ -37,6 +40,8 @@ export interface ObjectStoreFrontOptions {
   secretAccessKey: string;
   /** Keys anyone may GET or HEAD without a signature (public media). */
   publicReadPrefixes: readonly string[];
+  /** Origins browsers may GET, HEAD and POST from (`*`: any, the default, as on a public bucket). */
+  corsOrigins?: '*' | readonly string[];
   /** Largest signed request body (PUT of a variant, DeleteObjects) buffered to check its hash. */
   maxSignedBodyBytes?: number;
   now?: () => number;
@@ -305,10 +310,41 @@ export function verifyPostPolicy(
   };
 }
 
-function sendError(res: ServerResponse, error: S3Refusal) {
+const CORS_METHODS = ['GET', 'HEAD', 'POST'];
+const CORS_MAX_AGE_SECONDS = 3000;
+
+/** The CORS headers of an answer to `req`: none when it has no Origin or one that is not allowed. */
+function corsHeaders(req: IncomingMessage, origins: '*' | readonly string[]): Record<string, string> {
+  const origin = req.headers.origin;
+  if (!origin) return {};
+  if (origins === '*') return { 'access-control-allow-origin': '*', 'access-control-expose-headers': 'ETag' };
+  if (!origins.includes(origin)) return {};
+  return { 'access-control-allow-origin': origin, 'access-control-expose-headers': 'ETag', vary: 'Origin' };
+}
+
+/** Answers a CORS preflight (OPTIONS with Access-Control-Request-Method) for GET, HEAD and POST. */
+function answerPreflight(req: IncomingMessage, res: ServerResponse, origins: '*' | readonly string[]) {
+  const cors = corsHeaders(req, origins);
+  const method = String(req.headers['access-control-request-method'] ?? '');
+  if (!cors['access-control-allow-origin'] || !CORS_METHODS.includes(method)) {
+    return sendError(res, denied('CORSResponse: This CORS request is not allowed'), {});
+  }
+  const requested = req.headers['access-control-request-headers'];
+  res.writeHead(200, {
+    ...cors,
+    'access-control-allow-methods': CORS_METHODS.join(', '),
+    ...(requested ? { 'access-control-allow-headers': String(requested) } : {}),
+    'access-control-max-age': String(CORS_MAX_AGE_SECONDS),
+    'content-length': 0,
+  });
+  res.end();
+}
+
+function sendError(res: ServerResponse, error: S3Refusal, cors: Record<string, string>) {
   if (res.headersSent) return void res.destroy();
   const body = `<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${error.code}</Code><Message>${error.message.replace(/[<&>]/g, '')}</Message></Error>`;
   res.writeHead(error.status, {
+    ...cors,
     'content-type': 'application/xml',
     'content-length': Buffer.byteLength(body),
     connection: 'close',
@@ -336,6 +372,8 @@ export async function startObjectStoreFront(
   }
   const now = options.now ?? Date.now;
   const maxSignedBody = options.maxSignedBodyBytes ?? 64 * 1024 * 1024;
+  const origins = options.corsOrigins ?? '*';
+  const cors = (req: IncomingMessage) => corsHeaders(req, origins);
 
   // s3rver knows one account of its own (S3RVER) and checks only that a V4 request names it: the front, having
   // verified the signature, names that account instead of ours.
@@ -352,12 +390,15 @@ export async function startObjectStoreFront(
         headers,
       },
       (answer) => {
-        res.writeHead(answer.statusCode ?? 502, answer.headers);
+        const headers = Object.fromEntries(
+          Object.entries(answer.headers).filter(([name]) => !name.startsWith('access-control-')),
+        );
+        res.writeHead(answer.statusCode ?? 502, { ...headers, ...cors(req) });
         answer.pipe(res);
       },
     );
     upstream.on('error', () =>
-      sendError(res, new S3Refusal(502, 'ServiceUnavailable', 'The object store is not reachable')),
+      sendError(res, new S3Refusal(502, 'ServiceUnavailable', 'The object store is not reachable'), cors(req)),
     );
     if (Buffer.isBuffer(body)) upstream.end(body);
     else body.pipe(upstream);
@@ -427,6 +468,7 @@ export async function startObjectStoreFront(
         createReadStream(file).pipe(put);
       });
       res.writeHead(accepted.successStatus, {
+        ...cors(req),
         ...(etag ? { etag } : {}),
         location: `/${bucket}/${encodedKey}`,
         'content-length': 0,
@@ -438,13 +480,14 @@ export async function startObjectStoreFront(
   };
 
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
+    // A preflight carries no credentials by design: answered from the CORS rules, before anything is checked.
+    if (req.method === 'OPTIONS' && req.headers['access-control-request-method'] !== undefined)
+      return answerPreflight(req, res, origins);
     const target = parseTarget(req.url ?? '/');
     if (target.bucket !== options.bucket)
       throw new S3Refusal(404, 'NoSuchBucket', 'The specified bucket does not exist');
     if (target.key !== null && !isSafeKey(target.key)) throw bad('InvalidArgument', 'This key is not allowed');
     const method = req.method ?? 'GET';
-    // CORS preflight carries no credentials by design; s3rver answers it from the bucket's CORS rules.
-    if (method === 'OPTIONS') return forward(req, res, req);
     const signed = req.headers.authorization !== undefined || target.query.some(([k]) => k === 'X-Amz-Signature');
     if (!signed) {
       if (method === 'POST' && target.key === null && target.query.length === 0)
@@ -464,7 +507,8 @@ export async function startObjectStoreFront(
 
   const server = createServer((req, res) => {
     handle(req, res).catch((error: unknown) => {
-      sendError(res, error instanceof S3Refusal ? error : new S3Refusal(500, 'InternalError', 'Internal error'));
+      const refusal = error instanceof S3Refusal ? error : new S3Refusal(500, 'InternalError', 'Internal error');
+      sendError(res, refusal, cors(req));
       if (!(error instanceof S3Refusal)) req.destroy();
     });
   });

@@ -1,4 +1,5 @@
 import type { EventBus } from './bus/bus.ts';
+import { backoffDelayMs, isTransientError } from './failures.ts';
 import type { Logger } from './logger.ts';
 
 export interface OutboxMessage {
@@ -21,9 +22,19 @@ export interface OutboxRelayOptions {
   /** How often to look for messages nobody announced (after a crash, or written by another instance). */
   pollIntervalMs?: number;
   batchSize?: number;
+  /** Longest wait between two tries after failures (backoff with jitter from pollIntervalMs up to this). */
+  maxRetryDelayMs?: number;
+  /** Failures in a row after which a transient failure is logged as an error (an outage to look at). */
+  alertAfterFailures?: number;
 }
 
-/** Publishes a subgraph's outbox to the event bus: at once when `notify`d after a commit, else by polling. */
+/**
+ * Publishes a subgraph's outbox to the event bus: at once when `notify`d after a commit, else by polling. A
+ * failed batch (NATS or Postgres unreachable, or a publish NATS refuses) stays in the outbox and is tried again
+ * with exponential backoff and jitter, as long as it takes: nothing is ever dropped, and nothing behind it is
+ * published first (order). A failure that is not transient (a subject no stream captures) blocks the relay
+ * until it is fixed, logged as an error on every try.
+ */
 export class OutboxRelay {
   private running = false;
   private wake: (() => void) | null = null;
@@ -31,6 +42,8 @@ export class OutboxRelay {
   private loop: Promise<void> | null = null;
   private readonly pollIntervalMs: number;
   private readonly batchSize: number;
+  private readonly maxRetryDelayMs: number;
+  private readonly alertAfterFailures: number;
 
   constructor(
     private readonly store: OutboxStore,
@@ -40,6 +53,8 @@ export class OutboxRelay {
   ) {
     this.pollIntervalMs = options.pollIntervalMs ?? 1_000;
     this.batchSize = options.batchSize ?? 100;
+    this.maxRetryDelayMs = options.maxRetryDelayMs ?? 10_000;
+    this.alertAfterFailures = options.alertAfterFailures ?? 10;
   }
 
   start(): void {
@@ -72,10 +87,15 @@ export class OutboxRelay {
         failures = 0;
       } catch (error) {
         failures++;
-        this.logger.error({ err: error, failures }, 'outbox relay failed; retrying');
+        const transient = isTransientError(error);
+        const log = { err: error, failures, transient };
+        if (transient && failures < this.alertAfterFailures) this.logger.warn(log, 'outbox relay failed; retrying');
+        else this.logger.error(log, 'outbox relay failed; retrying (nothing is dropped)');
       }
       if (drained === this.batchSize || (this.pending && failures === 0)) continue;
-      const delay = failures ? Math.min(this.pollIntervalMs * 2 ** failures, 30_000) : this.pollIntervalMs;
+      const delay = failures
+        ? backoffDelayMs(failures, this.pollIntervalMs, Math.max(this.pollIntervalMs, this.maxRetryDelayMs))
+        : this.pollIntervalMs;
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, delay);
         this.wake = () => {

@@ -12,6 +12,8 @@ export const PUBLIC_READ_PREFIXES = ['media/'] as const;
  * (object-store-front.ts): s3rver alone accepts any signature and ignores POST policies. s3rver listens on a
  * random loopback port that only the front talks to; the front listens on `host:port`, loopback only, and
  * checks signatures with credentials generated for this run (docs/adr/0013-data-path-security.md).
+ * Browsers upload with the pre-signed POST and play HLS with fetch from another origin than the page's (the
+ * gateway's /app): the front answers CORS for any origin (GET, HEAD, POST), as a public bucket behind a CDN would.
  */
 export async function startEmbeddedObjectStore(options: {
   directory: string;
@@ -27,6 +29,7 @@ export async function startEmbeddedObjectStore(options: {
     port: 0,
     directory: options.directory,
     silent: true,
+    // No CORS rules here: only the front talks to s3rver, and the front answers CORS.
     configureBuckets: [{ name: options.bucket, configs: [] }],
   });
   const upstream = (await server.run()) as AddressInfo;
@@ -41,6 +44,7 @@ export async function startEmbeddedObjectStore(options: {
       region,
       ...credentials,
       publicReadPrefixes: PUBLIC_READ_PREFIXES,
+      corsOrigins: '*',
     });
   } catch (error) {
     await server.close();

@@ -16,7 +16,7 @@ export async function connectSharedServices(
   name: string,
   logger: Logger,
 ): Promise<SharedServices> {
-  const redis = await connectRedis(urls.REDIS_URL);
+  const redis = await connectRedis(urls.REDIS_URL, logger);
   const kv = new RedisKeyValueStore(redis, `${urls.DEPLOYMENT_PREFIX}:`);
   const bus = new NatsEventBus(await connectNats(urls.NATS_URL, name), urls.DEPLOYMENT_PREFIX, logger);
   return {

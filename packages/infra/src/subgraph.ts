@@ -8,6 +8,7 @@ import type { SubgraphEnv } from './config.ts';
 import type { ReadinessChecks, SubgraphServerOptions } from './graphql-server.ts';
 import type { KeyValueStore } from './kv/kv.ts';
 import type { Logger } from './logger.ts';
+import { httpDrainMs } from './shutdown.ts';
 
 export const SUBGRAPH_NAMES = ['users', 'posts', 'feed', 'social-graph', 'media'] as const;
 export type SubgraphName = (typeof SUBGRAPH_NAMES)[number];
@@ -45,6 +46,7 @@ export function commonServerOptions(
     signingSecret: config.GATEWAY_SIGNING_SECRET,
     maxSkewSeconds: config.IDENTITY_MAX_SKEW_SECONDS,
     production: config.NODE_ENV === 'production',
+    drainMs: httpDrainMs(config.SHUTDOWN_GRACE_MS),
     logger,
     readiness: {
       postgres: async () => void (await db.$queryRawUnsafe('SELECT 1')),

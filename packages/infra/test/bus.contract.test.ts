@@ -5,7 +5,10 @@ import {
   deadLetterSubject,
   MemoryEventBus,
   NatsEventBus,
+  PoisonMessageError,
+  TransientError,
   type BusMessage,
+  type Consumer,
   type EventBus,
 } from '../src/index.ts';
 import { silentLogger, testServices, uniquePrefix } from '../src/testing/index.ts';
@@ -102,11 +105,70 @@ describe.each(adapters)('EventBus contract: %s', (_name, create) => {
       retryDelayMs: 10,
       handler: async (m) => {
         seen.push(m.deliveryCount);
-        if (m.deliveryCount < 2) throw new Error('transient');
+        if (m.deliveryCount < 2) throw new Error('a bug fixed by the next try');
       },
     });
     await h.bus.publish('test.retry', { n: 1 });
     await vi.waitFor(() => expect(seen).toEqual([1, 2]));
+    await consumer.stop();
+  });
+
+  it('should retry a transiently failing message past maxDeliver and never dead-letter it', async () => {
+    let failures = 0;
+    const processed: number[] = [];
+    const lastTries: boolean[] = [];
+    const consumer = await h.bus.consume<{ n: number }>({
+      stream: 'TEST',
+      durable: 'transient',
+      filterSubject: 'test.transient',
+      maxDeliver: 2,
+      retryDelayMs: 1,
+      maxRetryDelayMs: 5,
+      handler: async (m) => {
+        lastTries.push(m.lastTry);
+        if (failures < 9) {
+          failures++;
+          throw new TransientError('database unreachable', { cause: Object.assign(new Error('x'), { code: 'P1001' }) });
+        }
+        processed.push(m.data.n);
+      },
+    });
+    await h.bus.publish('test.transient', { n: 1 });
+    await vi.waitFor(() => expect(processed).toEqual([1]), { timeout: 10_000 });
+    expect(failures).toBe(9);
+    expect(lastTries.every((last) => !last)).toBe(true);
+    expect(await h.bus.deadLetters({ stream: 'TEST', durable: 'transient' })).toEqual([]);
+    await consumer.stop();
+  });
+
+  it('should give a message that failed transiently many times its full poison tries', async () => {
+    let transient = 0;
+    const poisonTries: boolean[] = [];
+    const consumer = await h.bus.consume<{ n: number }>({
+      stream: 'TEST',
+      durable: 'mixed',
+      filterSubject: 'test.mixed',
+      maxDeliver: 3,
+      retryDelayMs: 1,
+      maxRetryDelayMs: 2,
+      handler: async (m) => {
+        if (transient < 50) {
+          transient++;
+          throw Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' });
+        }
+        poisonTries.push(m.lastTry);
+        throw new PoisonMessageError('invariant broken');
+      },
+    });
+    await h.bus.publish('test.mixed', { n: 1 });
+    await vi.waitFor(
+      async () => expect(await h.bus.deadLetters({ stream: 'TEST', durable: 'mixed' })).toHaveLength(1),
+      { timeout: 20_000 },
+    );
+    expect(poisonTries).toEqual([false, false, true]);
+    const [letter] = await h.bus.deadLetters({ stream: 'TEST', durable: 'mixed' });
+    expect(letter).toMatchObject({ subject: 'test.mixed', data: { n: 1 }, tries: { poison: 3, transient: 50 } });
+    expect(letter!.reason).toContain('invariant broken');
     await consumer.stop();
   });
 
@@ -131,13 +193,111 @@ describe.each(adapters)('EventBus contract: %s', (_name, create) => {
         throw new Error('poison');
       },
     });
-    await h.bus.publish('test.poison', { n: 7 });
+    await h.bus.publish('test.poison', { n: 7 }, { msgId: 'poison-7' });
     await vi.waitFor(() => expect(dead.received).toHaveLength(1));
     expect(attempts).toBe(2);
     expect(dead.received[0]!.data).toMatchObject({ subject: 'test.poison', data: { n: 7 } });
     expect(dead.received[0]!.data.reason).toContain('poison');
+    const letters = await h.bus.deadLetters({ stream: 'TEST', durable: 'poison' });
+    expect(letters).toHaveLength(1);
+    expect(letters[0]).toMatchObject({
+      stream: 'TEST',
+      durable: 'poison',
+      subject: 'test.poison',
+      data: { n: 7 },
+      msgId: 'poison-7',
+      tries: { poison: 2, transient: 0 },
+    });
+    expect(Date.parse(letters[0]!.deadLetteredAt)).not.toBeNaN();
     await consumer.stop();
     await dlq.stop();
+  });
+
+  it('should process a replayed dead letter once, however often it is replayed', async () => {
+    let healthy = false;
+    const processed: number[] = [];
+    const consumer = await h.bus.consume<{ n: number }>({
+      stream: 'TEST',
+      durable: 'replayed',
+      filterSubject: 'test.replayed',
+      maxDeliver: 2,
+      retryDelayMs: 1,
+      handler: async (m) => {
+        if (!healthy) throw new Error('bug in this release');
+        processed.push(m.data.n);
+      },
+    });
+    await h.bus.publish('test.replayed', { n: 3 }, { msgId: 'replayed-3' });
+    await vi.waitFor(async () =>
+      expect(await h.bus.deadLetters({ stream: 'TEST', durable: 'replayed' })).toHaveLength(1),
+    );
+    const [letter] = await h.bus.deadLetters({ stream: 'TEST', durable: 'replayed' });
+    healthy = true;
+    expect(await h.bus.replayDeadLetter('TEST', letter!.id)).toBe(true);
+    expect(await h.bus.replayDeadLetter('TEST', letter!.id)).toBe(false);
+    await vi.waitFor(() => expect(processed).toEqual([3]));
+    expect(await h.bus.deadLetters({ stream: 'TEST', durable: 'replayed' })).toEqual([]);
+    // A marker published after the replay arrives after it: nothing else was redelivered before it.
+    await h.bus.publish('test.replayed', { n: 4 });
+    await vi.waitFor(() => expect(processed).toEqual([3, 4]));
+    await consumer.stop();
+  });
+
+  it('should delete a dropped dead letter without publishing it again', async () => {
+    const seen: number[] = [];
+    const consumer = await h.bus.consume<{ n: number }>({
+      stream: 'TEST',
+      durable: 'dropped',
+      filterSubject: 'test.dropped',
+      maxDeliver: 1,
+      handler: async (m) => {
+        seen.push(m.data.n);
+        if (m.data.n === 1) throw new Error('cannot be handled');
+      },
+    });
+    await h.bus.publish('test.dropped', { n: 1 });
+    await vi.waitFor(async () =>
+      expect(await h.bus.deadLetters({ stream: 'TEST', durable: 'dropped' })).toHaveLength(1),
+    );
+    const [letter] = await h.bus.deadLetters({ stream: 'TEST', durable: 'dropped' });
+    expect(await h.bus.dropDeadLetter('TEST', letter!.id)).toBe(true);
+    expect(await h.bus.dropDeadLetter('TEST', letter!.id)).toBe(false);
+    expect(await h.bus.deadLetters({ stream: 'TEST', durable: 'dropped' })).toEqual([]);
+    await h.bus.publish('test.dropped', { n: 2 });
+    await vi.waitFor(() => expect(seen).toEqual([1, 2]));
+    await consumer.stop();
+  });
+
+  it('should hand the messages a stopped consumer had not started to another consumer at once', async () => {
+    const spec = {
+      stream: 'TEST',
+      durable: 'handover',
+      filterSubject: 'test.handover',
+      maxDeliver: 3,
+      prefetch: 4,
+      // Far longer than the test may take: the handover must not wait for it.
+      ackWaitMs: 120_000,
+    };
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    const first: number[] = [];
+    const a = await h.bus.consume<{ n: number }>({
+      ...spec,
+      handler: async (m) => {
+        first.push(m.data.n);
+        await released;
+      },
+    });
+    for (let n = 1; n <= 4; n++) await h.bus.publish('test.handover', { n });
+    await vi.waitFor(() => expect(first).toEqual([1]));
+    const second: number[] = [];
+    const b = await h.bus.consume<{ n: number }>({ ...spec, handler: async (m) => void second.push(m.data.n) });
+    const stopping = a.stop();
+    release();
+    await stopping;
+    await vi.waitFor(() => expect(second.sort()).toEqual([2, 3, 4]), { timeout: 10_000 });
+    expect(first).toEqual([1]);
+    await b.stop();
   });
 
   it('should resume a durable consumer after a restart without redelivering acknowledged events', async () => {
@@ -202,7 +362,187 @@ describe.each(adapters)('EventBus contract: %s', (_name, create) => {
     expect(seen).toEqual([1]);
   });
 
+  it('should abort the job in hand on stop and hand it over without counting a try (abandonOnStop)', async () => {
+    const spec = {
+      stream: 'TEST',
+      durable: 'abandon',
+      filterSubject: 'test.abandon',
+      maxDeliver: 1,
+      prefetch: 1,
+      ackWaitMs: 120_000,
+      abandonOnStop: true,
+    };
+    let aborted = false;
+    const started: number[] = [];
+    const a = await h.bus.consume<{ n: number }>({
+      ...spec,
+      handler: (m) =>
+        new Promise<void>((_resolve, reject) => {
+          started.push(m.data.n);
+          m.signal.addEventListener('abort', () => {
+            aborted = true;
+            reject(new Error('transcode killed'));
+          });
+        }),
+    });
+    await h.bus.publish('test.abandon', { n: 1 });
+    await vi.waitFor(() => expect(started).toEqual([1]));
+    const done: BusMessage<{ n: number }>[] = [];
+    await a.stop();
+    expect(aborted).toBe(true);
+    const b = await h.bus.consume<{ n: number }>({ ...spec, handler: async (m) => void done.push(m) });
+    await vi.waitFor(() => expect(done.map((m) => m.data.n)).toEqual([1]), { timeout: 10_000 });
+    // maxDeliver 1: had the abandoned try counted, the message would have been dead-lettered instead.
+    expect(await h.bus.deadLetters({ stream: 'TEST', durable: 'abandon' })).toEqual([]);
+    await b.stop();
+  });
+
+  it('should leave a message to another consumer rather than hold it behind a busy one (prefetch 1)', async () => {
+    const spec = {
+      stream: 'TEST',
+      durable: 'jobs',
+      filterSubject: 'test.jobs',
+      maxDeliver: 3,
+      prefetch: 1,
+      ackWaitMs: 120_000,
+    };
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    const busy: number[] = [];
+    const a = await h.bus.consume<{ n: number }>({
+      ...spec,
+      handler: async (m) => {
+        busy.push(m.data.n);
+        await released;
+      },
+    });
+    await h.bus.publish('test.jobs', { n: 1 });
+    await vi.waitFor(() => expect(busy).toEqual([1]));
+    const idle: number[] = [];
+    const b = await h.bus.consume<{ n: number }>({ ...spec, handler: async (m) => void idle.push(m.data.n) });
+    await h.bus.publish('test.jobs', { n: 2 });
+    await vi.waitFor(() => expect(idle).toEqual([2]), { timeout: 10_000 });
+    release();
+    await a.stop();
+    await b.stop();
+    expect(busy).toEqual([1]);
+  });
+
+  it('should list the dead letters of every stream when no stream is named', async () => {
+    await h.bus.ensureStream({ name: 'OTHER', subjects: ['other.>'] });
+    const consumer = await h.bus.consume<{ n: number }>({
+      stream: 'OTHER',
+      durable: 'other-reader',
+      filterSubject: 'other.>',
+      maxDeliver: 1,
+      handler: async () => {
+        throw new Error('never handled');
+      },
+    });
+    await h.bus.publish('other.thing', { n: 9 });
+    await vi.waitFor(async () =>
+      expect((await h.bus.deadLetters()).map((l) => `${l.stream}/${l.durable}`)).toContain('OTHER/other-reader'),
+    );
+    await consumer.stop();
+  });
+
   it('should refuse a publish to a subject no stream captures', async () => {
     await expect(h.bus.publish('nowhere.at.all', {})).rejects.toThrow();
+  });
+});
+
+/** What only a networked adapter can show: payloads other clients wrote, processes that die, slow handlers. */
+describe('EventBus on NATS JetStream: deliveries across connections', () => {
+  const prefix = uniquePrefix('bus');
+  const connections: Awaited<ReturnType<typeof connectNats>>[] = [];
+  const consumers: Consumer[] = [];
+  const release: (() => void)[] = [];
+  const connect = async () => {
+    const nc = await connectNats(testServices.natsUrl, 'contract-test');
+    connections.push(nc);
+    return { nc, bus: new NatsEventBus(nc, prefix, silentLogger) };
+  };
+  let bus: EventBus;
+  beforeAll(async () => {
+    ({ bus } = await connect());
+    await bus.ensureStream({ name: 'TEST', subjects: ['test.>'] });
+  });
+  afterAll(async () => {
+    for (const r of release) r();
+    for (const c of consumers) await c.stop();
+    const jsm = await jetstreamManager(connections[0]!);
+    for await (const stream of jsm.streams.list()) {
+      if (stream.config.name.startsWith(`${prefix}_`)) await jsm.streams.delete(stream.config.name);
+    }
+    for (const nc of connections) if (!nc.isClosed()) await nc.close();
+  });
+
+  it('should dead-letter an unparseable payload at once and replay it as it was', async () => {
+    const { nc } = await connect();
+    let calls = 0;
+    consumers.push(
+      await bus.consume({
+        stream: 'TEST',
+        durable: 'raw',
+        filterSubject: 'test.raw',
+        maxDeliver: 5,
+        handler: async () => void calls++,
+      }),
+    );
+    const js = (await import('@nats-io/jetstream')).jetstream(nc);
+    await js.publish(`${prefix}.test.raw`, new TextEncoder().encode('{not json'));
+    await vi.waitFor(async () => expect(await bus.deadLetters({ stream: 'TEST', durable: 'raw' })).toHaveLength(1));
+    const [letter] = await bus.deadLetters({ stream: 'TEST', durable: 'raw' });
+    expect(letter).toMatchObject({ data: '{not json', raw: true, reason: 'unparseable payload' });
+    expect(calls).toBe(0);
+    expect(await bus.replayDeadLetter('TEST', letter!.id)).toBe(true);
+    await vi.waitFor(async () => expect(await bus.deadLetters({ stream: 'TEST', durable: 'raw' })).toHaveLength(1));
+    expect((await bus.deadLetters({ stream: 'TEST', durable: 'raw' }))[0]!.data).toBe('{not json');
+  });
+
+  it('should redeliver the message of a consumer whose connection died, within the ack wait', async () => {
+    const spec = { stream: 'TEST', durable: 'killed', filterSubject: 'test.killed', maxDeliver: 3, ackWaitMs: 2_000 };
+    const doomed = await connect();
+    const started: number[] = [];
+    await doomed.bus.consume<{ n: number }>({
+      ...spec,
+      handler: (m) => {
+        started.push(m.data.n);
+        return new Promise<void>((resolve) => release.push(resolve));
+      },
+    });
+    await bus.publish('test.killed', { n: 1 });
+    await vi.waitFor(() => expect(started).toEqual([1]));
+    const survivor: number[] = [];
+    consumers.push(await bus.consume<{ n: number }>({ ...spec, handler: async (m) => void survivor.push(m.data.n) }));
+    await doomed.nc.close();
+    await vi.waitFor(() => expect(survivor).toEqual([1]), { timeout: 2_000 + 3_000 });
+  });
+
+  it('should keep a message that takes longer than the ack wait with the consumer working on it', async () => {
+    const spec = { stream: 'TEST', durable: 'slow', filterSubject: 'test.slow', maxDeliver: 3, ackWaitMs: 1_000 };
+    const deliveries: string[] = [];
+    let finish!: () => void;
+    const finished = new Promise<void>((resolve) => (finish = resolve));
+    release.push(finish);
+    consumers.push(
+      await bus.consume<{ n: number }>({
+        ...spec,
+        handler: async () => {
+          deliveries.push('busy');
+          await finished;
+        },
+      }),
+    );
+    const other = await connect();
+    consumers.push(
+      await other.bus.consume<{ n: number }>({ ...spec, handler: async () => void deliveries.push('other') }),
+    );
+    await bus.publish('test.slow', { n: 1 });
+    await vi.waitFor(() => expect(deliveries).toEqual(['busy']));
+    // Three ack waits: without progress reports the message would have gone to the other consumer by now.
+    await new Promise((resolve) => setTimeout(resolve, 3_000));
+    expect(deliveries).toEqual(['busy']);
+    finish();
   });
 });

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { BrokenCircuitError, BulkheadRejectedError, IsolatedCircuitError, TaskCancelledError } from 'cockatiel';
 import { PoisonMessageError, TransientError, backoffDelayMs, isTransientError } from '../src/failures.ts';
 
 describe('failure classes', () => {
@@ -11,6 +12,49 @@ describe('failure classes', () => {
     expect(isTransientError(new TransientError('breaker open'))).toBe(true);
     expect(isTransientError(Object.assign(new Error('x'), { $metadata: { httpStatusCode: 503 } }))).toBe(true);
     expect(isTransientError(new AggregateError([new Error('a'), refused]))).toBe(true);
+    expect(isTransientError(new Error('Client has encountered a connection error and is not queryable'))).toBe(true);
+  });
+
+  it('should call cockatiel breaker, timeout and bulkhead rejections transient', () => {
+    expect(isTransientError(new BrokenCircuitError())).toBe(true);
+    expect(isTransientError(new TaskCancelledError())).toBe(true);
+    expect(isTransientError(new IsolatedCircuitError())).toBe(true);
+    expect(isTransientError(new BulkheadRejectedError(1, 0))).toBe(true);
+  });
+
+  // The shapes Prisma 7 with @prisma/adapter-pg throws, as observed with a stopped Postgres
+  // (prisma/test/transient-errors.test.ts checks them against a real one).
+  it('should call Prisma driver-adapter errors of an unreachable or restarting database transient', () => {
+    const adapterError = (cause: object) => ({ driverAdapterError: { name: 'DriverAdapterError', cause } });
+    const rawUnreachable = Object.assign(new Error('Raw query failed. Code: `N/A`.'), {
+      name: 'PrismaClientKnownRequestError',
+      code: 'P2010',
+      meta: adapterError({ kind: 'DatabaseNotReachable', host: '127.0.0.1', port: 5432 }),
+    });
+    const rawTerminated = Object.assign(new Error('Raw query failed. Code: `57P01`.'), {
+      name: 'PrismaClientKnownRequestError',
+      code: 'P2010',
+      meta: adapterError({ kind: 'postgres', code: '57P01', originalCode: '57P01', severity: 'FATAL' }),
+    });
+    const rawDenied = Object.assign(new Error('Raw query failed. Code: `28000`.'), {
+      name: 'PrismaClientKnownRequestError',
+      code: 'P2010',
+      meta: adapterError({ kind: 'DatabaseAccessDenied', originalCode: '28000' }),
+    });
+    expect(isTransientError(rawUnreachable)).toBe(true);
+    expect(isTransientError(rawTerminated)).toBe(true);
+    expect(isTransientError(rawDenied)).toBe(false);
+  });
+
+  it("should call another service's SERVICE_UNAVAILABLE answer transient, and its other errors poison", () => {
+    const answered = (code: string) =>
+      Object.assign(new Error('internal request to http://social-graph/graphql failed (200)'), {
+        name: 'InternalRequestError',
+        errors: [{ message: 'Service unavailable', extensions: { code, retryAfterSeconds: 1 } }],
+      });
+    expect(isTransientError(answered('SERVICE_UNAVAILABLE'))).toBe(true);
+    expect(isTransientError(answered('BAD_USER_INPUT'))).toBe(false);
+    expect(isTransientError(answered('INTERNAL_SERVER_ERROR'))).toBe(false);
   });
 
   it('should call content failures and unknown errors poison', () => {

@@ -48,6 +48,19 @@ describe('identity header', () => {
     ).toBe(false);
   });
 
+  it('should bind the forwarded client address: not changed, added or removed', () => {
+    const withIp = { ...request, clientIp: '198.51.100.7' };
+    const header = signIdentity(secret, identity, withIp);
+    expect(verifyIdentity(secret, header, withIp, 15).ok).toBe(true);
+    expect(verifyIdentity(secret, header, { ...withIp, clientIp: '203.0.113.9' }, 15).ok).toBe(false);
+    expect(verifyIdentity(secret, header, { ...withIp, clientIp: '198.51.100.7, 203.0.113.9' }, 15).ok).toBe(false);
+    expect(verifyIdentity(secret, header, request, 15).ok).toBe(false);
+    expect(verifyIdentity(secret, signIdentity(secret, identity, request), withIp, 15).ok).toBe(false);
+    expect(verifyIdentity(secret, signIdentity(secret, identity, request), { ...request, clientIp: '' }, 15).ok).toBe(
+      false,
+    );
+  });
+
   it('should refuse the v1 format that carried no audience or body hash', () => {
     const v1 = signIdentity(secret, identity, request).replace(/^v2\./, 'v1.');
     expect(verifyIdentity(secret, v1, request, 15)).toEqual({ ok: false, reason: 'malformed gateway signature' });

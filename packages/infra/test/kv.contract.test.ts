@@ -36,21 +36,46 @@ describe.each(adapters)('KeyValueStore contract: %s', (_name, create) => {
     await vi.waitFor(async () => expect(await kv.get('short')).toBeNull(), { timeout: 2_000, interval: 10 });
   });
 
-  it('should count within a window that later increments do not extend', async () => {
-    const first = await kv.incrWindow('window', 60_000);
-    const second = await kv.incrWindow('window', 60_000);
-    const third = await kv.incrWindow('window', 60_000);
-    expect([first.count, second.count, third.count]).toEqual([1, 2, 3]);
-    expect(third.resetInMs).toBeGreaterThan(0);
-    expect(third.resetInMs).toBeLessThanOrEqual(first.resetInMs);
-  });
+  describe('token buckets', () => {
+    const slow = { capacity: 3, refillPerSecond: 0.001 };
 
-  it('should start a new window once the old one expired', async () => {
-    await kv.incrWindow('window2', 30);
-    await kv.incrWindow('window2', 30);
-    await vi.waitFor(async () => expect((await kv.incrWindow('window2', 30)).count).toBe(1), {
-      timeout: 2_000,
-      interval: 40,
+    it('should take tokens up to the capacity and then refuse, saying when to retry', async () => {
+      const takes = [];
+      for (let i = 0; i < 4; i++) takes.push(await kv.takeTokens('bucket:a', slow));
+      expect(takes.map((t) => t.allowed)).toEqual([true, true, true, false]);
+      expect(takes.map((t) => t.remaining)).toEqual([2, 1, 0, 0]);
+      expect(takes[2]?.retryAfterMs).toBe(0);
+      // One token comes back every 1000 s.
+      expect(takes[3]?.retryAfterMs).toBeGreaterThan(990_000);
+      expect(takes[3]?.retryAfterMs).toBeLessThanOrEqual(1_000_000);
+      expect(takes[3]?.resetMs).toBeGreaterThan(2_990_000);
+    });
+
+    it('should take several tokens at once, and none when there are not enough', async () => {
+      expect(await kv.takeTokens('bucket:b', slow, 2)).toMatchObject({ allowed: true, remaining: 1 });
+      expect(await kv.takeTokens('bucket:b', slow, 2)).toMatchObject({ allowed: false, remaining: 1 });
+      expect(await kv.takeTokens('bucket:b', slow, 1)).toMatchObject({ allowed: true, remaining: 0 });
+    });
+
+    it('should count a take above the capacity as the whole capacity', async () => {
+      expect(await kv.takeTokens('bucket:c', slow, 10)).toMatchObject({ allowed: true, remaining: 0 });
+    });
+
+    it('should refill an empty bucket over time', async () => {
+      const fast = { capacity: 1, refillPerSecond: 20 };
+      expect((await kv.takeTokens('bucket:d', fast)).allowed).toBe(true);
+      expect((await kv.takeTokens('bucket:d', fast)).allowed).toBe(false);
+      await vi.waitFor(async () => expect((await kv.takeTokens('bucket:d', fast)).allowed).toBe(true), {
+        timeout: 2_000,
+        interval: 20,
+      });
+    });
+
+    it('should keep the buckets of different keys apart', async () => {
+      const one = { capacity: 1, refillPerSecond: 0.001 };
+      expect((await kv.takeTokens('bucket:e1', one)).allowed).toBe(true);
+      expect((await kv.takeTokens('bucket:e2', one)).allowed).toBe(true);
+      expect((await kv.takeTokens('bucket:e1', one)).allowed).toBe(false);
     });
   });
 

@@ -203,6 +203,61 @@ describe('embedded object store: POST uploads', () => {
   });
 });
 
+describe('embedded object store: browsers (CORS, answered by the front)', () => {
+  const ORIGIN = 'http://127.0.0.1:4000';
+
+  it('should answer the preflight of a browser POST upload without credentials', async () => {
+    const res = await fetch(base, {
+      method: 'OPTIONS',
+      headers: { origin: ORIGIN, 'access-control-request-method': 'POST', 'access-control-request-headers': 'x-a' },
+    });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('access-control-allow-origin')).toBe('*');
+    expect(res.headers.get('access-control-allow-methods')).toContain('POST');
+    expect(res.headers.get('access-control-allow-headers')).toBe('x-a');
+  });
+
+  it('should refuse a preflight for a write method, and an OPTIONS that is no preflight', async () => {
+    const put = await fetch(`${base}/${PUBLIC_KEY}`, {
+      method: 'OPTIONS',
+      headers: { origin: ORIGIN, 'access-control-request-method': 'PUT' },
+    });
+    expect(put.status).toBe(403);
+    expect(put.headers.get('access-control-allow-origin')).toBeNull();
+    expect((await fetch(`${base}/${PUBLIC_KEY}`, { method: 'OPTIONS' })).status).toBe(403);
+  });
+
+  it('should let a page of another origin read the answer of its POST upload and of a public GET', async () => {
+    const post = await presignedPost('originals/u-1/cors', 'image/png', 100);
+    const form = new FormData();
+    for (const [name, value] of Object.entries(post.fields)) form.append(name, value);
+    form.append('file', new Blob(['png'], { type: 'image/png' }), 'upload');
+    const upload = await fetch(base, { method: 'POST', body: form, headers: { origin: ORIGIN } });
+    expect(upload.status).toBe(204);
+    expect(upload.headers.get('access-control-allow-origin')).toBe('*');
+    expect(await read('originals/u-1/cors')).toEqual({ body: 'png', contentType: 'image/png' });
+    const get = await fetch(`${base}/${PUBLIC_KEY}`, { headers: { origin: ORIGIN } });
+    expect(get.status).toBe(200);
+    expect(get.headers.get('access-control-allow-origin')).toBe('*');
+    expect(get.headers.get('access-control-expose-headers')).toBe('ETag');
+    // A refusal is readable too (the web client shows why its upload failed).
+    const late = await presignedPost('originals/u-1/cors-late', 'image/png', 100, -5);
+    const refused = await fetch(base, {
+      method: 'POST',
+      body: (() => {
+        const f = new FormData();
+        for (const [name, value] of Object.entries(late.fields)) f.append(name, value);
+        f.append('file', new Blob(['png'], { type: 'image/png' }), 'upload');
+        return f;
+      })(),
+      headers: { origin: ORIGIN },
+    });
+    expect(refused.status).toBe(403);
+    expect(refused.headers.get('access-control-allow-origin')).toBe('*');
+    expect(await read('originals/u-1/cors-late')).toBeNull();
+  });
+});
+
 describe('embedded object store: keys and addresses', () => {
   it('should refuse keys that climb out of the store’s folder, writing nothing outside it', async () => {
     const before = await readdir(dir);

@@ -43,12 +43,14 @@ export async function startSubgraphHarness<TConfig extends SubgraphEnv>(options:
     query: string,
     variables: Record<string, unknown> = {},
     principal: Principal = null,
+    headers: Record<string, string> = {},
   ) =>
     postSignedGraphQL<T>(
       server.url,
       { audience: options.name, principal, secret: config.GATEWAY_SIGNING_SECRET },
       query,
       variables,
+      headers,
     );
 
   return {

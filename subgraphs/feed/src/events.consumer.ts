@@ -242,8 +242,10 @@ export async function startEventConsumers(bus: EventBus, handler: FeedEventsHand
           stream: spec.stream.name,
           durable: spec.durable,
           filterSubject: spec.filterSubject,
+          // Infrastructure failures are retried as long as they last; five tries only for content failures.
           maxDeliver: 5,
-          retryDelayMs: 1_000,
+          ackWaitMs: 15_000,
+          prefetch: 4,
           handler: spec.handler,
         }),
       );

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { NotificationType, PrismaClient } from '@insta/db';
 
 export interface NotificationRecord {
@@ -32,6 +33,7 @@ export class NotificationsRepository {
    * Adds `actorId` to the notification of (`userId`, `groupKey`), creating it if needed. A new actor makes the
    * notification unread again and moves it to `at`; an actor already there (a redelivered event) changes nothing.
    * Null, and nothing written, when the actor was withdrawn at or after `at` (a like delivered after its unlike).
+   * Safe to run concurrently for one group (feed replicas).
    */
   addActor(input: {
     userId: string;
@@ -53,19 +55,14 @@ export class NotificationsRepository {
         },
       });
       if (withdrawn > 0) return null;
-      const { id } = await tx.notification.upsert({
-        where: { userId_groupKey: { userId: input.userId, groupKey: input.groupKey } },
-        create: {
-          userId: input.userId,
-          type: input.type,
-          groupKey: input.groupKey,
-          postId: input.postId,
-          commentId: input.commentId,
-          updatedAt: input.at,
-        },
-        update: {},
-        select: { id: true },
-      });
+      // One statement, so two replicas adding actors to a new group at once both land in the one row (the second
+      // waits for the first's row lock, then updates it); a read-then-insert made one of them fail on the key.
+      const [{ id }] = await tx.$queryRaw<[{ id: string }]>`
+        INSERT INTO feed.notifications (id, user_id, type, group_key, post_id, comment_id, updated_at)
+        VALUES (${randomUUID()}::uuid, ${input.userId}::uuid, ${input.type}::feed."NotificationType", ${input.groupKey},
+                ${input.postId}::uuid, ${input.commentId}::uuid, ${input.at})
+        ON CONFLICT (user_id, group_key) DO UPDATE SET user_id = EXCLUDED.user_id
+        RETURNING id::text AS id`;
       const added = await tx.notificationActor.createMany({
         data: [{ notificationId: id, actorId: input.actorId, actedAt: input.at }],
         skipDuplicates: true,

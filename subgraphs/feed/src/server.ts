@@ -2,6 +2,7 @@ import type { PrismaClient } from '@insta/db';
 import { FEED_STREAM, POSTS_STREAM, PostsSubjects, type PostCreatedEvent } from '@insta/events';
 import {
   commonServerOptions,
+  callPolicySettings,
   createInternalClient,
   startSubgraphServer,
   subgraphSchema,
@@ -36,6 +37,8 @@ export async function startFeedSubgraph(deps: FeedDeps): Promise<RunningServer> 
   const internal = createInternalClient(config.SOCIAL_GRAPH_URL, config.GATEWAY_SIGNING_SECRET, {
     from: 'feed',
     to: 'social-graph',
+    policy: callPolicySettings(config),
+    logger,
   });
   const feedRepo = new FeedRepository(db);
   const timelines = new TimelineRepository(kv, config.FEED_TIMELINE_CAP);
@@ -76,8 +79,8 @@ export async function startFeedSubgraph(deps: FeedDeps): Promise<RunningServer> 
         durable: FANOUT_DURABLE,
         filterSubject: PostsSubjects.postCreated,
         maxDeliver: 5,
-        retryDelayMs: 1_000,
-        ackWaitMs: 60_000,
+        ackWaitMs: 15_000,
+        prefetch: 4,
         handler: worker.handle,
       }),
     );

@@ -1,4 +1,4 @@
-import type { InternalClient } from '@insta/infra';
+import { InternalRequestError, isTransientError, TransientError, type InternalClient } from '@insta/infra';
 
 export interface FollowerPage {
   ids: string[];
@@ -33,18 +33,42 @@ const FOLLOWER_IDS = /* GraphQL */ `
   }
 `;
 
-export function socialGraphFollowerSource(client: InternalClient): FollowerSource {
+/** Codes of answers about the request itself: the event that asked cannot succeed by retrying (poison). */
+const REQUEST_CODES = new Set(['BAD_USER_INPUT', 'NOT_FOUND', 'FORBIDDEN', 'UNAUTHENTICATED']);
+
+const aboutTheRequest = (error: unknown) =>
+  error instanceof InternalRequestError &&
+  Array.isArray(error.errors) &&
+  error.errors.some((e: { extensions?: { code?: unknown } }) => REQUEST_CODES.has(String(e?.extensions?.code)));
+
+/**
+ * For the fan-out, social-graph failing is infrastructure, whatever it answers (an INTERNAL_SERVER_ERROR while its
+ * database is down, a proxy's HTML page): transient, so the post is retried until social-graph is back instead of
+ * being dead-lettered. Only an answer about the request itself stays poison.
+ */
+async function classified<T>(call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (error) {
+    if (aboutTheRequest(error) || isTransientError(error)) throw error;
+    throw new TransientError('social-graph could not answer', { cause: error });
+  }
+}
+
+export function socialGraphFollowerSource(client: Pick<InternalClient, 'query'>): FollowerSource {
   return {
-    async followerCount(userId) {
-      const data = await client.query<{ _entities: ({ followerCount: number } | null)[] }>(FOLLOWER_COUNT, {
-        r: [{ __typename: 'User', id: userId }],
-      });
-      return data._entities[0]?.followerCount ?? 0;
-    },
-    async followerIds(userId, first, after) {
-      const data = await client.query<{ followerIds: FollowerPage }>(FOLLOWER_IDS, { userId, first, after });
-      return data.followerIds;
-    },
+    followerCount: (userId) =>
+      classified(async () => {
+        const data = await client.query<{ _entities: ({ followerCount: number } | null)[] }>(FOLLOWER_COUNT, {
+          r: [{ __typename: 'User', id: userId }],
+        });
+        return data._entities[0]?.followerCount ?? 0;
+      }),
+    followerIds: (userId, first, after) =>
+      classified(async () => {
+        const data = await client.query<{ followerIds: FollowerPage }>(FOLLOWER_IDS, { userId, first, after });
+        return data.followerIds;
+      }),
   };
 }
 

@@ -41,7 +41,12 @@ export async function startFeedHarness(env: Record<string, string> = {}, overrid
     env: { FEED_CELEBRITY_FOLLOWERS: '3', ...env },
     start: async (deps) => {
       const socialConfig = loadSocialGraphConfig({ ...TEST_SECRETS, PORT: '0', LOG_LEVEL: 'silent', NODE_ENV: 'test' });
-      const started = await startSocialGraphSubgraph({ ...deps, config: socialConfig });
+      // Users is not running: social-graph knows accounts from the users events the tests publish, nothing else.
+      const started = await startSocialGraphSubgraph({
+        ...deps,
+        config: socialConfig,
+        accounts: { accountStates: async () => [] },
+      });
       social = started;
       try {
         const feed = await startFeedSubgraph({

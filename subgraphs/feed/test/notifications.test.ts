@@ -11,6 +11,7 @@ import {
   type PostLikeEvent,
 } from '@insta/events';
 import { encodeCursor } from '@insta/infra';
+import { NotificationsRepository } from '../src/notifications.repository.ts';
 import { eventually, publishEvent, startFeedHarness, type FeedHarness, type TestUser } from './harness.ts';
 
 let h: FeedHarness;
@@ -378,5 +379,25 @@ describe('notifications and post privacy', () => {
     expect(ofEx).toMatchObject({ type: 'MENTION', post: null, comment: null });
     const [ofBlocked] = (await notificationsOf(blocked)).nodes;
     expect(ofBlocked).toMatchObject({ type: 'MENTION', post: null });
+  });
+});
+
+describe('grouped notifications on replicas', () => {
+  it('should make one notification with both actors of two concurrent adds to one group', async () => {
+    // As two feed replicas handling two likes of one post at once; several groups to give the race a chance.
+    const repository = new NotificationsRepository(h.db);
+    const userId = randomUUID();
+    const groups = Array.from({ length: 10 }, (_, i) => `LIKE:${randomUUID()}:${i}`);
+    const at = new Date();
+    const add = (groupKey: string, actorId: string) =>
+      repository.addActor({ userId, type: 'LIKE', groupKey, postId: null, commentId: null, actorId, at });
+    const [a, b] = [randomUUID(), randomUUID()];
+    await Promise.all(groups.flatMap((groupKey) => [add(groupKey, a), add(groupKey, b)]));
+    const rows = await h.db.notification.findMany({ where: { userId }, include: { actors: true } });
+    expect(rows).toHaveLength(groups.length);
+    for (const row of rows) {
+      expect(row.actorCount).toBe(2);
+      expect(row.actors.map((x) => x.actorId).sort()).toEqual([a, b].sort());
+    }
   });
 });

@@ -19,10 +19,18 @@ export const mediaEnvSchema = subgraphEnvSchema.extend({
   /** Longer videos are marked FAILED (TOO_LONG) instead of being transcoded. */
   MEDIA_MAX_VIDEO_SECONDS: env.int(600, 1),
   UPLOAD_URL_TTL_SECONDS: env.int(600, 30),
-  /** Processing attempts per media before it is marked FAILED and its job dead-lettered. */
+  /**
+   * Processing attempts that fail on the media itself (not on S3 or Postgres being unreachable, which are retried
+   * as long as they last) before it is marked FAILED and its job dead-lettered.
+   */
   MEDIA_PROCESSING_MAX_DELIVER: env.int(3, 1),
-  /** How long one processing attempt may take before JetStream redelivers it (ffmpeg is stopped just before). */
-  MEDIA_PROCESSING_ACK_WAIT_SECONDS: env.int(900, 10),
+  /**
+   * How long a job stays with a replica that stopped reporting progress (crashed) before another one gets it. A
+   * running attempt reports progress, so this does not limit how long it may take.
+   */
+  MEDIA_PROCESSING_ACK_WAIT_SECONDS: env.int(30, 5),
+  /** How long one attempt may transcode before ffmpeg is stopped and the attempt fails. */
+  MEDIA_PROCESSING_TIMEOUT_SECONDS: env.int(900, 10),
   FFMPEG_PATH: z.string().default('ffmpeg'),
   FFPROBE_PATH: z.string().default('ffprobe'),
 });

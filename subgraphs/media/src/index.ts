@@ -7,5 +7,5 @@ runSubgraphProcess({
   name: 'media',
   loadConfig: loadMediaConfig,
   connectDb: (c) => createPrismaClient({ url: c.DATABASE_URL, poolSize: c.DB_POOL_SIZE }),
-  start: (deps) => startMediaSubgraph({ ...deps, storage: createObjectStorage(deps.config) }),
+  start: (deps) => startMediaSubgraph({ ...deps, storage: createObjectStorage(deps.config, deps.logger) }),
 });

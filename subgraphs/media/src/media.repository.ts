@@ -13,6 +13,8 @@ export interface MediaRecord {
   durationMs: number | null;
   blurhash: string | null;
   altText: string | null;
+  /** Why the media is FAILED (a MediaFailureReason name); null otherwise. */
+  failureReason: string | null;
 }
 
 /** What the upload and processing steps need besides. */
@@ -51,6 +53,7 @@ const columns = {
   durationMs: true,
   blurhash: true,
   altText: true,
+  failureReason: true,
 } as const;
 
 const uploadColumns = { ...columns, size: true, objectKey: true, uploadExpiresAt: true } as const;

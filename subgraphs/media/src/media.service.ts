@@ -15,6 +15,7 @@ import type { MediaConfig } from './config.ts';
 import type { MediaRecord, MediaRepository, VariantRecord } from './media.repository.ts';
 import { PRIVATE_PREFIX, type ObjectsRepository } from './objects.repository.ts';
 import type { OwnerRelation } from './social-graph.client.ts';
+import type { VideoToolsStatus } from './processing/video-tools.ts';
 import { checkDeclaredUpload, uploadMismatch } from './upload-policy.ts';
 
 /** Enough of the file for every magic-byte signature file-type knows. */
@@ -35,6 +36,7 @@ export class MediaService {
     private readonly objects: ObjectsRepository,
     private readonly config: MediaConfig,
     private readonly logger: Logger,
+    private readonly videoTools: VideoToolsStatus = { available: true, missing: [] },
   ) {}
 
   async requestUpload(
@@ -50,6 +52,15 @@ export class MediaService {
         field: declared.field,
         ...(declared.maxBytes ? { maxBytes: declared.maxBytes } : {}),
       });
+    }
+    if (declared.kind === 'VIDEO' && !this.videoTools.available) {
+      throw appError(
+        ErrorCode.VideoProcessingUnavailable,
+        'This server cannot process videos (ffmpeg is not installed); upload images only',
+        {
+          field: 'contentType',
+        },
+      );
     }
     const altText = input.altText?.trim() || null;
     if (altText && altText.length > MAX_ALT_TEXT)

@@ -8,6 +8,7 @@ import {
   type UserUpdatedEvent,
 } from '@insta/events';
 import {
+  callPolicySettings,
   commonServerOptions,
   createInternalClient,
   createObjectStorage,
@@ -29,6 +30,7 @@ import { MediaService } from './media.service.ts';
 import { ObjectsRepository } from './objects.repository.ts';
 import { PrivacyMover } from './privacy.consumer.ts';
 import { ProcessingWorker } from './processing/processing.worker.ts';
+import { checkVideoTools, videoToolsAdvice } from './processing/video-tools.ts';
 import { resolvers } from './resolvers/index.ts';
 import { socialGraphClient } from './social-graph.client.ts';
 
@@ -53,14 +55,17 @@ export async function startMediaSubgraph(deps: MediaDeps): Promise<RunningServer
   const socialInternal = createInternalClient(config.SOCIAL_GRAPH_URL, config.GATEWAY_SIGNING_SECRET, {
     from: 'media',
     to: 'social-graph',
+    policy: callPolicySettings(config),
+    logger,
   });
   const social = socialGraphClient(socialInternal);
   const ownerIsPrivate = async (ownerId: string) => {
     const [relation] = await social.relations(null, [ownerId]);
     return relation?.targetIsPrivate ?? true;
   };
-  const service = new MediaService(repository, objects, config, logger);
-  const ackWaitMs = config.MEDIA_PROCESSING_ACK_WAIT_SECONDS * 1000;
+  const videoTools = await checkVideoTools({ ffmpegPath: config.FFMPEG_PATH, ffprobePath: config.FFPROBE_PATH });
+  if (!videoTools.available) logger.warn({ missing: videoTools.missing }, videoToolsAdvice(videoTools));
+  const service = new MediaService(repository, objects, config, logger, videoTools);
   const worker = new ProcessingWorker(
     repository,
     objects,
@@ -68,10 +73,8 @@ export async function startMediaSubgraph(deps: MediaDeps): Promise<RunningServer
       ffmpegPath: config.FFMPEG_PATH,
       ffprobePath: config.FFPROBE_PATH,
       maxSeconds: config.MEDIA_MAX_VIDEO_SECONDS,
-      // Stop a transcode before JetStream gives its job to another attempt.
-      timeoutMs: Math.max(ackWaitMs - 5_000, 5_000),
+      timeoutMs: config.MEDIA_PROCESSING_TIMEOUT_SECONDS * 1000,
     },
-    config.MEDIA_PROCESSING_MAX_DELIVER,
     logger,
     ownerIsPrivate,
   );
@@ -84,7 +87,12 @@ export async function startMediaSubgraph(deps: MediaDeps): Promise<RunningServer
       filterSubject: MediaSubjects.uploadCompleted,
       maxDeliver: config.MEDIA_PROCESSING_MAX_DELIVER,
       retryDelayMs: 5_000,
-      ackWaitMs,
+      maxRetryDelayMs: 30_000,
+      ackWaitMs: config.MEDIA_PROCESSING_ACK_WAIT_SECONDS * 1000,
+      // A job is minutes of ffmpeg: none waits behind another in a busy replica while an idle one could take it.
+      prefetch: 1,
+      // A transcode outlasts the shutdown grace: a stopping replica kills it and hands the job over.
+      abandonOnStop: true,
       handler: worker.handle,
     });
     await bus.ensureStream(USERS_STREAM);
@@ -123,3 +131,4 @@ export async function startMediaSubgraph(deps: MediaDeps): Promise<RunningServer
 }
 
 export { loadMediaConfig, type MediaConfig } from './config.ts';
+export { checkVideoTools, videoToolsAdvice, type VideoToolsStatus } from './processing/video-tools.ts';

@@ -28,6 +28,8 @@ export async function startMediaHarness(env: Record<string, string> = {}) {
       const started = await startSocialGraphSubgraph({
         ...deps,
         config: loadSocialGraphConfig({ ...TEST_SECRETS, PORT: '0', LOG_LEVEL: 'silent', NODE_ENV: 'test' }),
+        // Users is not running: social-graph knows accounts from the users events the tests publish, nothing else.
+        accounts: { accountStates: async () => [] },
       });
       social = started;
       try {

@@ -417,7 +417,6 @@ describe('the processing worker', () => {
       media,
       new ObjectsRepository(createObjectStorage(h.s3Env), undefined),
       { ffmpegPath: 'ffmpeg', ffprobePath: 'ffprobe', maxSeconds: 60, timeoutMs: 30_000 },
-      h.config.MEDIA_PROCESSING_MAX_DELIVER,
       silentLogger,
       async () => false,
     );
@@ -436,6 +435,8 @@ describe('the processing worker', () => {
       etag,
     },
     deliveryCount: 1,
+    lastTry: false,
+    signal: new AbortController().signal,
   });
   /** PROCESSING media over an uploaded original, as if completeUpload had verified it, but with no job published. */
   async function processingMedia(contentType: string, body: Uint8Array) {
@@ -494,6 +495,18 @@ describe('the processing worker', () => {
       }
     },
   );
+
+  it('should kill the transcode and leave the media PROCESSING when its job is abandoned on shutdown, even on its last try', async () => {
+    const { media, etag } = await processingMedia('video/mp4', await shortMp4());
+    const shutdown = new AbortController();
+    shutdown.abort();
+    const failure = await worker().handle({ ...job(media, etag), lastTry: true, signal: shutdown.signal }).catch((e: unknown) => e);
+    expect(failure).toMatchObject({ name: 'AbortError' });
+    expect(await mediaRow(media.id)).toMatchObject({ status: 'PROCESSING', failureReason: null });
+    // The next replica's attempt processes it.
+    await worker().handle(job(media, etag));
+    expect(await mediaRow(media.id)).toMatchObject({ status: 'READY' });
+  });
 
   it('should delete what it uploaded when the media left PROCESSING while it worked', async () => {
     class FailedMeanwhile extends MediaRepository {

@@ -1,6 +1,7 @@
 import { outboxStore, type PrismaClient } from '@insta/db';
 import { POSTS_STREAM } from '@insta/events';
 import {
+  callPolicySettings,
   commonServerOptions,
   createInternalClient,
   OutboxRelay,
@@ -28,18 +29,16 @@ export async function startPostsSubgraph(deps: PostsDeps): Promise<RunningServer
   await deps.bus.ensureStream(POSTS_STREAM);
   const relay = new OutboxRelay(outboxStore(deps.db, 'posts.outbox'), deps.bus, deps.logger);
   relay.start();
-  const usersInternal = createInternalClient(config.USERS_URL, config.GATEWAY_SIGNING_SECRET, {
-    from: 'posts',
-    to: 'users',
-  });
-  const socialInternal = createInternalClient(config.SOCIAL_GRAPH_URL, config.GATEWAY_SIGNING_SECRET, {
-    from: 'posts',
-    to: 'social-graph',
-  });
-  const mediaInternal = createInternalClient(config.MEDIA_URL, config.GATEWAY_SIGNING_SECRET, {
-    from: 'posts',
-    to: 'media',
-  });
+  const internal = (to: string, url: string) =>
+    createInternalClient(url, config.GATEWAY_SIGNING_SECRET, {
+      from: 'posts',
+      to,
+      policy: callPolicySettings(config),
+      logger: deps.logger,
+    });
+  const usersInternal = internal('users', config.USERS_URL);
+  const socialInternal = internal('social-graph', config.SOCIAL_GRAPH_URL);
+  const mediaInternal = internal('media', config.MEDIA_URL);
   const close = async () => {
     await relay.stop();
     await Promise.all([usersInternal.close(), socialInternal.close(), mediaInternal.close()]);

@@ -8,6 +8,7 @@ import { loadMediaConfig, startMediaSubgraph } from '@insta/media';
 import {
   connectNats,
   connectRedis,
+  createInternalClient,
   createObjectStorage,
   NatsEventBus,
   RedisKeyValueStore,
@@ -18,7 +19,12 @@ import {
   type RunningServer,
 } from '@insta/infra';
 import { postSignedGraphQL, silentLogger, testServices, TEST_SECRETS, uniquePrefix } from '@insta/infra/testing';
-import { loadSocialGraphConfig, startSocialGraphSubgraph } from '@insta/social-graph';
+import {
+  lateAccountSource,
+  loadSocialGraphConfig,
+  startSocialGraphSubgraph,
+  usersAccountSource,
+} from '@insta/social-graph';
 import { loadUsersConfig, startUsersSubgraph } from '@insta/users';
 import { POSTS_STREAM } from '@insta/events';
 import { loadPostsConfig, startPostsSubgraph } from '../src/server.ts';
@@ -54,7 +60,14 @@ export async function startPostsSystem() {
   const env = { ...TEST_SECRETS, PORT: '0', LOG_LEVEL: 'silent', NODE_ENV: 'test', ...s3.env };
   const deps = { db, kv, bus, logger: silentLogger };
   const servers: RunningServer[] = [];
-  const socialServer = await startSocialGraphSubgraph({ ...deps, config: loadSocialGraphConfig(env) });
+  // Social-graph asks users about accounts not replicated yet, media asks social-graph, users asks media: social-graph
+  // starts first and is handed users once it listens.
+  const usersAccounts = lateAccountSource();
+  const socialServer = await startSocialGraphSubgraph({
+    ...deps,
+    config: loadSocialGraphConfig(env),
+    accounts: usersAccounts,
+  });
   servers.push(socialServer);
   const mediaConfig = loadMediaConfig({ ...env, SOCIAL_GRAPH_URL: socialServer.url });
   const mediaServer = await startMediaSubgraph({
@@ -68,6 +81,11 @@ export async function startPostsSystem() {
     config: loadUsersConfig({ ...env, MEDIA_URL: mediaServer.url }),
   });
   servers.push(usersServer);
+  const usersForSocial = createInternalClient(usersServer.url, TEST_SECRETS.GATEWAY_SIGNING_SECRET, {
+    from: 'social-graph',
+    to: 'users',
+  });
+  usersAccounts.bind(usersAccountSource(usersForSocial));
   const config = loadPostsConfig({
     ...env,
     USERS_URL: usersServer.url,
@@ -107,6 +125,8 @@ export async function startPostsSystem() {
     request: posts,
     users: call(usersServer.url, 'users'),
     social: call(socialServer.url, 'social-graph'),
+    /** Stops the social-graph subgraph (for tests of posts with a dependency down; stop() is idempotent). */
+    stopSocialGraph: () => socialServer.stop(),
     media: call(mediaServer.url, 'media'),
     /** Signs a user up through the users subgraph, so the users.user.created event reaches social-graph. */
     async signUp(): Promise<TestUser> {
@@ -158,6 +178,7 @@ export async function startPostsSystem() {
     async stop() {
       await consumer.stop();
       for (const server of servers.reverse()) await server.stop();
+      await usersForSocial.close();
       await postsDb.$disconnect();
       await db.$disconnect();
       await kv.close();

@@ -39,7 +39,10 @@ export interface RelationRecord {
   blockedBy: boolean;
   /** The viewer has muted the target. */
   muted: boolean;
+  /** True also for an account the replica does not know: private until known (ADR 10). */
   targetIsPrivate: boolean;
+  /** The replica has the target's account. */
+  known: boolean;
 }
 
 export interface PairRecord {
@@ -297,7 +300,8 @@ export class SocialRepository {
         EXISTS (SELECT 1 FROM social.blocks WHERE blocker_id = t.id AND blocked_id = ${v}) AS "blockedBy",
         EXISTS (SELECT 1 FROM social.mutes WHERE muter_id = ${v} AND muted_id = t.id) AS muted,
         -- An account not replicated yet (or unknown) is treated as private: fail closed.
-        coalesce(a.is_private, true) AS "targetIsPrivate"
+        coalesce(a.is_private, true) AS "targetIsPrivate",
+        a.user_id IS NOT NULL AS known
       FROM unnest(${[...new Set(targetIds)]}::uuid[]) AS t(id)
       LEFT JOIN social.accounts a ON a.user_id = t.id`;
   }

@@ -1,4 +1,14 @@
-import { badUserInput, forbidden, isUuid, notFound, pageSize, toConnection, type Connection } from '@insta/infra';
+import DataLoader from 'dataloader';
+import {
+  badUserInput,
+  forbidden,
+  isUuid,
+  notFound,
+  pageSize,
+  toConnection,
+  type Connection,
+  type Logger,
+} from '@insta/infra';
 import { SocialSubjects } from '@insta/events';
 import { Lists, listCursor, parseListCursor } from './cursors.ts';
 import type { FollowStatus, Relation } from './generated/graphql.ts';
@@ -11,6 +21,7 @@ import type {
   SocialTransaction,
   UserRef,
 } from './social.repository.ts';
+import type { AccountSource } from './users.client.ts';
 
 export const MAX_RELATION_TARGETS = 500;
 export const MAX_PAIRS = 5000;
@@ -25,8 +36,9 @@ const noRelation = (targetId: string): RelationRecord => ({
   blocking: false,
   blockedBy: false,
   muted: false,
-  // Fail closed: what social-graph does not know is private.
+  // Fail closed: what social-graph does not know (not even from users) is private.
   targetIsPrivate: true,
+  known: false,
 });
 
 export const followStatus = (r: RelationRecord): FollowStatus =>
@@ -37,15 +49,68 @@ const USER_NOT_FOUND = 'User not found';
 /** Ids are lower-case UUIDs; anything else names nobody. */
 const normalizeId = (id: string) => id.trim().toLowerCase();
 
+/** Thrown inside a transaction whose target account the replica does not have yet: ask the owner, then rerun. */
+class ReplicaMiss extends Error {
+  constructor(readonly userId: string) {
+    super(`account ${userId} not replicated`);
+  }
+}
+
+/** Ids per `accountStates` call (the users subgraph's limit). */
+const MAX_OWNER_BATCH = 500;
+
 export class SocialService {
-  constructor(private readonly repo: SocialRepository) {}
+  /**
+   * Replica misses of concurrent requests, batched into one question to the owner per tick (a burst of sign-ups
+   * followed at once costs one call, not one per follow). Not cached: a miss that the owner answers is written to
+   * the replica, and one it does not know must be asked again next time.
+   */
+  private readonly owner: DataLoader<string, boolean>;
+
+  constructor(
+    private readonly repo: SocialRepository,
+    accounts: AccountSource,
+    private readonly logger?: Logger,
+  ) {
+    this.owner = new DataLoader(
+      async (ids) => {
+        const states = await accounts.accountStates(ids);
+        for (const state of states) await this.syncAccount(state.userId, state.isPrivate, state.updatedAt);
+        const found = new Set(states.map((s) => s.userId));
+        return ids.map((id) => found.has(id));
+      },
+      { cache: false, maxBatchSize: MAX_OWNER_BATCH },
+    );
+  }
+
+  /**
+   * Fills the replica from the owner for accounts it does not have yet (a user who signed up a moment ago: the
+   * users event is still on its way). Resolves with the ids the owner knows; rejects when it cannot be asked.
+   */
+  private async fillFromOwner(ids: readonly string[]): Promise<Set<string>> {
+    const known = await this.owner.loadMany(ids);
+    const failure = known.find((k): k is Error => k instanceof Error);
+    if (failure) throw failure;
+    return new Set(ids.filter((_, i) => known[i] === true));
+  }
+
+  /** Runs `work` (a transaction); on a replica miss, fills the account from the owner and runs it once more. */
+  private async withReplica<T>(work: () => Promise<T>): Promise<T> {
+    try {
+      return await work();
+    } catch (error) {
+      if (!(error instanceof ReplicaMiss)) throw error;
+      if (!(await this.fillFromOwner([error.userId])).has(error.userId)) throw notFound(USER_NOT_FOUND);
+      return work();
+    }
+  }
 
   // ------------------------------------------------------------------ mutations
 
   /** FOLLOWING, or REQUESTED for a private account. Idempotent. */
   follow(viewerId: string, userId: string): Promise<FollowStatus> {
     const targetId = this.otherUser(viewerId, userId, 'follow');
-    return this.repo.transaction<FollowStatus>(async (tx) => {
+    return this.inTransaction<FollowStatus>(async (tx) => {
       const target = await this.lockPairWithTarget(tx, viewerId, targetId);
       if (await tx.blockedEitherWay(viewerId, targetId)) throw forbidden('You cannot follow this user');
       if (await tx.isFollowing(viewerId, targetId)) return 'FOLLOWING';
@@ -62,7 +127,7 @@ export class SocialService {
   /** Removes the follow or withdraws the pending request. Always NONE. */
   unfollow(viewerId: string, userId: string): Promise<FollowStatus> {
     const targetId = this.otherUser(viewerId, userId, 'unfollow');
-    return this.repo.transaction<FollowStatus>(async (tx) => {
+    return this.inTransaction<FollowStatus>(async (tx) => {
       await this.lockPairWithTarget(tx, viewerId, targetId);
       const unfollowed = await tx.deleteFollows(viewerId, targetId, false);
       await tx.emit(
@@ -97,10 +162,10 @@ export class SocialService {
   /** No request from the user is pending afterwards. NOT_FOUND only for unknown users. */
   rejectFollowRequest(viewerId: string, userId: string): Promise<boolean> {
     const requesterId = this.otherUser(viewerId, userId, 'reject a request from');
-    return this.repo.transaction(async (tx) => {
+    return this.inTransaction(async (tx) => {
       const accounts = await tx.lockPair(viewerId, requesterId);
       const rejected = await tx.deleteRequests(requesterId, viewerId, false);
-      if (rejected.length === 0 && !accounts.has(requesterId)) throw notFound(USER_NOT_FOUND);
+      if (rejected.length === 0 && !accounts.has(requesterId)) throw new ReplicaMiss(requesterId);
       await tx.emit(SocialSubjects.followRejected, rejected);
       return true;
     });
@@ -109,7 +174,7 @@ export class SocialService {
   /** Removes the follows and requests between the two, both ways, and keeps new ones out. Idempotent. */
   block(viewerId: string, userId: string): Promise<boolean> {
     const targetId = this.otherUser(viewerId, userId, 'block');
-    return this.repo.transaction(async (tx) => {
+    return this.inTransaction(async (tx) => {
       await this.lockPairWithTarget(tx, viewerId, targetId);
       if (!(await tx.insertBlock(viewerId, targetId))) return true;
       const follows = await tx.deleteFollows(viewerId, targetId, true);
@@ -129,7 +194,7 @@ export class SocialService {
 
   unblock(viewerId: string, userId: string): Promise<boolean> {
     const targetId = this.otherUser(viewerId, userId, 'unblock');
-    return this.repo.transaction(async (tx) => {
+    return this.inTransaction(async (tx) => {
       await this.lockPairWithTarget(tx, viewerId, targetId);
       if (await tx.deleteBlock(viewerId, targetId)) {
         await tx.emit(SocialSubjects.blockDeleted, [{ blockerId: viewerId, blockedId: targetId }]);
@@ -181,10 +246,26 @@ export class SocialService {
 
   // ------------------------------------------------------------------ reads
 
-  /** For the relation loader: one record per id, in order; ids that are not UUIDs relate to nothing. */
+  /**
+   * For the relation loader: one record per id, in order; ids that are not UUIDs relate to nothing. Accounts the
+   * replica does not have are asked of the owner first; while it cannot be asked they count as private (a user
+   * who just signed up and went private must not show as public in the meantime).
+   */
   async relationsOf(viewerId: string | null, targetIds: readonly string[]): Promise<RelationRecord[]> {
     const valid = targetIds.filter(isUuid);
-    const found = valid.length ? await this.repo.relations(viewerId, valid) : [];
+    let found = valid.length ? await this.repo.relations(viewerId, valid) : [];
+    const missing = found.filter((r) => !r.known).map((r) => r.targetId);
+    if (missing.length) {
+      try {
+        const filled = await this.fillFromOwner(missing);
+        if (filled.size) {
+          const again = new Map((await this.repo.relations(viewerId, [...filled])).map((r) => [r.targetId, r]));
+          found = found.map((r) => again.get(r.targetId) ?? r);
+        }
+      } catch (error) {
+        this.logger?.warn({ err: error, accounts: missing.length }, 'accounts not replicated yet; treated as private');
+      }
+    }
     const byId = new Map(found.map((r) => [r.targetId, r]));
     return targetIds.map((id) => byId.get(id) ?? noRelation(id));
   }
@@ -286,16 +367,23 @@ export class SocialService {
     return id;
   }
 
+  /** A transaction of a mutation on a pair: a target the replica misses is filled from the owner first. */
+  private inTransaction<T>(work: (tx: SocialTransaction) => Promise<T>): Promise<T> {
+    return this.withReplica(() => this.repo.transaction(work));
+  }
+
   private async lockPairWithTarget(tx: SocialTransaction, viewerId: string, targetId: string): Promise<AccountRecord> {
     const target = (await tx.lockPair(viewerId, targetId)).get(targetId);
-    if (!target) throw notFound(USER_NOT_FOUND);
+    if (!target) throw new ReplicaMiss(targetId);
     return target;
   }
 
-  private async requireAccount(userId: string): Promise<AccountRecord> {
-    const account = await this.repo.findAccount(userId);
-    if (!account) throw notFound(USER_NOT_FOUND);
-    return account;
+  private requireAccount(userId: string): Promise<AccountRecord> {
+    return this.withReplica(async () => {
+      const account = await this.repo.findAccount(userId);
+      if (!account) throw new ReplicaMiss(userId);
+      return account;
+    });
   }
 }
 

@@ -8,13 +8,39 @@ import {
   type UserCreatedEvent,
   type UserUpdatedEvent,
 } from '@insta/events';
-import type { BusMessage, Consumer, EventBus, Identity } from '@insta/infra';
+import { TransientError, type BusMessage, type Consumer, type EventBus, type Identity } from '@insta/infra';
 import { startSubgraphHarness } from '@insta/test-support';
 import { loadSocialGraphConfig, startSocialGraphSubgraph, type SocialGraphDeps } from '../src/server.ts';
+import type { AccountSource } from '../src/users.client.ts';
+
+/** The owner of accounts as these tests see it: knows nobody unless a test adds to `known` (users is not running). */
+export function fakeAccountSource() {
+  const known = new Map<string, { isPrivate: boolean; updatedAt: Date }>();
+  const source: AccountSource & { known: typeof known; down: boolean; calls: string[][] } = {
+    known,
+    down: false,
+    calls: [],
+    async accountStates(ids) {
+      source.calls.push([...ids]);
+      if (source.down) throw new TransientError('users is unreachable');
+      return ids.flatMap((userId) => {
+        const state = known.get(userId);
+        return state ? [{ userId, ...state }] : [];
+      });
+    },
+  };
+  return source;
+}
 
 export const startSocialHarness = (
   start: (deps: SocialGraphDeps) => ReturnType<typeof startSocialGraphSubgraph> = startSocialGraphSubgraph,
-) => startSubgraphHarness({ name: 'social-graph', loadConfig: loadSocialGraphConfig, start });
+  accounts: AccountSource = fakeAccountSource(),
+) =>
+  startSubgraphHarness({
+    name: 'social-graph',
+    loadConfig: loadSocialGraphConfig,
+    start: (deps) => start({ ...deps, accounts }),
+  });
 export type SocialHarness = Awaited<ReturnType<typeof startSocialHarness>>;
 
 /** Waits for asynchronous effects (events, the replica) without a fixed sleep. */

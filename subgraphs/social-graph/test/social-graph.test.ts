@@ -413,7 +413,7 @@ describe('internal readers', () => {
     expect((await h.request(Q, { u: celeb.id }, TEST_SERVICE)).body.data!.followerIds.ids).toHaveLength(5);
   });
 
-  it('should answer relations for many targets at once, all false for unknown ones', async () => {
+  it('should answer relations for many targets at once, unknown ones related to nothing and private', async () => {
     const viewer = await createUser(h);
     const [followed, requested, blocker, muted] = [
       await createUser(h),

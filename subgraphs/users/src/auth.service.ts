@@ -1,6 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
 import {
-  badUserInput,
   conflict,
   issueAccessToken,
   rateLimited,
@@ -13,7 +12,7 @@ import type { UsersConfig } from './config.ts';
 import { dummyHash, hashPassword, verifyPassword } from './password.ts';
 import type { SessionsRepository } from './sessions.repository.ts';
 import { UniqueViolation, type UserRecord, type UsersRepository } from './users.repository.ts';
-import { parseInput, signUpSchema } from './validation.ts';
+import { parseInput, signInSchema, signUpSchema } from './validation.ts';
 
 export interface AuthPayload {
   accessToken: string;
@@ -25,12 +24,20 @@ export interface AuthPayload {
 const INVALID_LOGIN = 'Invalid login or password';
 const INVALID_REFRESH = 'Invalid or expired refresh token';
 
+/** An address an account signed in from (with the right password) within REFRESH_TOKEN_TTL_DAYS. */
+const knownAddressKey = (userId: string, clientIp: string) => `sign-in:known:${userId}:${clientIp}`;
 const hashToken = (token: string) => createHash('sha256').update(token).digest('hex');
 const newRefreshToken = () => randomBytes(32).toString('base64url');
 
 type AuthSettings = Pick<
   UsersConfig,
-  'JWT_SECRET' | 'ACCESS_TOKEN_TTL_SECONDS' | 'REFRESH_TOKEN_TTL_DAYS' | 'SIGN_IN_MAX_ATTEMPTS' | 'SIGN_IN_WINDOW_SECONDS'
+  | 'JWT_SECRET'
+  | 'ACCESS_TOKEN_TTL_SECONDS'
+  | 'REFRESH_TOKEN_TTL_DAYS'
+  | 'SIGN_IN_MAX_ATTEMPTS'
+  | 'SIGN_IN_WINDOW_SECONDS'
+  | 'SIGN_IN_ACCOUNT_MAX_ATTEMPTS'
+  | 'SIGN_IN_ACCOUNT_WINDOW_SECONDS'
 >;
 
 export class AuthService {
@@ -61,23 +68,42 @@ export class AuthService {
     return this.startSession(user);
   }
 
-  async signIn(input: { login: string; password: string }): Promise<AuthPayload> {
-    const login = input.login.trim().toLowerCase();
-    if (!login) throw badUserInput('Login must not be empty', 'input.login');
-    const window = this.settings.SIGN_IN_WINDOW_SECONDS * 1000;
-    const attempts = await this.kv.incrWindow(`ratelimit:sign-in:${login}`, window);
-    if (attempts.count > this.settings.SIGN_IN_MAX_ATTEMPTS) {
-      const retryAfter = Math.ceil(attempts.resetInMs / 1000);
-      throw rateLimited(`Too many sign-in attempts; try again in ${retryAfter} s`, retryAfter);
-    }
+  /**
+   * Limited per account, never per login string: the username and the e-mail address of an account share its
+   * buckets. One bucket per (account, client address) and a larger, slower one per account (ADR 12), so that
+   * guessing from one address locks out that address only. Addresses the account signed in from before skip the
+   * account-wide bucket: guessing from many addresses cannot lock the owner out of the ones they use. Unknown
+   * logins get buckets of their own, keyed by a hash: no login a client typed ends up in a Redis key.
+   */
+  async signIn(input: { login: string; password: string }, clientIp: string): Promise<AuthPayload> {
+    const { login, password } = parseInput(signInSchema, input, 'input');
     const credentials = await this.users.findCredentials(login);
+    const account = credentials ? `account:${credentials.id}` : `login:${hashToken(login)}`;
+    const { SIGN_IN_MAX_ATTEMPTS, SIGN_IN_WINDOW_SECONDS } = this.settings;
+    const { SIGN_IN_ACCOUNT_MAX_ATTEMPTS, SIGN_IN_ACCOUNT_WINDOW_SECONDS } = this.settings;
+    await this.takeSignInToken(`${account}:ip:${clientIp}`, SIGN_IN_MAX_ATTEMPTS, SIGN_IN_WINDOW_SECONDS);
+    const knownAddress = credentials ? knownAddressKey(credentials.id, clientIp) : null;
+    if (!knownAddress || !(await this.kv.exists(knownAddress))) {
+      await this.takeSignInToken(account, SIGN_IN_ACCOUNT_MAX_ATTEMPTS, SIGN_IN_ACCOUNT_WINDOW_SECONDS);
+    }
     // Unknown logins verify against a dummy hash so that both failures take the same time.
-    const valid = await verifyPassword(credentials?.passwordHash ?? (await dummyHash), input.password);
+    const valid = await verifyPassword(credentials?.passwordHash ?? (await dummyHash), password);
     if (!credentials || !valid) throw unauthenticated(INVALID_LOGIN);
     const [user] = await this.users.findByIds([credentials.id]);
     if (!user) throw unauthenticated(INVALID_LOGIN);
+    if (knownAddress) await this.kv.set(knownAddress, '1', this.settings.REFRESH_TOKEN_TTL_DAYS * 86_400_000);
     await this.users.touchLastActive(user.id);
     return this.startSession(user);
+  }
+
+  private async takeSignInToken(bucket: string, capacity: number, windowSeconds: number) {
+    const taken = await this.kv.takeTokens(`ratelimit:sign-in:${bucket}`, {
+      capacity,
+      refillPerSecond: capacity / windowSeconds,
+    });
+    if (taken.allowed) return;
+    const retryAfter = Math.max(1, Math.ceil(taken.retryAfterMs / 1000));
+    throw rateLimited(`Too many sign-in attempts; try again in ${retryAfter} s`, retryAfter);
   }
 
   async refresh(refreshToken: string): Promise<AuthPayload> {
@@ -99,6 +125,22 @@ export class AuthService {
   async signOut(identity: Identity): Promise<boolean> {
     await this.revoke(identity.sessionId, 'SIGN_OUT', new Date());
     return true;
+  }
+
+  /**
+   * Internal `sessionRevocations`: sessions revoked after `since` whose access tokens may still be unexpired (all
+   * of them when `since` is null), for the gateway's revocation list, which must not depend on Redis alone.
+   */
+  async revocationsSince(since: Date | null) {
+    const asOf = new Date();
+    const ttlMs = this.settings.ACCESS_TOKEN_TTL_SECONDS * 1000;
+    const oldest = new Date(asOf.getTime() - ttlMs);
+    const from = since && since > oldest ? since : oldest;
+    const sessions = await this.sessions.revokedSince(from);
+    return {
+      asOf,
+      sessions: sessions.map((s) => ({ ...s, expiresAt: new Date(s.revokedAt.getTime() + ttlMs) })),
+    };
   }
 
   private async revoke(sessionId: string, reason: 'SIGN_OUT' | 'REUSE', now: Date) {

@@ -1,6 +1,8 @@
 import { outboxStore, type PrismaClient } from '@insta/db';
 import { USERS_STREAM } from '@insta/events';
 import {
+  callPolicySettings,
+  CLIENT_IP_HEADER,
   commonServerOptions,
   createInternalClient,
   OutboxRelay,
@@ -21,6 +23,10 @@ import { UsersService } from './users.service.ts';
 
 export type UsersDeps = SubgraphDeps<UsersConfig, PrismaClient>;
 
+/** Requests that did not come through the gateway's client path share one sign-in bucket per account. */
+const clientIpOf = (header: string | string[] | undefined) =>
+  typeof header === 'string' && header ? header : 'unknown';
+
 export async function startUsersSubgraph(deps: UsersDeps): Promise<RunningServer> {
   await deps.bus.ensureStream(USERS_STREAM);
   const relay = new OutboxRelay(outboxStore(deps.db, 'users.outbox'), deps.bus, deps.logger);
@@ -30,13 +36,21 @@ export async function startUsersSubgraph(deps: UsersDeps): Promise<RunningServer
   const mediaInternal = createInternalClient(deps.config.MEDIA_URL, deps.config.GATEWAY_SIGNING_SECRET, {
     from: 'users',
     to: 'media',
+    policy: callPolicySettings(deps.config),
+    logger: deps.logger,
   });
   const users = new UsersService(usersRepository, mediaClient(mediaInternal));
   try {
     return await startSubgraphServer<Context>({
       ...commonServerOptions('users', deps),
       schema: subgraphSchema('users', resolvers),
-      context: ({ identity }) => ({ identity, loaders: createLoaders(usersRepository), auth, users }),
+      context: ({ identity, req }) => ({
+        identity,
+        clientIp: clientIpOf(req.headers[CLIENT_IP_HEADER]),
+        loaders: createLoaders(usersRepository),
+        auth,
+        users,
+      }),
       onStop: async () => {
         await relay.stop();
         await mediaInternal.close();

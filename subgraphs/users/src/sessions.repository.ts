@@ -25,12 +25,19 @@ export class SessionsRepository {
     return this.db.$transaction(async (tx) => {
       const token = await tx.refreshToken.findUnique({
         where: { tokenHash },
-        select: { sessionId: true, expiresAt: true, session: { select: { userId: true, revokedAt: true, expiresAt: true } } },
+        select: {
+          sessionId: true,
+          expiresAt: true,
+          session: { select: { userId: true, revokedAt: true, expiresAt: true } },
+        },
       });
       if (!token || token.session.revokedAt || token.session.expiresAt <= now || token.expiresAt <= now) {
         return { kind: 'invalid' } as const;
       }
-      const flipped = await tx.refreshToken.updateMany({ where: { tokenHash, rotatedAt: null }, data: { rotatedAt: now } });
+      const flipped = await tx.refreshToken.updateMany({
+        where: { tokenHash, rotatedAt: null },
+        data: { rotatedAt: now },
+      });
       if (flipped.count === 0) return { kind: 'reused', sessionId: token.sessionId } as const;
       await tx.refreshToken.create({ data: { tokenHash: nextHash, sessionId: token.sessionId, expiresAt } });
       return { kind: 'rotated', userId: token.session.userId, sessionId: token.sessionId } as const;
@@ -46,8 +53,22 @@ export class SessionsRepository {
     return result.count === 1;
   }
 
+  /** Sessions revoked after `since` (served by sessions_revoked_at_idx), oldest first. */
+  revokedSince(since: Date): Promise<{ sessionId: string; revokedAt: Date }[]> {
+    return this.db.session
+      .findMany({
+        where: { revokedAt: { gt: since } },
+        select: { id: true, revokedAt: true },
+        orderBy: { revokedAt: 'asc' },
+      })
+      .then((rows) => rows.map((row) => ({ sessionId: row.id, revokedAt: row.revokedAt! })));
+  }
+
   async isActive(sessionId: string, now: Date): Promise<boolean> {
-    const session = await this.db.session.findUnique({ where: { id: sessionId }, select: { revokedAt: true, expiresAt: true } });
+    const session = await this.db.session.findUnique({
+      where: { id: sessionId },
+      select: { revokedAt: true, expiresAt: true },
+    });
     return !!session && !session.revokedAt && session.expiresAt > now;
   }
 }

@@ -36,12 +36,19 @@ export class UniqueViolation extends Error {
 
 /** Prisma reports the violated columns in `meta.target` (native engine) or on the driver adapter's cause. */
 function uniqueViolationFields(error: Prisma.PrismaClientKnownRequestError): string[] {
-  const meta = error.meta as { target?: unknown; driverAdapterError?: { cause?: { constraint?: { fields?: string[] } } } } | undefined;
+  const meta = error.meta as
+    | { target?: unknown; driverAdapterError?: { cause?: { constraint?: { fields?: string[] } } } }
+    | undefined;
   if (Array.isArray(meta?.target)) return meta.target.map(String);
   return meta?.driverAdapterError?.cause?.constraint?.fields ?? [];
 }
 
-type ProfilePatch = { displayName?: string | null; bio?: string | null; avatarMediaId?: string | null; isPrivate?: boolean };
+type ProfilePatch = {
+  displayName?: string | null;
+  bio?: string | null;
+  avatarMediaId?: string | null;
+  isPrivate?: boolean;
+};
 
 /**
  * The only code of the users subgraph that touches users.users and users.outbox. Every change that other
@@ -53,7 +60,12 @@ export class UsersRepository {
     private readonly afterCommit: () => void,
   ) {}
 
-  async create(data: { username: string; email: string; passwordHash: string; displayName: string | null }): Promise<UserRecord> {
+  async create(data: {
+    username: string;
+    email: string;
+    passwordHash: string;
+    displayName: string | null;
+  }): Promise<UserRecord> {
     try {
       const user = await this.db.$transaction(async (tx) => {
         const created = await tx.user.create({ data, select: publicColumns });
@@ -86,6 +98,13 @@ export class UsersRepository {
 
   findByIds(ids: readonly string[]): Promise<UserRecord[]> {
     return this.db.user.findMany({ where: { id: { in: [...ids] } }, select: publicColumns });
+  }
+
+  /** Existence, privacy and version of these users, for replicas (social-graph's accounts) that miss one. */
+  accountStates(ids: readonly string[]): Promise<{ userId: string; isPrivate: boolean; updatedAt: Date }[]> {
+    return this.db.user
+      .findMany({ where: { id: { in: [...ids] } }, select: { id: true, isPrivate: true, updatedAt: true } })
+      .then((rows) => rows.map(({ id, ...state }) => ({ userId: id, ...state })));
   }
 
   findByUsernames(usernames: string[]): Promise<UserRecord[]> {

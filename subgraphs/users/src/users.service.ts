@@ -15,6 +15,8 @@ import { parseInput, searchQuerySchema, updateProfileSchema, USERNAME } from './
 
 const searchCursor = z.object({ r: z.number().int().min(0).max(2), u: z.string().regex(USERNAME) });
 
+export const MAX_ACCOUNT_STATES = 500;
+
 export class UsersService {
   constructor(
     private readonly users: UsersRepository,
@@ -31,6 +33,13 @@ export class UsersService {
     if (hasId === hasUsername) throw badUserInput('Give exactly one of id and username', hasId ? 'username' : 'id');
     if (hasId) return isUuid(args.id!) ? byId(args.id!) : null;
     return this.users.findByUsername(args.username!.trim().toLowerCase());
+  }
+
+  /** Internal `accountStates`: at most 500 ids; unknown (and non-UUID) ids are left out. */
+  accountStates(ids: readonly string[]) {
+    if (ids.length > MAX_ACCOUNT_STATES) throw badUserInput(`At most ${MAX_ACCOUNT_STATES} ids`, 'ids');
+    const valid = [...new Set(ids.map((id) => id.trim().toLowerCase()))].filter(isUuid);
+    return valid.length ? this.users.accountStates(valid) : Promise.resolve([]);
   }
 
   /** At most 100 names per call; unknown names are left out. */

@@ -17,6 +17,17 @@ export const signUpSchema = z.object({
   displayName: z.string().trim().max(64, 'Display name must be at most 64 characters').nullish(),
 });
 
+/** The longest login (an e-mail address) and password worth a database lookup and an argon2 hash. */
+export const signInSchema = z.object({
+  login: z
+    .string()
+    .trim()
+    .toLowerCase()
+    .min(1, 'Login must not be empty')
+    .max(254, 'Login must be at most 254 characters'),
+  password: z.string().max(128, 'Password must be at most 128 characters'),
+});
+
 export const updateProfileSchema = z.object({
   displayName: z.string().trim().max(64, 'Display name must be at most 64 characters').nullish(),
   bio: z.string().trim().max(300, 'Bio must be at most 300 characters').nullish(),

@@ -1,14 +1,20 @@
 /**
  * The durable event port (NATS JetStream in production, an in-process log in embedded mode), plus ephemeral
  * fan-out subscriptions (`subscribe`) for listeners that need no durable state, such as the gateway's
- * GraphQL subscriptions. Both adapters pass the one contract suite in test/bus.contract.test.ts. Subjects and stream names are given without the
- * adapter's required prefix, so two deployments sharing a NATS server never share streams by accident.
+ * GraphQL subscriptions. Both adapters pass the one contract suite in test/bus.contract.test.ts. Subjects and
+ * stream names are given without the adapter's required prefix, so two deployments sharing a NATS server never
+ * share streams by accident. Failure handling (ADR 9): a handler error that `isTransientError` recognises is
+ * retried with backoff until `maxAgeMs`; any other error is poison and dead-lettered after `maxDeliver` tries.
  */
 export interface BusMessage<T = unknown> {
   subject: string;
   data: T;
-  /** 1 on first delivery, 2+ on redelivery. */
+  /** 1 on first delivery, 2+ on redelivery (transient retries and redeliveries after a crash included). */
   deliveryCount: number;
+  /** If this try fails on the message's content (poison), the message is dead-lettered instead of retried. */
+  lastTry: boolean;
+  /** Aborted when a consumer with `abandonOnStop` is stopped while this message is being handled. */
+  signal: AbortSignal;
 }
 
 export interface StreamSpec {
@@ -23,17 +29,45 @@ export interface ConsumerSpec<T> {
   stream: string;
   durable: string;
   filterSubject: string;
-  /** Deliveries before a failing message is dead-lettered to `dlq.<stream>.<durable>`. */
+  /**
+   * Tries of a message whose handler fails on its content (any error `isTransientError` does not recognise)
+   * before it is dead-lettered to `dlq.<stream>.<durable>`. Transient failures do not count.
+   */
   maxDeliver: number;
-  /** Delay before a failed message is redelivered. */
+  /** First retry delay; later ones grow exponentially with full jitter up to `maxRetryDelayMs`. Default 500 ms. */
   retryDelayMs?: number;
-  /** How long a delivered message may stay unacknowledged before it is redelivered. */
+  /** Default 10 s: after an outage every message is retried within 10 s of the service being back. */
+  maxRetryDelayMs?: number;
+  /**
+   * A message still failing transiently this long after it was published is dead-lettered after all (so it
+   * can be replayed, rather than retried forever). Default 24 h.
+   */
+  maxAgeMs?: number;
+  /** Transient failures of a message older than this are logged as errors (an outage to look at). Default 60 s. */
+  alertAfterMs?: number;
+  /**
+   * How long a delivered message may stay unacknowledged before it is redelivered (to another replica). The
+   * adapter reports progress while the handler runs, so this bounds how long a crashed process holds a message,
+   * not how long a handler may take. Default 15 s.
+   */
   ackWaitMs?: number;
-  /** Resolve to acknowledge; throw to have the message redelivered (or dead-lettered when out of tries). */
+  /** Messages a consumer holds at a time (the one being handled plus those fetched ahead). Default 4. */
+  prefetch?: number;
+  /**
+   * For jobs longer than a shutdown grace (media transcodes): `stop()` aborts the message's `signal` instead of
+   * waiting for the handler, and a handler that then fails hands the message back at once, without counting a
+   * try, for another consumer to start over.
+   */
+  abandonOnStop?: boolean;
+  /** Resolve to acknowledge; throw to have the message retried or dead-lettered (see above). */
   handler: (message: BusMessage<T>) => Promise<void>;
 }
 
 export interface Consumer {
+  /**
+   * Finishes the message being handled (or, with `abandonOnStop`, aborts it and hands it back), hands the ones
+   * fetched ahead back at once, and stops.
+   */
   stop(): Promise<void>;
 }
 
@@ -51,12 +85,50 @@ export interface EventSubscription<T> extends AsyncIterable<BusEvent<T>> {
   unsubscribe(): void;
 }
 
+/** What a dead letter records (its body on `dlq.<stream>.<durable>`). */
+export interface DeadLetterBody {
+  /** The original subject, without prefix. */
+  subject: string;
+  /** The original payload; for an unparseable one, its text (and `raw` is true). */
+  data: unknown;
+  raw?: boolean;
+  reason: string;
+  deadLetteredAt: string;
+  /** Failed tries by class: the poison ones count towards maxDeliver, the transient ones towards maxAge. */
+  tries: { poison: number; transient: number };
+  /** The original message's msgId, if it was published with one. */
+  msgId?: string;
+  /** The original message's sequence in its stream. */
+  sequence: number;
+}
+
+export interface DeadLetter extends DeadLetterBody {
+  /** The dead letter's own sequence in the stream: what replay and drop take. */
+  id: number;
+  stream: string;
+  durable: string;
+}
+
+export interface DeadLetterFilter {
+  stream?: string;
+  durable?: string;
+}
+
 export interface EventBus {
   ensureStream(spec: StreamSpec): Promise<void>;
   publish(subject: string, data: unknown, options?: { msgId?: string }): Promise<void>;
   consume<T>(spec: ConsumerSpec<T>): Promise<Consumer>;
   /** Ephemeral fan-out: resolves once the subscription is registered, so a later publish reaches it. */
   subscribe<T>(subject: string): Promise<EventSubscription<T>>;
+  /** Dead letters of every stream of this deployment (or of one stream / durable), oldest first. */
+  deadLetters(filter?: DeadLetterFilter): Promise<DeadLetter[]>;
+  /**
+   * Publishes the original event again to its original subject (msgId `replay:<stream>:<id>`, so replaying
+   * one dead letter twice stores it once), then deletes the dead letter. False if there is no such dead letter.
+   */
+  replayDeadLetter(stream: string, id: number): Promise<boolean>;
+  /** Deletes a dead letter. False if there is no such dead letter. */
+  dropDeadLetter(stream: string, id: number): Promise<boolean>;
   ping(): Promise<void>;
   close(): Promise<void>;
 }
@@ -64,3 +136,4 @@ export interface EventBus {
 export const deadLetterSubject = (stream: string, durable: string) => `dlq.${stream}.${durable}`;
 /** Every stream also captures its own dead letters, so they stay inspectable with the stream. */
 export const deadLetterSubjects = (stream: string) => `dlq.${stream}.>`;
+export const replayMsgId = (stream: string, id: number) => `replay:${stream}:${id}`;

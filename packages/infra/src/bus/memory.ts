@@ -1,14 +1,19 @@
 import {
   deadLetterSubject,
   deadLetterSubjects,
+  replayMsgId,
   type BusEvent,
   type Consumer,
   type ConsumerSpec,
+  type DeadLetter,
+  type DeadLetterBody,
+  type DeadLetterFilter,
   type EventBus,
   type EventSubscription,
   type StreamSpec,
 } from './bus.ts';
 import type { Logger } from '../logger.ts';
+import { consumerSettings, onFailure, type Tries } from './retry.ts';
 
 /** NATS subject matching: `*` matches one token, `>` the rest. */
 export function subjectMatches(pattern: string, subject: string): boolean {
@@ -25,8 +30,9 @@ interface StoredMessage {
   seq: number;
   subject: string;
   json: string;
-  /** When it was stored (ms), for the age limit. */
-  at: number;
+  msgId?: string;
+  /** When it was stored (ms): retries' give-up age, and the stream's age limit. */
+  publishedAt: number;
 }
 
 /**
@@ -55,16 +61,32 @@ interface Listener {
   ended: boolean;
 }
 
+interface Delivery {
+  count: number;
+  tries: Tries;
+  notBefore: number;
+}
+
+/** Shared by every consumer of the durable (replicas in one process): each pending message goes to one of them. */
 interface DurableState {
   filterSubject: string;
-  /** Sequences not yet acknowledged, with how often each was delivered. */
-  pending: Map<number, number>;
-  wake: (() => void) | null;
+  /** Sequences not yet acknowledged, with their deliveries and failed tries. */
+  pending: Map<number, Delivery>;
+  /** Sequences a consumer is handling now. */
+  inFlight: Set<number>;
+  wakers: Set<() => void>;
 }
+
+const newDelivery = (): Delivery => ({ count: 0, tries: { poison: 0, transient: 0 }, notBefore: 0 });
+const wakeAll = (durable: DurableState) => {
+  for (const wake of durable.wakers) wake();
+};
 
 /**
  * In-process durable log with JetStream's semantics that the services rely on: msgId de-duplication within a
- * window, durable consumers that resume where they stopped, explicit ack, redelivery on failure, dead letters.
+ * window, durable consumers that resume where they stopped (one message to one of the consumers of a durable),
+ * explicit ack, the same retry and dead-letter rules (bus/retry.ts). No ack deadline: a consumer in this process
+ * cannot die without the process.
  */
 export class MemoryEventBus implements EventBus {
   private readonly streams = new Map<string, Stream>();
@@ -85,7 +107,7 @@ export class MemoryEventBus implements EventBus {
   private trim(stream: Stream, now: number) {
     const { messages } = stream;
     let drop = Math.max(0, messages.length - this.limits.maxMessages);
-    while (drop < messages.length && now - messages[drop]!.at > this.limits.maxAgeMs) drop++;
+    while (drop < messages.length && now - messages[drop]!.publishedAt > this.limits.maxAgeMs) drop++;
     if (drop === 0) return;
     const dropped = messages.splice(0, drop);
     for (const durable of stream.durables.values()) for (const m of dropped) durable.pending.delete(m.seq);
@@ -106,102 +128,216 @@ export class MemoryEventBus implements EventBus {
   }
 
   async publish(subject: string, data: unknown, options: { msgId?: string } = {}) {
+    this.publishJson(subject, JSON.stringify(data), options.msgId);
+  }
+
+  private publishJson(subject: string, json: string, msgId: string | undefined) {
     if (this.closed) throw new Error('event bus is closed');
     const stream = this.streamFor(subject);
     const now = Date.now();
-    if (options.msgId) {
+    if (msgId) {
       const window = stream.spec.duplicateWindowMs ?? 2 * 60_000;
       for (const [id, at] of stream.recentIds) if (now - at > window) stream.recentIds.delete(id);
-      if (stream.recentIds.has(options.msgId)) return;
-      stream.recentIds.set(options.msgId, now);
+      if (stream.recentIds.has(msgId)) return;
+      stream.recentIds.set(msgId, now);
     }
-    const message: StoredMessage = { seq: ++this.seq, subject, json: JSON.stringify(data), at: now };
+    const message: StoredMessage = { seq: ++this.seq, subject, json, msgId, publishedAt: now };
     stream.messages.push(message);
     this.trim(stream, now);
     for (const listener of this.listeners) {
       if (!subjectMatches(listener.pattern, subject)) continue;
-      listener.buffered.push({ subject, data: JSON.parse(message.json) as unknown });
+      let data: unknown;
+      try {
+        data = JSON.parse(message.json);
+      } catch {
+        continue;
+      }
+      listener.buffered.push({ subject, data });
       listener.wake?.();
     }
     for (const durable of stream.durables.values()) {
       if (subjectMatches(durable.filterSubject, subject)) {
-        durable.pending.set(message.seq, 0);
-        durable.wake?.();
+        durable.pending.set(message.seq, newDelivery());
+        wakeAll(durable);
       }
     }
   }
 
   async consume<T>(spec: ConsumerSpec<T>): Promise<Consumer> {
+    const settings = consumerSettings(spec as ConsumerSpec<unknown>);
     const stream = this.streams.get(spec.stream);
     if (!stream) throw new Error(`stream ${spec.stream} does not exist`);
     let durable = stream.durables.get(spec.durable);
     if (!durable) {
-      durable = { filterSubject: spec.filterSubject, pending: new Map(), wake: null };
-      for (const m of stream.messages) if (subjectMatches(spec.filterSubject, m.subject)) durable.pending.set(m.seq, 0);
+      durable = { filterSubject: spec.filterSubject, pending: new Map(), inFlight: new Set(), wakers: new Set() };
+      for (const m of stream.messages) {
+        if (subjectMatches(spec.filterSubject, m.subject)) durable.pending.set(m.seq, newDelivery());
+      }
       stream.durables.set(spec.durable, durable);
     }
     const state = durable;
     let running = true;
-    const notBefore = new Map<number, number>();
+    let current: AbortController | null = null;
+    let wake: () => void = () => undefined;
+    const waker = () => wake();
+    state.wakers.add(waker);
     const loop = (async () => {
-      while (running) {
+      while (running && !this.closed) {
         const now = Date.now();
         let next: number | undefined;
         let soonest = Infinity;
-        for (const seq of state.pending.keys()) {
-          const at = notBefore.get(seq) ?? 0;
-          if (at <= now) {
+        for (const [seq, delivery] of state.pending) {
+          if (state.inFlight.has(seq)) continue;
+          if (delivery.notBefore <= now) {
             next = seq;
             break;
           }
-          soonest = Math.min(soonest, at);
+          soonest = Math.min(soonest, delivery.notBefore);
         }
         if (next === undefined) {
           await new Promise<void>((resolve) => {
             const timer = soonest < Infinity ? setTimeout(resolve, soonest - now) : undefined;
-            state.wake = () => {
+            wake = () => {
               clearTimeout(timer);
               resolve();
             };
           });
-          state.wake = null;
+          wake = () => undefined;
           continue;
         }
         const message = stream.messages.find((m) => m.seq === next);
+        const delivery = state.pending.get(next)!;
         if (!message) {
           state.pending.delete(next);
           continue;
         }
-        const deliveryCount = (state.pending.get(next) ?? 0) + 1;
-        state.pending.set(next, deliveryCount);
-        const data = JSON.parse(message.json) as T;
+        delivery.count++;
+        state.inFlight.add(next);
+        current = new AbortController();
         try {
-          await spec.handler({ subject: message.subject, data, deliveryCount });
-          state.pending.delete(next);
-          notBefore.delete(next);
-        } catch (error) {
-          if (deliveryCount >= spec.maxDeliver) {
-            this.logger.error({ subject: message.subject, durable: spec.durable }, 'event dead-lettered');
-            state.pending.delete(next);
-            notBefore.delete(next);
-            await this.publish(deadLetterSubject(spec.stream, spec.durable), {
-              subject: message.subject,
-              data,
-              reason: String(error),
-            });
-          } else {
-            notBefore.set(next, Date.now() + (spec.retryDelayMs ?? 1_000));
-          }
+          await this.handle(spec, settings, message, delivery, state, current.signal);
+        } finally {
+          current = null;
+          state.inFlight.delete(next);
+          wakeAll(state);
         }
       }
     })();
     return {
       stop: async () => {
         running = false;
-        state.wake?.();
+        if (spec.abandonOnStop) current?.abort();
+        state.wakers.delete(waker);
+        wake();
         await loop;
       },
     };
+  }
+
+  private async handle<T>(
+    spec: ConsumerSpec<T>,
+    settings: ReturnType<typeof consumerSettings>,
+    message: StoredMessage,
+    delivery: Delivery,
+    state: DurableState,
+    signal: AbortSignal,
+  ) {
+    let data: T;
+    try {
+      data = JSON.parse(message.json) as T;
+    } catch {
+      delivery.tries.poison++;
+      this.deadLetter(spec, message, state, { data: message.json, raw: true, reason: 'unparseable payload' }, delivery);
+      return;
+    }
+    try {
+      await spec.handler({
+        subject: message.subject,
+        data,
+        deliveryCount: delivery.count,
+        lastTry: delivery.tries.poison + 1 >= settings.maxDeliver,
+        signal,
+      });
+      state.pending.delete(message.seq);
+    } catch (error) {
+      // Abandoned by stop(): not a try; stays pending for the next consumer.
+      if (signal.aborted) return;
+      const outcome = onFailure(error, delivery.tries, settings, Date.now() - message.publishedAt);
+      if (outcome.action === 'retry') {
+        const log = { err: error, subject: message.subject, durable: spec.durable, tries: delivery.tries };
+        if (outcome.alert) this.logger.error(log, 'event handler failing transiently for long; retrying');
+        else this.logger.warn(log, 'event handler failed; will retry');
+        delivery.notBefore = Date.now() + outcome.delayMs;
+        return;
+      }
+      this.deadLetter(spec, message, state, { data, reason: outcome.reason }, delivery);
+    }
+  }
+
+  private deadLetter<T>(
+    spec: ConsumerSpec<T>,
+    message: StoredMessage,
+    state: DurableState,
+    letter: { data: unknown; raw?: boolean; reason: string },
+    delivery: Delivery,
+  ) {
+    const body: DeadLetterBody = {
+      subject: message.subject,
+      ...letter,
+      deadLetteredAt: new Date().toISOString(),
+      tries: delivery.tries,
+      msgId: message.msgId,
+      sequence: message.seq,
+    };
+    this.logger.error(
+      { subject: message.subject, durable: spec.durable, reason: letter.reason, tries: delivery.tries },
+      'event dead-lettered',
+    );
+    this.publishJson(deadLetterSubject(spec.stream, spec.durable), JSON.stringify(body), undefined);
+    state.pending.delete(message.seq);
+  }
+
+  async deadLetters(filter: DeadLetterFilter = {}): Promise<DeadLetter[]> {
+    const letters: DeadLetter[] = [];
+    for (const stream of this.streams.values()) {
+      const name = stream.spec.name;
+      if (filter.stream && filter.stream !== name) continue;
+      const pattern = filter.durable ? deadLetterSubject(name, filter.durable) : deadLetterSubjects(name);
+      for (const m of stream.messages) {
+        if (!subjectMatches(pattern, m.subject)) continue;
+        const durable = m.subject.slice(`dlq.${name}.`.length);
+        letters.push({ ...(JSON.parse(m.json) as DeadLetterBody), id: m.seq, stream: name, durable });
+      }
+    }
+    return letters;
+  }
+
+  async replayDeadLetter(stream: string, id: number): Promise<boolean> {
+    const found = this.deadLetterAt(stream, id);
+    if (!found) return false;
+    const json = found.body.raw ? String(found.body.data) : JSON.stringify(found.body.data);
+    this.publishJson(found.body.subject, json, replayMsgId(stream, id));
+    this.removeMessage(found.stream, id);
+    return true;
+  }
+
+  async dropDeadLetter(stream: string, id: number): Promise<boolean> {
+    const found = this.deadLetterAt(stream, id);
+    if (!found) return false;
+    this.removeMessage(found.stream, id);
+    return true;
+  }
+
+  private deadLetterAt(name: string, id: number) {
+    const stream = this.streams.get(name);
+    const message = stream?.messages.find((m) => m.seq === id);
+    if (!stream || !message || !subjectMatches(deadLetterSubjects(name), message.subject)) return null;
+    return { stream, body: JSON.parse(message.json) as DeadLetterBody };
+  }
+
+  private removeMessage(stream: Stream, seq: number) {
+    stream.messages = stream.messages.filter((m) => m.seq !== seq);
+    for (const durable of stream.durables.values()) durable.pending.delete(seq);
   }
 
   async subscribe<T>(subject: string): Promise<EventSubscription<T>> {
@@ -239,6 +375,6 @@ export class MemoryEventBus implements EventBus {
       listener.wake?.();
     }
     this.listeners.clear();
-    for (const stream of this.streams.values()) for (const d of stream.durables.values()) d.wake?.();
+    for (const stream of this.streams.values()) for (const d of stream.durables.values()) wakeAll(d);
   }
 }

@@ -6,18 +6,25 @@ import {
   jetstreamManager,
   type JetStreamClient,
   type JetStreamManager,
+  type JsMsg,
 } from '@nats-io/jetstream';
+import { backoffDelayMs, isTransientError } from '../failures.ts';
 import type { Logger } from '../logger.ts';
 import {
   deadLetterSubject,
   deadLetterSubjects,
+  replayMsgId,
   type BusEvent,
   type Consumer,
   type ConsumerSpec,
+  type DeadLetter,
+  type DeadLetterBody,
+  type DeadLetterFilter,
   type EventBus,
   type EventSubscription,
   type StreamSpec,
 } from './bus.ts';
+import { consumerSettings, onFailure, TryLedger, type ConsumerSettings } from './retry.ts';
 
 export async function connectNats(url: string, name: string): Promise<NatsConnection> {
   return connect({ servers: url, name, maxReconnectAttempts: -1 });
@@ -70,6 +77,7 @@ export class NatsEventBus implements EventBus {
   }
 
   async consume<T>(spec: ConsumerSpec<T>): Promise<Consumer> {
+    const settings = consumerSettings(spec as ConsumerSpec<unknown>);
     const jsm = await this.manager();
     const stream = this.streamName(spec.stream);
     const consumerConfig = {
@@ -77,51 +85,237 @@ export class NatsEventBus implements EventBus {
       ack_policy: AckPolicy.Explicit,
       deliver_policy: DeliverPolicy.All,
       filter_subject: `${this.prefix}.${spec.filterSubject}`,
-      // One more than maxDeliver: the last delivery is the one we dead-letter and terminate ourselves.
-      max_deliver: spec.maxDeliver + 1,
-      ack_wait: nanos(spec.ackWaitMs ?? 30_000),
+      // Tries are counted per failure class here, not by the server (ADR 9): a transient failure never uses up
+      // a message's deliveries.
+      max_deliver: -1,
+      ack_wait: nanos(settings.ackWaitMs),
     };
+    let exists = true;
     try {
       await jsm.consumers.info(stream, spec.durable);
-      await jsm.consumers.update(stream, spec.durable, consumerConfig);
-    } catch {
-      await jsm.consumers.add(stream, consumerConfig);
+    } catch (error) {
+      if (isTransientError(error)) throw error;
+      exists = false;
     }
+    // An existing durable takes the new settings (one created with a server-side max_deliver loses it).
+    if (exists) await jsm.consumers.update(stream, spec.durable, consumerConfig);
+    else await jsm.consumers.add(stream, consumerConfig);
     const consumer = await this.js.consumers.get(stream, spec.durable);
-    const messages = await consumer.consume();
-    const prefixLength = this.prefix.length + 1;
+    const messages = await consumer.consume({ max_messages: settings.prefetch });
+    const ledger = new TryLedger();
+    let stopping = false;
+    let current: AbortController | null = null;
     const done = (async () => {
-      for await (const msg of messages) {
-        const deliveryCount = msg.info.deliveryCount;
-        const subject = msg.subject.slice(prefixLength);
-        let data: T;
-        try {
-          data = JSON.parse(decoder.decode(msg.data)) as T;
-        } catch {
-          await this.deadLetter(spec, subject, decoder.decode(msg.data), 'unparseable payload');
-          msg.term('unparseable payload');
-          continue;
-        }
-        try {
-          await spec.handler({ subject, data, deliveryCount });
-          msg.ack();
-        } catch (error) {
-          if (deliveryCount >= spec.maxDeliver) {
-            await this.deadLetter(spec, subject, data, String(error));
-            msg.term(String(error).slice(0, 200));
-          } else {
-            this.logger.warn({ err: error, subject, deliveryCount }, 'event handler failed; will retry');
-            msg.nak(spec.retryDelayMs ?? 1_000);
+      try {
+        for await (const msg of messages) {
+          // Fetched ahead but not started: back to the server at once, for another consumer to take.
+          if (stopping) {
+            this.settle(() => msg.nak());
+            continue;
           }
+          current = new AbortController();
+          await this.handle(spec, settings, ledger, msg, current.signal);
+          current = null;
         }
+      } catch (error) {
+        // Only a closed connection ends the iteration this way; its messages are redelivered after the ack wait.
+        this.logger.error({ err: error, durable: spec.durable }, 'event consumer ended');
       }
     })();
     return {
       stop: async () => {
-        await messages.close();
+        stopping = true;
+        if (spec.abandonOnStop) current?.abort();
+        messages.stop();
         await done;
       },
     };
+  }
+
+  /** One message: handled with progress reports, then acknowledged, retried or dead-lettered. Never throws. */
+  private async handle<T>(
+    spec: ConsumerSpec<T>,
+    settings: ConsumerSettings,
+    ledger: TryLedger,
+    msg: JsMsg,
+    signal: AbortSignal,
+  ) {
+    const sequence = msg.info.streamSequence;
+    const subject = msg.subject.slice(this.prefix.length + 1);
+    const tries = ledger.peek(sequence);
+    const ageMs = Date.now() - Number(msg.timestampNanos / 1_000_000n);
+    const text = decoder.decode(msg.data);
+    let data: T;
+    try {
+      data = JSON.parse(text) as T;
+    } catch {
+      await this.deadLetterAndAck(spec, settings, ledger, msg, {
+        subject,
+        data: text,
+        raw: true,
+        reason: 'unparseable payload',
+        tries: { ...tries, poison: tries.poison + 1 },
+      });
+      return;
+    }
+    const heartbeat = setInterval(
+      () => this.settle(() => msg.working()),
+      Math.max(500, Math.floor(settings.ackWaitMs / 3)),
+    );
+    try {
+      await spec.handler({
+        subject,
+        data,
+        deliveryCount: msg.info.deliveryCount,
+        lastTry: tries.poison + 1 >= settings.maxDeliver,
+        signal,
+      });
+      clearInterval(heartbeat);
+      this.settle(() => msg.ack());
+      ledger.forget(sequence);
+      return;
+    } catch (error) {
+      clearInterval(heartbeat);
+      if (signal.aborted) {
+        // Abandoned by stop(): not a try; another consumer starts it over now.
+        this.settle(() => msg.nak());
+        return;
+      }
+      const outcome = onFailure(error, tries, settings, ageMs);
+      if (outcome.action === 'retry') {
+        ledger.record(sequence, tries);
+        const log = { err: error, subject, durable: spec.durable, tries, retryInMs: outcome.delayMs };
+        if (outcome.alert) this.logger.error({ ...log, ageMs }, 'event handler failing transiently for long; retrying');
+        else this.logger.warn(log, 'event handler failed; will retry');
+        this.settle(() => msg.nak(outcome.delayMs));
+        return;
+      }
+      await this.deadLetterAndAck(spec, settings, ledger, msg, { subject, data, reason: outcome.reason, tries });
+    }
+  }
+
+  /**
+   * Publishes the dead letter and only then acknowledges the original, so the message is always in one of the
+   * two places whatever the server does with a `+TERM` reason (ignored by 2.9, honoured by 2.10+). If NATS
+   * fails meanwhile, the message is retried like any transient failure.
+   */
+  private async deadLetterAndAck<T>(
+    spec: ConsumerSpec<T>,
+    settings: ConsumerSettings,
+    ledger: TryLedger,
+    msg: JsMsg,
+    letter: Pick<DeadLetterBody, 'subject' | 'data' | 'raw' | 'reason' | 'tries'>,
+  ) {
+    const sequence = msg.info.streamSequence;
+    const body: DeadLetterBody = {
+      ...letter,
+      deadLetteredAt: new Date().toISOString(),
+      msgId: msg.headers?.get('Nats-Msg-Id') || undefined,
+      sequence,
+    };
+    try {
+      await this.js.publish(
+        `${this.prefix}.${deadLetterSubject(spec.stream, spec.durable)}`,
+        encoder.encode(JSON.stringify(body)),
+        // A redelivery dead-lettered again (its ack was lost) is stored once.
+        { msgID: `dlq:${spec.stream}:${spec.durable}:${sequence}` },
+      );
+      await msg.ackAck();
+      ledger.forget(sequence);
+      this.logger.error(
+        { subject: letter.subject, durable: spec.durable, reason: letter.reason, tries: letter.tries },
+        'event dead-lettered',
+      );
+    } catch (error) {
+      letter.tries.transient++;
+      ledger.record(sequence, letter.tries);
+      const delayMs = backoffDelayMs(letter.tries.transient, settings.retryDelayMs, settings.maxRetryDelayMs);
+      this.logger.warn(
+        { err: error, subject: letter.subject, durable: spec.durable },
+        'could not dead-letter; will retry',
+      );
+      this.settle(() => msg.nak(delayMs));
+    }
+  }
+
+  /**
+   * An ack, nak or progress report on a connection that is gone cannot be sent; the server redelivers the
+   * message after its ack wait, which is all that can be done.
+   */
+  private settle(send: () => void) {
+    try {
+      send();
+    } catch (error) {
+      this.logger.warn({ err: error }, 'could not answer a message; the server will redeliver it');
+    }
+  }
+
+  async deadLetters(filter: DeadLetterFilter = {}): Promise<DeadLetter[]> {
+    const streams = filter.stream ? [filter.stream] : await this.streamNames();
+    const letters: DeadLetter[] = [];
+    for (const stream of streams) {
+      const subject = `${this.prefix}.${filter.durable ? deadLetterSubject(stream, filter.durable) : deadLetterSubjects(stream)}`;
+      const info = await (await this.manager()).streams.info(this.streamName(stream), { subjects_filter: subject });
+      if (!info.state.subjects || Object.keys(info.state.subjects).length === 0) continue;
+      const reader = await this.js.consumers.get(this.streamName(stream), { filter_subjects: subject });
+      try {
+        for (;;) {
+          const msg = await reader.next({ expires: 1_000 });
+          if (!msg) break;
+          const durable = msg.subject.slice(`${this.prefix}.dlq.${stream}.`.length);
+          letters.push({ ...msg.json<DeadLetterBody>(), id: msg.seq, stream, durable });
+          if (msg.info.pending === 0) break;
+        }
+      } finally {
+        await reader.delete().catch(() => undefined);
+      }
+    }
+    return letters;
+  }
+
+  async replayDeadLetter(stream: string, id: number): Promise<boolean> {
+    const letter = await this.deadLetterAt(stream, id);
+    if (!letter) return false;
+    const bytes = letter.raw ? encoder.encode(String(letter.data)) : encoder.encode(JSON.stringify(letter.data));
+    await this.js.publish(`${this.prefix}.${letter.subject}`, bytes, { msgID: replayMsgId(stream, id) });
+    return this.deleteDeadLetter(stream, id);
+  }
+
+  async dropDeadLetter(stream: string, id: number): Promise<boolean> {
+    if (!(await this.deadLetterAt(stream, id))) return false;
+    return this.deleteDeadLetter(stream, id);
+  }
+
+  /** False when it was deleted meanwhile (another replay or drop of the same dead letter). */
+  private async deleteDeadLetter(stream: string, id: number): Promise<boolean> {
+    try {
+      return await (await this.manager()).streams.deleteMessage(this.streamName(stream), id);
+    } catch (error) {
+      if (!isTransientError(error) && !(await this.deadLetterAt(stream, id))) return false;
+      throw error;
+    }
+  }
+
+  private async deadLetterAt(stream: string, id: number): Promise<DeadLetterBody | null> {
+    const jsm = await this.manager();
+    let stored;
+    try {
+      stored = await jsm.streams.getMessage(this.streamName(stream), { seq: id });
+    } catch (error) {
+      if (isTransientError(error)) throw error;
+      return null;
+    }
+    if (!stored?.subject.startsWith(`${this.prefix}.dlq.${stream}.`)) return null;
+    return stored.json<DeadLetterBody>();
+  }
+
+  /** The logical names of this deployment's streams. */
+  private async streamNames(): Promise<string[]> {
+    const jsm = await this.manager();
+    const names: string[] = [];
+    const own = `${this.streamName('')}`;
+    for await (const name of jsm.streams.names()) if (name.startsWith(own)) names.push(name.slice(own.length));
+    return names;
   }
 
   /**
@@ -147,11 +341,6 @@ export class NatsEventBus implements EventBus {
     }
     const iterator = events();
     return { [Symbol.asyncIterator]: () => iterator, unsubscribe: () => subscription.unsubscribe() };
-  }
-
-  private async deadLetter<T>(spec: ConsumerSpec<T>, subject: string, data: unknown, reason: string) {
-    this.logger.error({ subject, reason, durable: spec.durable }, 'event dead-lettered');
-    await this.publish(deadLetterSubject(spec.stream, spec.durable), { subject, data, reason });
   }
 
   async ping() {

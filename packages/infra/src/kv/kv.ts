@@ -14,6 +14,23 @@ export interface SortedSetEntry extends ScoredMember {
   key: string;
 }
 
+/** A token bucket: holds up to `capacity` tokens and gains `refillPerSecond` (fractions too) up to that. */
+export interface TokenBucket {
+  capacity: number;
+  refillPerSecond: number;
+}
+
+export interface TokenBucketResult {
+  /** Whether the tokens were taken; a refused take takes none. */
+  allowed: boolean;
+  /** Whole tokens left after this take. */
+  remaining: number;
+  /** When refused: ms until enough tokens are there; 0 when allowed. */
+  retryAfterMs: number;
+  /** ms until the bucket is full again (the quota window has reset). */
+  resetMs: number;
+}
+
 export interface KeyValueStore {
   get(key: string): Promise<string | null>;
   /** Sets a value, optionally expiring after ttlMs. */
@@ -21,10 +38,11 @@ export interface KeyValueStore {
   del(...keys: string[]): Promise<number>;
   exists(key: string): Promise<boolean>;
   /**
-   * Fixed-window counter for rate limits: increments `key` and returns the new count; the window (ttlMs) starts
-   * with the first increment and is not extended by later ones.
+   * Rate limits: takes `count` tokens (at most the capacity) from the token bucket at `key` if it holds them, in
+   * one atomic round trip. A bucket seen for the first time is full; an idle bucket expires once it is full again.
+   * Bucket keys are a namespace of their own: use them only with takeTokens.
    */
-  incrWindow(key: string, ttlMs: number): Promise<{ count: number; resetInMs: number }>;
+  takeTokens(key: string, bucket: TokenBucket, count?: number): Promise<TokenBucketResult>;
   /**
    * Sorted sets (timelines). Scores are integers below 2^53 (exact in a double). Adds every entry (an existing
    * member keeps one copy, with the new score) and then keeps only the `cap` highest-scored members of each key

@@ -1,4 +1,15 @@
-import type { KeyValueStore, ScoredMember, SortedSetEntry } from './kv.ts';
+import type { KeyValueStore, ScoredMember, SortedSetEntry, TokenBucket, TokenBucketResult } from './kv.ts';
+
+interface BucketState {
+  tokens: number;
+  /** When `tokens` was computed (ms since epoch). */
+  at: number;
+  /** When the bucket is full again, i.e. the same as absent. */
+  fullAt: number;
+}
+
+/** Buckets kept before full ones (the same as absent ones) are swept. */
+const BUCKET_SWEEP_SIZE = 10_000;
 
 interface Entry {
   value: string;
@@ -9,6 +20,7 @@ interface Entry {
 export class MemoryKeyValueStore implements KeyValueStore {
   private readonly entries = new Map<string, Entry>();
   private readonly sortedSets = new Map<string, Map<string, number>>();
+  private readonly buckets = new Map<string, BucketState>();
 
   constructor(private readonly prefix: string) {
     if (!prefix) throw new Error('MemoryKeyValueStore needs a key prefix');
@@ -47,16 +59,17 @@ export class MemoryKeyValueStore implements KeyValueStore {
     return this.live(key) !== undefined || this.sortedSets.has(this.prefix + key);
   }
 
-  async incrWindow(key: string, ttlMs: number) {
+  async takeTokens(key: string, bucket: TokenBucket, count = 1): Promise<TokenBucketResult> {
+    const k = this.prefix + key;
     const now = Date.now();
-    const entry = this.live(key);
-    if (!entry) {
-      this.entries.set(this.prefix + key, { value: '1', expiresAt: now + ttlMs });
-      return { count: 1, resetInMs: ttlMs };
-    }
-    const count = Number(entry.value) + 1;
-    entry.value = String(count);
-    return { count, resetInMs: entry.expiresAt === null ? ttlMs : entry.expiresAt - now };
+    if (this.buckets.size >= BUCKET_SWEEP_SIZE) this.sweepFullBuckets(now);
+    const { state, result } = takeFromBucket(this.buckets.get(k), bucket, count, now);
+    this.buckets.set(k, state);
+    return result;
+  }
+
+  private sweepFullBuckets(now: number) {
+    for (const [k, state] of this.buckets) if (state.fullAt <= now) this.buckets.delete(k);
   }
 
   async zaddCapped(entries: readonly SortedSetEntry[], cap: number) {
@@ -102,6 +115,7 @@ export class MemoryKeyValueStore implements KeyValueStore {
   async close() {
     this.entries.clear();
     this.sortedSets.clear();
+    this.buckets.clear();
   }
 }
 
@@ -113,4 +127,28 @@ function compareDesc(a: ScoredMember, b: ScoredMember): number {
 
 function descending(set: Map<string, number>): ScoredMember[] {
   return [...set].map(([member, score]) => ({ member, score })).sort(compareDesc);
+}
+
+/** The token-bucket step the Redis adapter runs as a Lua script, on the process clock. */
+function takeFromBucket(
+  previous: BucketState | undefined,
+  { capacity, refillPerSecond }: TokenBucket,
+  count: number,
+  now: number,
+): { state: BucketState; result: TokenBucketResult } {
+  const wanted = Math.min(count, capacity);
+  const msPerToken = 1000 / refillPerSecond;
+  let tokens = previous ? Math.min(capacity, previous.tokens + (now - previous.at) / msPerToken) : capacity;
+  const allowed = tokens >= wanted;
+  if (allowed) tokens -= wanted;
+  const resetMs = Math.ceil((capacity - tokens) * msPerToken);
+  return {
+    state: { tokens, at: now, fullAt: now + resetMs },
+    result: {
+      allowed,
+      remaining: Math.floor(tokens),
+      retryAfterMs: allowed ? 0 : Math.ceil((wanted - tokens) * msPerToken),
+      resetMs,
+    },
+  };
 }

@@ -1,9 +1,15 @@
 import { Redis } from 'ioredis';
-import type { KeyValueStore, ScoredMember, SortedSetEntry } from './kv.ts';
+import type { Logger } from '../logger.ts';
+import type { KeyValueStore, ScoredMember, SortedSetEntry, TokenBucket, TokenBucketResult } from './kv.ts';
 
-/** Connects to Redis and resolves once the connection is ready; the caller owns the client. */
-export async function connectRedis(url: string): Promise<Redis> {
+/**
+ * Connects to Redis and resolves once the connection is ready; the caller owns the client. While Redis is
+ * unreachable the client reconnects on its own; commands fail after 3 tries (a transient error, failures.ts), and
+ * each failed reconnection is logged as a warning (without a listener ioredis prints them as unhandled).
+ */
+export async function connectRedis(url: string, logger?: Pick<Logger, 'warn'>): Promise<Redis> {
   const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 3, enableAutoPipelining: true });
+  client.on('error', (error: Error) => logger?.warn({ err: error }, 'redis connection error'));
   await client.connect();
   return client;
 }
@@ -16,6 +22,34 @@ for i, key in ipairs(KEYS) do
   if redis.call('ZCARD', key) > cap then redis.call('ZREMRANGEBYRANK', key, 0, -(cap + 1)) end
 end
 return #KEYS`;
+
+/**
+ * Token bucket (the memory adapter's takeFromBucket, on the Redis clock so that every gateway agrees): a hash of
+ * tokens and the time they were counted, expiring when the bucket would be full again. ARGV: capacity,
+ * ms per token, tokens wanted. Returns allowed (0/1), tokens left (a string: Lua numbers become integers),
+ * retry-after ms and reset ms.
+ */
+const TAKE_TOKENS = `
+local capacity = tonumber(ARGV[1])
+local ms_per_token = tonumber(ARGV[2])
+local wanted = math.min(tonumber(ARGV[3]), capacity)
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
+local state = redis.call('HMGET', KEYS[1], 'tokens', 'at')
+local tokens = capacity
+if state[1] then tokens = math.min(capacity, tonumber(state[1]) + math.max(0, now - tonumber(state[2])) / ms_per_token) end
+local allowed = 0
+local retry = 0
+if tokens >= wanted then
+  tokens = tokens - wanted
+  allowed = 1
+else
+  retry = math.ceil((wanted - tokens) * ms_per_token)
+end
+local reset = math.ceil((capacity - tokens) * ms_per_token)
+redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'at', now)
+redis.call('PEXPIRE', KEYS[1], math.max(1, reset))
+return {allowed, tostring(tokens), retry, reset}`;
 
 export class RedisKeyValueStore implements KeyValueStore {
   constructor(
@@ -43,13 +77,20 @@ export class RedisKeyValueStore implements KeyValueStore {
     return (await this.client.exists(this.prefix + key)) === 1;
   }
 
-  async incrWindow(key: string, ttlMs: number) {
-    const k = this.prefix + key;
-    const result = await this.client.multi().incr(k).pexpire(k, ttlMs, 'NX').pttl(k).exec();
-    if (!result) throw new Error('Redis transaction aborted');
-    const count = Number(result[0]?.[1]);
-    const pttl = Number(result[2]?.[1]);
-    return { count, resetInMs: pttl > 0 ? pttl : ttlMs };
+  async takeTokens(key: string, bucket: TokenBucket, count = 1): Promise<TokenBucketResult> {
+    const msPerToken = 1000 / bucket.refillPerSecond;
+    const reply = (await this.client.eval(TAKE_TOKENS, 1, this.prefix + key, bucket.capacity, msPerToken, count)) as [
+      number,
+      string,
+      number,
+      number,
+    ];
+    return {
+      allowed: reply[0] === 1,
+      remaining: Math.floor(Number(reply[1])),
+      retryAfterMs: Number(reply[2]),
+      resetMs: Number(reply[3]),
+    };
   }
 
   async zaddCapped(entries: readonly SortedSetEntry[], cap: number) {

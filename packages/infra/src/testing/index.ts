@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { pino } from 'pino';
 import { IDENTITY_HEADER, requestPath, signIdentity, type Principal } from '../identity.ts';
+import { connectRedis } from '../kv/redis.ts';
 
 /** Service URLs the integration tests use: the real Redis, NATS and Postgres of the machine (or of CI). */
 export const testServices = {
@@ -12,6 +13,13 @@ export const testServices = {
 export const uniquePrefix = (name: string) => `t${randomBytes(4).toString('hex')}_${name}`;
 
 export const silentLogger = pino({ level: 'silent' });
+
+/** A logger that keeps what it logs (from `level` up), for tests that check retries or dead letters were logged. */
+export function capturingLogger(level: 'debug' | 'info' | 'warn' | 'error' = 'warn') {
+  const entries: ({ msg: string; level: number } & Record<string, unknown>)[] = [];
+  const logger = pino({ level }, { write: (line: string) => void entries.push(JSON.parse(line)) });
+  return { logger, entries };
+}
 
 export interface GraphQLResponse<T = Record<string, unknown>> {
   data?: T | null;
@@ -39,7 +47,7 @@ export async function postGraphQL<T = Record<string, unknown>>(
 
 /**
  * Posts a GraphQL operation signed as the gateway (a user or anonymous) or a service would sign it: for the
- * subgraph named `audience`, over this exact body.
+ * subgraph named `audience`, over this exact body (and `x-client-ip` when `headers` has it).
  */
 export function postSignedGraphQL<T = Record<string, unknown>>(
   url: string,
@@ -50,7 +58,13 @@ export function postSignedGraphQL<T = Record<string, unknown>>(
 ): Promise<{ status: number; body: GraphQLResponse<T> }> {
   const body = JSON.stringify({ query, variables });
   const secret = signer.secret ?? TEST_SECRETS.GATEWAY_SIGNING_SECRET;
-  const signature = signIdentity(secret, signer.principal, { audience: signer.audience, path: requestPath(url), body });
+  const clientIp = Object.entries(headers).find(([name]) => name.toLowerCase() === 'x-client-ip')?.[1];
+  const signature = signIdentity(secret, signer.principal, {
+    audience: signer.audience,
+    path: requestPath(url),
+    body,
+    clientIp,
+  });
   return postGraphQL<T>(url, query, variables, { ...headers, [IDENTITY_HEADER]: signature });
 }
 
@@ -61,3 +75,26 @@ export const TEST_SECRETS = {
   JWT_SECRET: 'test-jwt-secret-test-jwt-secret-0123456789',
   GATEWAY_SIGNING_SECRET: 'test-signing-secret-test-signing-secret-01',
 };
+export * from './private-postgres.ts';
+
+/**
+ * Deletes every key under `prefix` (SCAN, not KEYS: the Redis is shared): what losing a deployment's Redis data
+ * looks like to it, without touching anyone else's keys.
+ */
+export async function deleteKeysByPrefix(redisUrl: string, prefix: string): Promise<number> {
+  const redis = await connectRedis(redisUrl);
+  let deleted = 0;
+  try {
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+      if (keys.length) deleted += await redis.del(...keys);
+      cursor = next;
+    } while (cursor !== '0');
+  } finally {
+    redis.disconnect();
+  }
+  return deleted;
+}
+export * from './private-servers.ts';
+export * from './tcp-proxy.ts';

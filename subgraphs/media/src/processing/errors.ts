@@ -5,7 +5,12 @@
  */
 export class UnprocessableMediaError extends Error {
   constructor(
-    readonly reason: 'UNDECODABLE' | 'TYPE_MISMATCH' | 'NO_VIDEO_STREAM' | 'TOO_LONG' | 'OBJECT_CHANGED',
+    readonly reason: | 'UNDECODABLE'
+      | 'TYPE_MISMATCH'
+      | 'NO_VIDEO_STREAM'
+      | 'TOO_LONG'
+      | 'OBJECT_CHANGED'
+      | 'VIDEO_PROCESSING_UNAVAILABLE',
     detail: string,
   ) {
     super(`${reason}: ${detail}`);

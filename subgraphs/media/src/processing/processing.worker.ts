@@ -2,12 +2,13 @@ import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { extname, join, relative } from 'node:path';
 import type { MediaUploadCompletedEvent } from '@insta/events';
-import type { BusMessage, Logger } from '@insta/infra';
+import { isTransientError, type BusMessage, type Logger } from '@insta/infra';
 import type { MediaRepository, MediaUploadRecord } from '../media.repository.ts';
 import { PRIVATE_PREFIX, type ObjectsRepository } from '../objects.repository.ts';
 import { ACCEPTED_TYPES } from '../upload-policy.ts';
 import { UnprocessableMediaError } from './errors.ts';
 import { processImage, type ProducedFile } from './image.processor.ts';
+import { isMissingTool } from './video-tools.ts';
 import { processVideo, type VideoTools } from './video.processor.ts';
 
 /**
@@ -40,15 +41,17 @@ async function filesUnder(dir: string): Promise<string[]> {
  * Handles `media.upload.completed` jobs: downloads the original (the version completeUpload verified, by its
  * ETag), makes the variants, uploads them, then marks the media READY (and deletes the original, which still
  * carries its EXIF/GPS). Redelivered jobs of media that is no longer PROCESSING are no-ops. A media that cannot
- * be processed (an original overwritten since it was verified included) is FAILED at once; any other error is
- * retried, and on the last delivery the media is FAILED before the job goes to the dead letters.
+ * be processed (an original overwritten since it was verified included) is FAILED at once. Other errors are
+ * thrown for the bus to retry: an infrastructure failure (S3, Postgres) for as long as it lasts, anything else
+ * up to MEDIA_PROCESSING_MAX_DELIVER tries, and on the last one the media is FAILED before the job goes to the
+ * dead letters. The bus reports progress while a long transcode runs, so a job of a dead replica moves on
+ * within the ack wait; a replica shutting down kills its ffmpeg and hands the job over at once.
  */
 export class ProcessingWorker {
   constructor(
     private readonly media: MediaRepository,
     private readonly objects: ObjectsRepository,
     private readonly tools: VideoTools,
-    private readonly maxDeliver: number,
     private readonly logger: Logger,
     /** Whether the owner's account is private (or unknown); asked before anything is uploaded. */
     private readonly ownerIsPrivate: (ownerId: string) => Promise<boolean>,
@@ -61,7 +64,7 @@ export class ProcessingWorker {
     const work = await mkdtemp(join(tmpdir(), 'media-'));
     const prefix = attemptPrefix(media.id, media.attempt, isPrivate);
     try {
-      const variants = await this.process(media, message.data.etag, work, prefix);
+      const variants = await this.process(media, message.data.etag, work, prefix, message.signal);
       const ready = await this.media.markReady(media.id, variants);
       if (ready) await this.deleteQuietly(media.objectKey);
       // The media left PROCESSING meanwhile (FAILED, or READY by another attempt): nothing points at these.
@@ -72,14 +75,17 @@ export class ProcessingWorker {
         await this.fail(media, error.reason);
         return;
       }
-      if (message.deliveryCount >= this.maxDeliver) await this.fail(media, 'PROCESSING_FAILED');
+      // Abandoned on shutdown: another replica starts over; nothing to fail.
+      if (message.lastTry && !message.signal.aborted && !isTransientError(error)) {
+        await this.fail(media, 'PROCESSING_FAILED');
+      }
       throw error;
     } finally {
       await rm(work, { recursive: true, force: true });
     }
   };
 
-  private async process(media: MediaUploadRecord, etag: string, work: string, prefix: string) {
+  private async process(media: MediaUploadRecord, etag: string, work: string, prefix: string, signal: AbortSignal) {
     const input = join(work, 'original');
     const out = join(work, 'out');
     await mkdir(out);
@@ -92,7 +98,10 @@ export class ProcessingWorker {
     const result =
       media.kind === 'IMAGE'
         ? { ...(await processImage(input, out, format)), durationMs: null }
-        : await processVideo(input, format, out, work, this.tools);
+        : await processVideo(input, format, out, work, this.tools, signal).catch((error: unknown) => {
+            if (!isMissingTool(error)) throw error;
+            throw new UnprocessableMediaError('VIDEO_PROCESSING_UNAVAILABLE', 'ffmpeg or ffprobe is not installed');
+          });
     const sizes = await this.upload(out, prefix).catch(async (error: unknown) => {
       // Half an upload is of no use: a retry writes under a prefix of its own.
       await this.deletePrefixQuietly(prefix, media.id);

@@ -40,9 +40,10 @@ interface Probe {
 
 class ToolError extends Error {}
 
-function run(command: string, args: string[], timeoutMs: number): Promise<string> {
+/** Runs a tool; `signal` (the job abandoned on shutdown) kills it and rejects with an AbortError. */
+function run(command: string, args: string[], timeoutMs: number, signal?: AbortSignal): Promise<string> {
   return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], timeout: timeoutMs, killSignal: 'SIGKILL' });
+    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], timeout: timeoutMs, killSignal: 'SIGKILL', signal });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk));
@@ -67,11 +68,11 @@ interface FfprobeOutput {
  */
 const inputArgs = (input: string, demuxer: string) => ['-protocol_whitelist', 'file', '-f', demuxer, '-i', input];
 
-async function probe(input: string, demuxer: string, tools: VideoTools): Promise<Probe> {
+async function probe(input: string, demuxer: string, tools: VideoTools, signal?: AbortSignal): Promise<Probe> {
   let out: FfprobeOutput;
   try {
     const args = ['-v', 'error', '-print_format', 'json', '-show_streams', '-show_format', ...inputArgs(input, demuxer)];
-    const json = await run(tools.ffprobePath, args, tools.timeoutMs);
+    const json = await run(tools.ffprobePath, args, tools.timeoutMs, signal);
     out = JSON.parse(json) as FfprobeOutput;
   } catch (error) {
     if (error instanceof ToolError) throw new UnprocessableMediaError('UNDECODABLE', error.message);
@@ -113,8 +114,8 @@ export function renditionsFor(width: number, height: number) {
  * intermediate files go to `scratchDir`. `demuxer` is the ffmpeg input format of the verified type ("mov",
  * "matroska"): an input of any other format fails to open and is UNDECODABLE.
  */
-export async function processVideo(input: string, demuxer: string, outDir: string, scratchDir: string, tools: VideoTools): Promise<VideoResult> {
-  const source = await probe(input, demuxer, tools);
+export async function processVideo(input: string, demuxer: string, outDir: string, scratchDir: string, tools: VideoTools, signal?: AbortSignal): Promise<VideoResult> {
+  const source = await probe(input, demuxer, tools, signal);
   if (source.durationMs > tools.maxSeconds * 1000) {
     throw new UnprocessableMediaError('TOO_LONG', `${source.durationMs} ms is longer than ${tools.maxSeconds} s`);
   }
@@ -143,11 +144,11 @@ export async function processVideo(input: string, demuxer: string, outDir: strin
     '-var_stream_map', renditions.map((r, i) => `v:${i}${source.hasAudio ? `,a:${i}` : ''},name:${r.name}`).join(' '),
     join(outDir, '%v', 'index.m3u8'),
   );
-  await runTranscode(tools.ffmpegPath, args, tools.timeoutMs);
+  await runTranscode(tools.ffmpegPath, args, tools.timeoutMs, signal);
 
   const frame = join(scratchDir, 'poster-frame.png');
   const at = Math.min(1, source.durationMs / 3000).toFixed(3);
-  await runTranscode(tools.ffmpegPath, ['-hide_banner', '-loglevel', 'error', '-y', '-ss', at, ...inputArgs(input, demuxer), '-frames:v', '1', frame], tools.timeoutMs);
+  await runTranscode(tools.ffmpegPath, ['-hide_banner', '-loglevel', 'error', '-y', '-ss', at, ...inputArgs(input, demuxer), '-frames:v', '1', frame], tools.timeoutMs, signal);
   const poster = await sharp(frame)
     .resize({ width: POSTER_EDGE, height: POSTER_EDGE, fit: 'inside', withoutEnlargement: true })
     .jpeg({ quality: 82, progressive: true })
@@ -170,9 +171,9 @@ export async function processVideo(input: string, demuxer: string, outDir: strin
 }
 
 /** A transcode that fails on a file ffprobe accepted is the file's fault (corrupt stream), not a transient one. */
-async function runTranscode(command: string, args: string[], timeoutMs: number) {
+async function runTranscode(command: string, args: string[], timeoutMs: number, signal?: AbortSignal) {
   try {
-    await run(command, args, timeoutMs);
+    await run(command, args, timeoutMs, signal);
   } catch (error) {
     if (error instanceof ToolError && !/SIGKILL/.test(error.message)) throw new UnprocessableMediaError('UNDECODABLE', error.message);
     throw error;

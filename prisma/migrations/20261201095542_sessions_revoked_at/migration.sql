@@ -1,0 +1,2 @@
+-- CreateIndex
+CREATE INDEX "sessions_revoked_at_idx" ON "users"."sessions"("revoked_at");
