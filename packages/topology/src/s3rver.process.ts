@@ -6,6 +6,9 @@ const schema = z.object({
   S3RVER_PORT: env.port(0),
   S3RVER_DIRECTORY: z.string(),
   S3_BUCKET: z.string(),
+  /** The credentials the front checks signatures with; generated when missing. */
+  S3_ACCESS_KEY_ID: z.string().min(1).optional(),
+  S3_SECRET_ACCESS_KEY: z.string().min(1).optional(),
 });
 
 runMain(async () => {
@@ -15,6 +18,10 @@ runMain(async () => {
     directory: config.S3RVER_DIRECTORY,
     port: config.S3RVER_PORT,
     bucket: config.S3_BUCKET,
+    credentials:
+      config.S3_ACCESS_KEY_ID && config.S3_SECRET_ACCESS_KEY
+        ? { accessKeyId: config.S3_ACCESS_KEY_ID, secretAccessKey: config.S3_SECRET_ACCESS_KEY }
+        : undefined,
   });
   logger.info({ endpoint: store.env.S3_ENDPOINT, bucket: config.S3_BUCKET }, 's3rver ready');
   onShutdown(logger, 5_000, () => store.stop());

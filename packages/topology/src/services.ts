@@ -22,11 +22,14 @@ export const URL_VARIABLE: Record<SubgraphServiceName, string> = {
   media: 'MEDIA_URL',
 };
 
-/** Which subgraphs each process calls (compose's `depends_on` and the URLs it is given). */
+/**
+ * Which subgraphs each process calls (the URLs it is given; compose's `depends_on` but for users → media, which
+ * would close the cycle users → media → social-graph → users: users asks media only when an avatar changes).
+ */
 export const DEPENDS_ON: Record<ServiceName, readonly SubgraphServiceName[]> = {
-  users: [],
+  users: ['media'],
   'social-graph': ['users'],
-  media: [],
+  media: ['social-graph'],
   posts: ['users', 'social-graph', 'media'],
   feed: ['social-graph'],
   gateway: ['users', 'posts', 'feed', 'social-graph', 'media'],

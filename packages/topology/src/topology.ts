@@ -3,6 +3,7 @@ import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { migrateDeploy } from '@insta/db';
+import { generatedCredentials } from '@insta/infra';
 import { REPO_ROOT, ensureBuilt } from './build.ts';
 import { startHaproxy, type BalancedService } from './haproxy.ts';
 import { ManagedProcess, ServiceInstance, type Instance, type Runtime } from './process.ts';
@@ -134,6 +135,8 @@ export async function startTopology(options: TopologyOptions): Promise<Topology>
     let s3 = options.s3;
     if (!s3) {
       const s3Port = await port();
+      // The store's front checks SigV4 with credentials of this run (ADR 13): given to s3rver's process and media.
+      const credentials = generatedCredentials();
       const s3rver = new ManagedProcess({
         label: 's3rver',
         command: process.execPath,
@@ -143,6 +146,8 @@ export async function startTopology(options: TopologyOptions): Promise<Topology>
           S3RVER_PORT: String(s3Port),
           S3RVER_DIRECTORY: join(scratch, 's3'),
           S3_BUCKET: 'insta-media',
+          S3_ACCESS_KEY_ID: credentials.accessKeyId,
+          S3_SECRET_ACCESS_KEY: credentials.secretAccessKey,
         },
         logFile: join(options.logDir, 's3rver.log'),
         ready: async () => (await statusOf(`http://127.0.0.1:${s3Port}/`)) !== undefined,
@@ -154,8 +159,7 @@ export async function startTopology(options: TopologyOptions): Promise<Topology>
         endpoint,
         publicUrl: `${endpoint}/insta-media`,
         bucket: 'insta-media',
-        accessKeyId: 'S3RVER',
-        secretAccessKey: 'S3RVER',
+        ...credentials,
         region: 'us-east-1',
       };
     }
