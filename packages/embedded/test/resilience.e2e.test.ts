@@ -50,7 +50,7 @@ async function socketOutcome(account: Account): Promise<number | 'open'> {
 }
 
 beforeAll(async () => {
-  e2e = await startRealSystem('resilience');
+  e2e = await startRealSystem('resilience', { RATE_LIMIT_AUTH: '5000/60' });
   gatewayUrl = e2e.system.gatewayUrl;
 });
 afterAll(() => e2e?.stop());

@@ -5,7 +5,7 @@ import { startRealSystem, type RealSystem } from './real-system.ts';
 
 let real: RealSystem;
 beforeAll(async () => {
-  real = await startRealSystem('seed');
+  real = await startRealSystem('seed', { RATE_LIMIT_AUTH: '5000/60' });
 });
 afterAll(() => real?.stop());
 

@@ -21,6 +21,12 @@ import type { FeedRepository } from './feed.repository.ts';
 import type { NotificationsService } from './notifications.service.ts';
 import type { TimelineRepository } from './timeline.repository.ts';
 
+/**
+ * Ack wait of every feed consumer: a crashed feed process's unacknowledged messages reach another within 5 s;
+ * a handler still working reports progress every third of it.
+ */
+export const FEED_ACK_WAIT_MS = 5_000;
+
 const DAY_MS = 86_400_000;
 
 export interface ReplicaSettings {
@@ -244,7 +250,7 @@ export async function startEventConsumers(bus: EventBus, handler: FeedEventsHand
           filterSubject: spec.filterSubject,
           // Infrastructure failures are retried as long as they last; five tries only for content failures.
           maxDeliver: 5,
-          ackWaitMs: 15_000,
+          ackWaitMs: FEED_ACK_WAIT_MS,
           prefetch: 4,
           handler: spec.handler,
         }),

@@ -12,7 +12,7 @@ import {
 } from '@insta/infra';
 import type { FeedConfig } from './config.ts';
 import type { Context } from './context.ts';
-import { startEventConsumers, FeedEventsHandler } from './events.consumer.ts';
+import { FEED_ACK_WAIT_MS, startEventConsumers, FeedEventsHandler } from './events.consumer.ts';
 import { FanoutWorker } from './fanout.worker.ts';
 import { FeedEventsPublisher } from './feed.events.ts';
 import { FeedRepository } from './feed.repository.ts';
@@ -79,7 +79,7 @@ export async function startFeedSubgraph(deps: FeedDeps): Promise<RunningServer> 
         durable: FANOUT_DURABLE,
         filterSubject: PostsSubjects.postCreated,
         maxDeliver: 5,
-        ackWaitMs: 15_000,
+        ackWaitMs: FEED_ACK_WAIT_MS,
         prefetch: 4,
         handler: worker.handle,
       }),

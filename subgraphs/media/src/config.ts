@@ -28,7 +28,7 @@ export const mediaEnvSchema = subgraphEnvSchema.extend({
    * How long a job stays with a replica that stopped reporting progress (crashed) before another one gets it. A
    * running attempt reports progress, so this does not limit how long it may take.
    */
-  MEDIA_PROCESSING_ACK_WAIT_SECONDS: env.int(30, 5),
+  MEDIA_PROCESSING_ACK_WAIT_SECONDS: env.int(15, 5),
   /** How long one attempt may transcode before ffmpeg is stopped and the attempt fails. */
   MEDIA_PROCESSING_TIMEOUT_SECONDS: env.int(900, 10),
   FFMPEG_PATH: z.string().default('ffmpeg'),
