@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { UsersSubjects } from '@insta/events';
+import { TEST_SERVICE } from '@insta/infra/testing';
 import {
   codeOf,
   createUser,
@@ -51,7 +52,7 @@ describe('accounts the replica has not received yet', () => {
   it('should show a newcomer private or public as the owner says', async () => {
     const viewer = await createUser(h);
     const [secret, open] = [signedUpElsewhere(owner, true), signedUpElsewhere(owner, false)];
-    const res = await h.request(RELATIONS, { v: viewer.id, t: [secret.id, open.id] });
+    const res = await h.request(RELATIONS, { v: viewer.id, t: [secret.id, open.id] }, TEST_SERVICE);
     expect(res.body.data!.relations.map((r: { targetIsPrivate: boolean }) => r.targetIsPrivate)).toEqual([true, false]);
   });
 
@@ -98,7 +99,7 @@ describe('accounts the replica has not received yet', () => {
     const newcomer = signedUpElsewhere(owner, false);
     owner.down = true;
     try {
-      const relations = await h.request(RELATIONS, { v: viewer.id, t: [newcomer.id] });
+      const relations = await h.request(RELATIONS, { v: viewer.id, t: [newcomer.id] }, TEST_SERVICE);
       expect(relations.body.data!.relations[0]).toMatchObject({ targetId: newcomer.id, targetIsPrivate: true });
       const followed = await h.request(FOLLOW, { id: newcomer.id }, viewer.identity);
       expect(followed.body.errors?.[0]?.extensions).toMatchObject({ code: 'SERVICE_UNAVAILABLE' });

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { revokedSessionKey, verifyAccessToken, type Identity } from '@insta/infra';
-import { TEST_SECRETS } from '@insta/infra/testing';
+import { TEST_SECRETS, TEST_SERVICE } from '@insta/infra/testing';
 import { newUser, REFRESH, SIGN_IN, SIGN_UP, startUsersHarness, type UsersHarness } from './harness.ts';
 
 let h: UsersHarness;
@@ -251,16 +251,17 @@ describe('sessionRevocations (internal, for the gateway)', () => {
     const active = await identityOf((await signUp()).payload.accessToken);
     await h.request('mutation { signOut }', {}, signedOut);
 
-    const all = (await h.request(REVOCATIONS, { since: null })).body.data!.sessionRevocations;
+    const all = (await h.request(REVOCATIONS, { since: null }, TEST_SERVICE)).body.data!.sessionRevocations;
     const listed = all.sessions.find((s: { sessionId: string }) => s.sessionId === signedOut.sessionId);
     expect(listed).toBeDefined();
     const lifetime = Date.parse(listed.expiresAt) - Date.parse(listed.revokedAt);
     expect(lifetime).toBe(h.config.ACCESS_TOKEN_TTL_SECONDS * 1000);
     expect(all.sessions.map((s: { sessionId: string }) => s.sessionId)).not.toContain(active.sessionId);
 
-    const since = (await h.request(REVOCATIONS, { since: before.toISOString() })).body.data!.sessionRevocations;
+    const since = (await h.request(REVOCATIONS, { since: before.toISOString() }, TEST_SERVICE)).body.data!
+      .sessionRevocations;
     expect(since.sessions.map((s: { sessionId: string }) => s.sessionId)).toContain(signedOut.sessionId);
-    const after = (await h.request(REVOCATIONS, { since: all.asOf })).body.data!.sessionRevocations;
+    const after = (await h.request(REVOCATIONS, { since: all.asOf }, TEST_SERVICE)).body.data!.sessionRevocations;
     expect(after.sessions.map((s: { sessionId: string }) => s.sessionId)).not.toContain(signedOut.sessionId);
   });
 
@@ -269,7 +270,7 @@ describe('sessionRevocations (internal, for the gateway)', () => {
     await h.request('mutation { signOut }', {}, identity);
     const expired = new Date(Date.now() - h.config.ACCESS_TOKEN_TTL_SECONDS * 1000 - 1_000);
     await h.db.session.update({ where: { id: identity.sessionId }, data: { revokedAt: expired } });
-    const all = (await h.request(REVOCATIONS, { since: null })).body.data!.sessionRevocations;
+    const all = (await h.request(REVOCATIONS, { since: null }, TEST_SERVICE)).body.data!.sessionRevocations;
     expect(all.sessions.map((s: { sessionId: string }) => s.sessionId)).not.toContain(identity.sessionId);
   });
 });
@@ -278,9 +279,13 @@ describe('accountStates (internal, for replicas)', () => {
   it('should answer existence, privacy and version of users, leaving out unknown ids', async () => {
     const { payload } = await signUp();
     const id = payload.user.id as string;
-    const res = await h.request('query($ids: [ID!]!) { accountStates(ids: $ids) { userId isPrivate updatedAt } }', {
-      ids: [id, '00000000-0000-4000-8000-000000000000', 'not-an-id'],
-    });
+    const res = await h.request(
+      'query($ids: [ID!]!) { accountStates(ids: $ids) { userId isPrivate updatedAt } }',
+      {
+        ids: [id, '00000000-0000-4000-8000-000000000000', 'not-an-id'],
+      },
+      TEST_SERVICE,
+    );
     expect(res.body.data!.accountStates).toEqual([{ userId: id, isPrivate: false, updatedAt: expect.any(String) }]);
   });
 });
