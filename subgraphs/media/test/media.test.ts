@@ -500,7 +500,9 @@ describe('the processing worker', () => {
     const { media, etag } = await processingMedia('video/mp4', await shortMp4());
     const shutdown = new AbortController();
     shutdown.abort();
-    const failure = await worker().handle({ ...job(media, etag), lastTry: true, signal: shutdown.signal }).catch((e: unknown) => e);
+    const failure = await worker()
+      .handle({ ...job(media, etag), lastTry: true, signal: shutdown.signal })
+      .catch((e: unknown) => e);
     expect(failure).toMatchObject({ name: 'AbortError' });
     expect(await mediaRow(media.id)).toMatchObject({ status: 'PROCESSING', failureReason: null });
     // The next replica's attempt processes it.
