@@ -14,6 +14,7 @@ import {
   checkReadiness,
   createInternalClient,
   errorFormatter,
+  graphqlMetricsPlugin,
   handleGraphQL,
   httpDrainMs,
   listen,
@@ -40,6 +41,7 @@ import { subgraphPolicy } from './resilience/subgraph-policy.ts';
 import { unavailableStatusPlugin } from './resilience/unavailable-status.ts';
 import { RevocationList, usersRevocationSource, type RevocationSource } from './revocation/revocation-list.ts';
 import { SubgraphDataSource, createUndiciFetcher } from './subgraph-data-source.ts';
+import { startMetricsServer, timedFetcher, type MetricsServer } from './metrics/metrics.ts';
 import { startWebSocketServer, type OperationRequest } from './websocket.ts';
 
 export { loadGatewayConfig, type GatewayConfig } from './config.ts';
@@ -65,6 +67,8 @@ export interface GatewayServer {
   /** Where the web client is served (null when web/dist is not built). */
   webAppUrl: string | null;
   httpServer: Server;
+  /** `GET /metrics` (Prometheus) when METRICS_PORT is set, else null. */
+  metricsUrl: string | null;
   /** GraphQL subscriptions open over websockets and listening for events. */
   openSubscriptions(): number;
   stop(): Promise<void>;
@@ -110,7 +114,7 @@ export async function createGatewayServer(options: GatewayServerOptions): Promis
         if (!target) throw new Error(`No URL for subgraph "${name}"`);
         const policy = subgraphPolicy(config, name, logger);
         subgraphs.set(name, { url: target, policy });
-        dataSource = new SubgraphDataSource(target, fetcher, config.GATEWAY_SIGNING_SECRET, policy);
+        dataSource = new SubgraphDataSource(target, timedFetcher(fetcher, name), config.GATEWAY_SIGNING_SECRET, policy);
       }
       dataSources.set(name, dataSource);
       return dataSource;
@@ -132,6 +136,7 @@ export async function createGatewayServer(options: GatewayServerOptions): Promis
     persistedQueries: edge.persistedQueries,
     formatError,
     plugins: [
+      graphqlMetricsPlugin('gateway'),
       ...edge.plugins,
       unavailableStatusPlugin(),
       ApolloServerPluginDrainHttpServer({ httpServer, stopGracePeriodMillis: httpDrainMs(config.SHUTDOWN_GRACE_MS) }),
@@ -208,13 +213,16 @@ export async function createGatewayServer(options: GatewayServerOptions): Promis
 
   serveRoutes(httpServer, route, logger);
   const { url } = await listen(httpServer, config.HOST, config.PORT);
-  logger.info({ url, explorer: Boolean(explorer), webApp: Boolean(webApp) }, 'gateway ready');
+  const metrics: MetricsServer | null =
+    config.METRICS_PORT === undefined ? null : await startMetricsServer(config.HOST, config.METRICS_PORT, logger);
+  logger.info({ url, explorer: Boolean(explorer), webApp: Boolean(webApp), metrics: metrics?.url }, 'gateway ready');
 
   let stopping: Promise<void> | undefined;
   return {
     url,
     webAppUrl: webApp ? new URL(`${WEB_APP_PREFIX}/`, url).toString() : null,
     httpServer,
+    metricsUrl: metrics?.url ?? null,
     openSubscriptions: () => subscriptions.size,
     // Websockets first (graphql-ws closes each with 1001 Going Away, ending its subscriptions), then Apollo's
     // drain plugin stops accepting, waits for in-flight requests (up to httpDrainMs(SHUTDOWN_GRACE_MS)) and Apollo stops the
@@ -227,6 +235,7 @@ export async function createGatewayServer(options: GatewayServerOptions): Promis
         await apollo.stop();
         await agent.close();
         await usersInternal.close();
+        await metrics?.close();
       })()),
   };
 }

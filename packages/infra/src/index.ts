@@ -24,3 +24,4 @@ export * from './s3rver.ts';
 export * from './outbox.ts';
 export * from './internal-client.ts';
 export * from './resilience.ts';
+export * from './metrics/index.ts';

@@ -13,6 +13,7 @@ import {
   type StreamSpec,
 } from './bus.ts';
 import type { Logger } from '../logger.ts';
+import { eventHandleDuration, eventsHandled } from '../metrics/registry.ts';
 import { consumerSettings, onFailure, type Tries } from './retry.ts';
 
 /** NATS subject matching: `*` matches one token, `>` the rest. */
@@ -225,6 +226,7 @@ export class MemoryEventBus implements EventBus {
       this.deadLetter(spec, message, state, { data: message.json, raw: true, reason: 'unparseable payload' }, delivery);
       return;
     }
+    const timer = eventHandleDuration.startTimer({ durable: spec.durable });
     try {
       await spec.handler({
         subject: message.subject,
@@ -233,8 +235,11 @@ export class MemoryEventBus implements EventBus {
         lastTry: delivery.tries.poison + 1 >= settings.maxDeliver,
         signal,
       });
+      timer();
       state.pending.delete(message.seq);
+      eventsHandled.inc({ durable: spec.durable, outcome: 'acked' });
     } catch (error) {
+      timer();
       // Abandoned by stop(): not a try; stays pending for the next consumer.
       if (signal.aborted) return;
       const outcome = onFailure(error, delivery.tries, settings, Date.now() - message.publishedAt);
@@ -243,6 +248,10 @@ export class MemoryEventBus implements EventBus {
         if (outcome.alert) this.logger.error(log, 'event handler failing transiently for long; retrying');
         else this.logger.warn(log, 'event handler failed; will retry');
         delivery.notBefore = Date.now() + outcome.delayMs;
+        eventsHandled.inc({
+          durable: spec.durable,
+          outcome: outcome.transient ? 'retried_transient' : 'retried_poison',
+        });
         return;
       }
       this.deadLetter(spec, message, state, { data, reason: outcome.reason }, delivery);
@@ -270,6 +279,7 @@ export class MemoryEventBus implements EventBus {
     );
     this.publishJson(deadLetterSubject(spec.stream, spec.durable), JSON.stringify(body), undefined);
     state.pending.delete(message.seq);
+    eventsHandled.inc({ durable: spec.durable, outcome: 'dead_lettered' });
   }
 
   async deadLetters(filter: DeadLetterFilter = {}): Promise<DeadLetter[]> {

@@ -24,6 +24,7 @@ import {
   type EventSubscription,
   type StreamSpec,
 } from './bus.ts';
+import { eventHandleDuration, eventsHandled } from '../metrics/registry.ts';
 import { consumerSettings, onFailure, TryLedger, type ConsumerSettings } from './retry.ts';
 
 export async function connectNats(url: string, name: string): Promise<NatsConnection> {
@@ -162,6 +163,7 @@ export class NatsEventBus implements EventBus {
       () => this.settle(() => msg.working()),
       Math.max(500, Math.floor(settings.ackWaitMs / 3)),
     );
+    const timer = eventHandleDuration.startTimer({ durable: spec.durable });
     try {
       await spec.handler({
         subject,
@@ -171,11 +173,14 @@ export class NatsEventBus implements EventBus {
         signal,
       });
       clearInterval(heartbeat);
+      timer();
       this.settle(() => msg.ack());
+      eventsHandled.inc({ durable: spec.durable, outcome: 'acked' });
       ledger.forget(sequence);
       return;
     } catch (error) {
       clearInterval(heartbeat);
+      timer();
       if (signal.aborted) {
         // Abandoned by stop(): not a try; another consumer starts it over now.
         this.settle(() => msg.nak());
@@ -188,6 +193,10 @@ export class NatsEventBus implements EventBus {
         if (outcome.alert) this.logger.error({ ...log, ageMs }, 'event handler failing transiently for long; retrying');
         else this.logger.warn(log, 'event handler failed; will retry');
         this.settle(() => msg.nak(outcome.delayMs));
+        eventsHandled.inc({
+          durable: spec.durable,
+          outcome: outcome.transient ? 'retried_transient' : 'retried_poison',
+        });
         return;
       }
       await this.deadLetterAndAck(spec, settings, ledger, msg, { subject, data, reason: outcome.reason, tries });
@@ -221,6 +230,7 @@ export class NatsEventBus implements EventBus {
         { msgID: `dlq:${spec.stream}:${spec.durable}:${sequence}` },
       );
       await msg.ackAck();
+      eventsHandled.inc({ durable: spec.durable, outcome: 'dead_lettered' });
       ledger.forget(sequence);
       this.logger.error(
         { subject: letter.subject, durable: spec.durable, reason: letter.reason, tries: letter.tries },
