@@ -52,6 +52,8 @@ export interface RunningSystem {
   gatewayUrl: string;
   /** The reference web client (null when web/dist is not built). */
   webAppUrl: string | null;
+  /** The gateway's `/metrics` when METRICS_PORT is set (the registry is the process's: every service's series). */
+  metricsUrl: string | null;
   subgraphUrls: Record<'USERS_URL' | 'POSTS_URL' | 'FEED_URL' | 'SOCIAL_GRAPH_URL' | 'MEDIA_URL', string>;
   /** Which backing services are real and which embedded. */
   backends: Record<'postgres' | 'redis' | 'nats' | 's3', 'external' | 'embedded'>;
@@ -94,7 +96,8 @@ export async function startSystem({ env: source, logger }: SystemOptions): Promi
     stops.push(() => db.$disconnect());
 
     let kv: KeyValueStore;
-    if (env.REDIS_URL) kv = new RedisKeyValueStore(await connectRedis(env.REDIS_URL, logger), `${config.DEPLOYMENT_PREFIX}:`);
+    if (env.REDIS_URL)
+      kv = new RedisKeyValueStore(await connectRedis(env.REDIS_URL, logger), `${config.DEPLOYMENT_PREFIX}:`);
     else {
       kv = new MemoryKeyValueStore(`${config.DEPLOYMENT_PREFIX}:`);
       backends.redis = 'embedded';
@@ -173,6 +176,7 @@ export async function startSystem({ env: source, logger }: SystemOptions): Promi
     return {
       gatewayUrl: gateway.url,
       webAppUrl: gateway.webAppUrl,
+      metricsUrl: gateway.metricsUrl,
       subgraphUrls: urls,
       backends,
       videoProcessing,

@@ -71,3 +71,4 @@ export async function deleteKeysByPrefix(redisUrl: string, prefix: string): Prom
 }
 export * from './private-servers.ts';
 export * from './tcp-proxy.ts';
+export * from './metrics.ts';
