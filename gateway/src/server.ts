@@ -18,8 +18,11 @@ import {
   handleGraphQL,
   httpDrainMs,
   listen,
+  REQUEST_ID_HEADER,
+  requestIdOf,
   sendJson,
   serveRoutes,
+  withLogContext,
   type CallPolicy,
   type EventBus,
   type Identity,
@@ -192,10 +195,15 @@ export async function createGatewayServer(options: GatewayServerOptions): Promis
     if (explorer?.handle(req, res, path)) return;
     if (webApp?.handle(req, res, path)) return;
     if (path === '/graphql') {
-      await handleGraphQL(apollo, req, res, async () => ({
-        identity: await authenticate(req.headers, config.JWT_SECRET, isRevoked),
-        ...edge.clientContext(req),
-      }));
+      // Only a well-formed id from the client is kept; it reaches the subgraphs with the forwarded headers.
+      const requestId = (req.headers[REQUEST_ID_HEADER] = requestIdOf(req.headers));
+      res.setHeader(REQUEST_ID_HEADER, requestId);
+      await withLogContext({ request_id: requestId }, () =>
+        handleGraphQL(apollo, req, res, async () => ({
+          identity: await authenticate(req.headers, config.JWT_SECRET, isRevoked),
+          ...edge.clientContext(req),
+        })),
+      );
       return;
     }
     if (path === '/healthz') return sendJson(res, 200, { status: 'ok' });

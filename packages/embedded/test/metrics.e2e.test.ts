@@ -123,6 +123,18 @@ describe('Prometheus metrics of a running system (gateway and subgraphs, real Po
     );
   });
 
+  it('should echo a well-formed client request id and replace a malformed one', async () => {
+    const send = (id: string) =>
+      fetch(system.gatewayUrl, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-request-id': id },
+        body: JSON.stringify({ query: '{ __typename }' }),
+      });
+    expect((await send('client-42.a_b')).headers.get('x-request-id')).toBe('client-42.a_b');
+    const replaced = (await send('not ok; <script>')).headers.get('x-request-id');
+    expect(replaced).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
   it('should count errors by extensions.code', async () => {
     const before = await scrape();
     const res = await postGraphQL(system.gatewayUrl, 'mutation Nope { likePost(postId: "x") { id } }');

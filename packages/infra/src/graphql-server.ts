@@ -12,6 +12,7 @@ import { IDENTITY_HEADER, verifyIdentity, type Identity } from './identity.ts';
 import type { Logger } from './logger.ts';
 import { DEFAULT_SHUTDOWN_GRACE_MS, httpDrainMs } from './shutdown.ts';
 import { graphqlMetricsPlugin, serveMetrics } from './metrics/index.ts';
+import { REQUEST_ID_HEADER, requestIdOf, withLogContext } from './log-context.ts';
 
 export type ReadinessChecks = Record<string, () => Promise<void>>;
 
@@ -162,7 +163,11 @@ export async function startSubgraphServer<TContext extends BaseContext>(
         errors: [{ message: `Unauthorized: ${verified.reason}`, extensions: { code: 'UNAUTHENTICATED' } }],
       });
     }
-    await handleGraphQL(apollo, req, res, async () => options.context({ identity: verified.identity, req }));
+    const requestId = requestIdOf(req.headers);
+    res.setHeader(REQUEST_ID_HEADER, requestId);
+    await withLogContext({ request_id: requestId }, () =>
+      handleGraphQL(apollo, req, res, async () => options.context({ identity: verified.identity, req })),
+    );
   };
 
   serveRoutes(httpServer, route, logger);

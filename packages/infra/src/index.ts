@@ -5,6 +5,7 @@ export * from './graphql-server.ts';
 export * from './http.ts';
 export * from './identity.ts';
 export * from './logger.ts';
+export * from './log-context.ts';
 export * from './pagination.ts';
 export * from './shutdown.ts';
 export * from './storage.ts';
