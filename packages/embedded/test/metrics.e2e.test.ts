@@ -118,6 +118,11 @@ describe('Prometheus metrics of a running system (gateway and subgraphs, real Po
           1,
         );
         expect(metricValue(after, 'breaker_state', { dependency: 'posts' })).toBe(0);
+        expect(
+          grew(before, after, 'graphql_responses_total', { service: 'gateway', status: '200' }),
+        ).toBeGreaterThanOrEqual(2);
+        const backlog = after.filter((s) => s.name === 'event_consumer_pending' && s.labels.durable === 'feed-fanout');
+        expect(backlog.map((s) => s.labels.state).sort()).toEqual(['ack_pending', 'pending']);
       },
       { timeout: 10_000 },
     );

@@ -24,7 +24,7 @@ import {
   type EventSubscription,
   type StreamSpec,
 } from './bus.ts';
-import { eventHandleDuration, eventsHandled } from '../metrics/registry.ts';
+import { addConsumerPendingSource, eventHandleDuration, eventsHandled } from '../metrics/registry.ts';
 import { consumerSettings, onFailure, TryLedger, type ConsumerSettings } from './retry.ts';
 
 export async function connectNats(url: string, name: string): Promise<NatsConnection> {
@@ -104,6 +104,10 @@ export class NatsEventBus implements EventBus {
     const consumer = await this.js.consumers.get(stream, spec.durable);
     const messages = await consumer.consume({ max_messages: settings.prefetch });
     const ledger = new TryLedger();
+    const stopReporting = addConsumerPendingSource(spec.durable, async () => {
+      const info = await jsm.consumers.info(stream, spec.durable);
+      return { pending: info.num_pending, ackPending: info.num_ack_pending };
+    });
     let stopping = false;
     let current: AbortController | null = null;
     const done = (async () => {
@@ -126,6 +130,7 @@ export class NatsEventBus implements EventBus {
     return {
       stop: async () => {
         stopping = true;
+        stopReporting();
         if (spec.abandonOnStop) current?.abort();
         messages.stop();
         await done;

@@ -1,5 +1,5 @@
 import type { ApolloServerPlugin, BaseContext } from '@apollo/server';
-import { graphqlErrors, graphqlRequestDuration } from './registry.ts';
+import { graphqlErrors, graphqlRequestDuration, graphqlResponses } from './registry.ts';
 
 /** Operation names become labels at most this many per process; later new names are counted as "other". */
 export const MAX_OPERATION_LABELS = 200;
@@ -74,6 +74,7 @@ export function graphqlMetricsPlugin<TContext extends BaseContext>(
         },
         async willSendResponse({ response }) {
           end({ operation, type });
+          graphqlResponses.inc({ service, status: String(response.http.status ?? 200) });
           const errors = response.body.kind === 'single' ? response.body.singleResult.errors : undefined;
           for (const error of errors ?? [])
             graphqlErrors.inc({ service, code: errorCodeLabel(error.extensions?.code) });

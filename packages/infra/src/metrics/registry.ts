@@ -29,6 +29,13 @@ export const graphqlRequestDuration = new Histogram({
   registers,
 });
 
+export const graphqlResponses = new Counter({
+  name: 'graphql_responses_total',
+  help: 'GraphQL HTTP responses by service and status code (503: a dependency down, 5xx in general: alert)',
+  labelNames: ['service', 'status'] as const,
+  registers,
+});
+
 export const graphqlErrors = new Counter({
   name: 'graphql_errors_total',
   help: 'Errors in GraphQL responses by service and extensions.code (unknown codes are "other")',
@@ -151,6 +158,39 @@ function collectedGauge(name: string, help: string, labelNames: string[]) {
     sources.add(source);
     return () => void sources.delete(source);
   };
+}
+
+/**
+ * Messages of a durable not yet delivered (`pending`) or delivered and not yet acknowledged (`ack_pending`), as
+ * the server counts them (one value per durable, whichever replica reports it). Read when scraped.
+ */
+type PendingSource = () => Promise<{ pending: number; ackPending: number }>;
+const pendingSources = new Map<string, PendingSource>();
+new Gauge({
+  name: 'event_consumer_pending',
+  help: 'JetStream messages of a durable waiting to be delivered (state="pending") or acknowledged (state="ack_pending")',
+  labelNames: ['durable', 'state'],
+  registers,
+  async collect() {
+    this.reset();
+    await Promise.all(
+      [...pendingSources].map(async ([durable, source]) => {
+        try {
+          const { pending, ackPending } = await source();
+          this.set({ durable, state: 'pending' }, pending);
+          this.set({ durable, state: 'ack_pending' }, ackPending);
+        } catch {
+          // NATS unreachable: no sample (absent() alerts on it); /readyz says why.
+        }
+      }),
+    );
+  },
+});
+
+/** Reports a durable's backlog while its consumer runs; the returned function stops it. */
+export function addConsumerPendingSource(durable: string, source: PendingSource) {
+  pendingSources.set(durable, source);
+  return () => void (pendingSources.get(durable) === source && pendingSources.delete(durable));
 }
 
 /** 0 closed, 1 half-open, 2 open; the highest of the breakers of one dependency in this process. */
