@@ -23,6 +23,7 @@ import {
   sendJson,
   serveRoutes,
   withLogContext,
+  withServerSpan,
   type CallPolicy,
   type EventBus,
   type Identity,
@@ -198,11 +199,13 @@ export async function createGatewayServer(options: GatewayServerOptions): Promis
       // Only a well-formed id from the client is kept; it reaches the subgraphs with the forwarded headers.
       const requestId = (req.headers[REQUEST_ID_HEADER] = requestIdOf(req.headers));
       res.setHeader(REQUEST_ID_HEADER, requestId);
-      await withLogContext({ request_id: requestId }, () =>
-        handleGraphQL(apollo, req, res, async () => ({
-          identity: await authenticate(req.headers, config.JWT_SECRET, isRevoked),
-          ...edge.clientContext(req),
-        })),
+      await withServerSpan('gateway POST /graphql', req.headers, { service: 'gateway' }, () =>
+        withLogContext({ request_id: requestId }, () =>
+          handleGraphQL(apollo, req, res, async () => ({
+            identity: await authenticate(req.headers, config.JWT_SECRET, isRevoked),
+            ...edge.clientContext(req),
+          })),
+        ),
       );
       return;
     }

@@ -1,22 +1,44 @@
 import { createServer } from 'node:http';
 import type { RemoteGraphQLDataSource } from '@apollo/gateway';
-import { listen, sendJson, serveMetrics, serveRoutes, subgraphFetchDuration, type Logger } from '@insta/infra';
+import {
+  listen,
+  sendJson,
+  serveMetrics,
+  serveRoutes,
+  subgraphFetchDuration,
+  withClientSpan,
+  type Logger,
+} from '@insta/infra';
 
 type Fetcher = RemoteGraphQLDataSource['fetcher'];
 
-/** The duration of every fetch from one subgraph (all attempts, as the query plan waits for it), by outcome. */
+/**
+ * The duration of every fetch from one subgraph (all attempts, as the query plan waits for it), by outcome, and
+ * its client span, whose `traceparent` the subgraph receives.
+ */
 export function timedFetcher(fetcher: Fetcher, subgraph: string): Fetcher {
-  return async (url, init) => {
-    const end = subgraphFetchDuration.startTimer({ subgraph });
-    try {
-      const response = await fetcher(url, init);
-      end({ outcome: response.status >= 500 ? 'error' : 'ok' });
-      return response;
-    } catch (error) {
-      end({ outcome: 'error' });
-      throw error;
-    }
-  };
+  return (url, init = {}) =>
+    withClientSpan(`fetch ${subgraph}`, { subgraph }, async (trace) => {
+      const end = subgraphFetchDuration.startTimer({ subgraph });
+      try {
+        const response = await fetcher(url, { ...init, headers: withHeaders(init.headers, trace) });
+        end({ outcome: response.status >= 500 ? 'error' : 'ok' });
+        return response;
+      } catch (error) {
+        end({ outcome: 'error' });
+        throw error;
+      }
+    });
+}
+
+type FetcherHeaders = NonNullable<Parameters<Fetcher>[1]>['headers'];
+
+/** Apollo hands the fetcher a Headers object (its typings say a record): add to whichever it is. */
+function withHeaders(headers: FetcherHeaders, extra: Record<string, string>): FetcherHeaders {
+  const target = headers as unknown as { set?: (name: string, value: string) => void } | undefined;
+  if (typeof target?.set !== 'function') return { ...headers, ...extra };
+  for (const [name, value] of Object.entries(extra)) target.set(name, value);
+  return headers;
 }
 
 export interface MetricsServer {

@@ -5,6 +5,8 @@ import type { DocumentNode, ExecutionResult, FieldNode, GraphQLField, GraphQLErr
 import {
   ErrorCode,
   addSubscriptionSource,
+  eventTraceparent,
+  withEventSpan,
   secondsSince,
   subscriptionDeliveryLatency,
   type EventBus,
@@ -222,7 +224,11 @@ export class SubscriptionService {
           return;
         }
         group.pending++;
-        group.chain = group.chain.then(() => this.deliver(group, prepared, variables, identity, event));
+        group.chain = group.chain.then(() =>
+          withEventSpan(`deliver ${prepared.fieldName}`, eventTraceparent(event), { field: prepared.fieldName }, () =>
+            this.deliver(group, prepared, variables, identity, event),
+          ),
+        );
       })
       .then((stopListening) => {
         group.stopListening = stopListening;

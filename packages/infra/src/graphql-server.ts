@@ -13,6 +13,7 @@ import type { Logger } from './logger.ts';
 import { DEFAULT_SHUTDOWN_GRACE_MS, httpDrainMs } from './shutdown.ts';
 import { graphqlMetricsPlugin, serveMetrics } from './metrics/index.ts';
 import { REQUEST_ID_HEADER, requestIdOf, withLogContext } from './log-context.ts';
+import { withServerSpan } from './tracing/tracing.ts';
 
 export type ReadinessChecks = Record<string, () => Promise<void>>;
 
@@ -165,8 +166,10 @@ export async function startSubgraphServer<TContext extends BaseContext>(
     }
     const requestId = requestIdOf(req.headers);
     res.setHeader(REQUEST_ID_HEADER, requestId);
-    await withLogContext({ request_id: requestId }, () =>
-      handleGraphQL(apollo, req, res, async () => options.context({ identity: verified.identity, req })),
+    await withServerSpan(`${options.name} POST /graphql`, req.headers, { service: options.name }, () =>
+      withLogContext({ request_id: requestId }, () =>
+        handleGraphQL(apollo, req, res, async () => options.context({ identity: verified.identity, req })),
+      ),
     );
   };
 

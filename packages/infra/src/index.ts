@@ -26,3 +26,4 @@ export * from './outbox.ts';
 export * from './internal-client.ts';
 export * from './resilience.ts';
 export * from './metrics/index.ts';
+export * from './tracing/tracing.ts';

@@ -1,6 +1,7 @@
 import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { createLogger, requestIdOf, withLogContext } from '../src/index.ts';
+import { createLogger, requestIdOf, withLogContext, withServerSpan } from '../src/index.ts';
+import { startInMemoryTracing } from '../src/testing/index.ts';
 
 function capture() {
   const stream = new PassThrough();
@@ -43,5 +44,19 @@ describe('logs', () => {
       expect(requestIdOf({ 'x-request-id': bad })).toMatch(uuid);
     }
     expect(requestIdOf({})).toMatch(uuid);
+  });
+
+  it('should put the trace id of the active span on every line', async () => {
+    const tracing = startInMemoryTracing();
+    try {
+      const out = capture();
+      const logger = createLogger('log-test', 'info', 'json', out.stream);
+      await withServerSpan('request', {}, {}, async () => logger.info('traced'));
+      const line = JSON.parse(out.text()) as Record<string, unknown>;
+      const [span] = tracing.spans();
+      expect(line).toMatchObject({ msg: 'traced', trace_id: span!.traceId, span_id: span!.spanId });
+    } finally {
+      await tracing.stop();
+    }
   });
 });

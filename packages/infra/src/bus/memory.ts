@@ -14,6 +14,7 @@ import {
 } from './bus.ts';
 import type { Logger } from '../logger.ts';
 import { eventHandleDuration, eventsHandled } from '../metrics/registry.ts';
+import { eventTraceparent, withEventSpan } from '../tracing/tracing.ts';
 import { consumerSettings, onFailure, type Tries } from './retry.ts';
 
 /** NATS subject matching: `*` matches one token, `>` the rest. */
@@ -228,13 +229,16 @@ export class MemoryEventBus implements EventBus {
     }
     const timer = eventHandleDuration.startTimer({ durable: spec.durable });
     try {
-      await spec.handler({
-        subject: message.subject,
-        data,
-        deliveryCount: delivery.count,
-        lastTry: delivery.tries.poison + 1 >= settings.maxDeliver,
-        signal,
-      });
+      const attributes = { durable: spec.durable, subject: message.subject };
+      await withEventSpan(`consume ${spec.durable}`, eventTraceparent(data), attributes, () =>
+        spec.handler({
+          subject: message.subject,
+          data,
+          deliveryCount: delivery.count,
+          lastTry: delivery.tries.poison + 1 >= settings.maxDeliver,
+          signal,
+        }),
+      );
       timer();
       state.pending.delete(message.seq);
       eventsHandled.inc({ durable: spec.durable, outcome: 'acked' });

@@ -25,6 +25,7 @@ import {
   type StreamSpec,
 } from './bus.ts';
 import { addConsumerPendingSource, eventHandleDuration, eventsHandled } from '../metrics/registry.ts';
+import { eventTraceparent, withEventSpan } from '../tracing/tracing.ts';
 import { consumerSettings, onFailure, TryLedger, type ConsumerSettings } from './retry.ts';
 
 export async function connectNats(url: string, name: string): Promise<NatsConnection> {
@@ -170,13 +171,15 @@ export class NatsEventBus implements EventBus {
     );
     const timer = eventHandleDuration.startTimer({ durable: spec.durable });
     try {
-      await spec.handler({
-        subject,
-        data,
-        deliveryCount: msg.info.deliveryCount,
-        lastTry: tries.poison + 1 >= settings.maxDeliver,
-        signal,
-      });
+      await withEventSpan(`consume ${spec.durable}`, eventTraceparent(data), { durable: spec.durable, subject }, () =>
+        spec.handler({
+          subject,
+          data,
+          deliveryCount: msg.info.deliveryCount,
+          lastTry: tries.poison + 1 >= settings.maxDeliver,
+          signal,
+        }),
+      );
       clearInterval(heartbeat);
       timer();
       this.settle(() => msg.ack());
