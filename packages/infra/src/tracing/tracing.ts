@@ -69,7 +69,7 @@ export function installTracing(service: string, processors: SpanProcessor[], rat
 /** Tracing as the environment says: OTLP/HTTP to OTEL_EXPORTER_OTLP_ENDPOINT, or off (null). */
 export function startTracing(service: string, env: TracingEnv = process.env): Tracing | null {
   if (!env.OTEL_EXPORTER_OTLP_ENDPOINT) return null;
-  const ratio = env.OTEL_TRACES_SAMPLER_ARG === undefined ? 1 : Number(env.OTEL_TRACES_SAMPLER_ARG);
+  const ratio = env.OTEL_TRACES_SAMPLER_ARG ? Number(env.OTEL_TRACES_SAMPLER_ARG) : 1;
   if (!(ratio >= 0 && ratio <= 1)) throw new Error('OTEL_TRACES_SAMPLER_ARG must be a number from 0 to 1');
   // The exporter reads OTEL_EXPORTER_OTLP_ENDPOINT (and _HEADERS) itself and posts to <endpoint>/v1/traces.
   return installTracing(env.OTEL_SERVICE_NAME ?? service, [new BatchSpanProcessor(new OTLPTraceExporter())], ratio);
