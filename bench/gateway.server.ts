@@ -9,7 +9,14 @@ import { ApolloServer } from '@apollo/server';
 import { startStandaloneServer } from '@apollo/server/standalone';
 import { createPrismaClient } from '@insta/db';
 import { createGatewayServer, loadGatewayConfig } from '@insta/gateway';
-import { connectRedis, IDENTITY_HEADER, MemoryEventBus, RedisKeyValueStore, signIdentity } from '@insta/infra';
+import {
+  connectRedis,
+  IDENTITY_HEADER,
+  MemoryEventBus,
+  RedisKeyValueStore,
+  signIdentity,
+  startTracing,
+} from '@insta/infra';
 import { silentLogger, TEST_SECRETS, testServices, uniquePrefix } from '@insta/infra/testing';
 import { loadUsersConfig, startUsersSubgraph } from '@insta/users';
 
@@ -27,6 +34,8 @@ if (!databaseUrl || !process.send) throw new Error('gateway.server.ts runs as a 
 // One load generator on one address is exactly what rate limits refuse; this bench measures the gateway's overhead.
 const env = { ...TEST_SECRETS, NODE_ENV: 'production', LOG_LEVEL: 'silent', PORT: '0', RATE_LIMITS: 'false' };
 
+// Off unless the parent sets OTEL_EXPORTER_OTLP_ENDPOINT (observability.bench.ts).
+const tracing = startTracing('bench');
 const db = createPrismaClient({ url: databaseUrl, poolSize: 10 });
 const kv = new RedisKeyValueStore(await connectRedis(testServices.redisUrl), uniquePrefix('bench:'));
 const bus = new MemoryEventBus(uniquePrefix('bench'), silentLogger);
@@ -72,6 +81,7 @@ async function stop() {
   await bus.close();
   await kv.close();
   await db.$disconnect();
+  await tracing?.shutdown();
   process.exit(0);
 }
 process.on('message', (message) => {
