@@ -1,4 +1,5 @@
 import type { ApolloServerPlugin, BaseContext } from '@apollo/server';
+import { ErrorCode } from '../errors.ts';
 import { graphqlErrors, graphqlRequestDuration, graphqlResponses } from './registry.ts';
 
 /** Operation names become labels at most this many per process; later new names are counted as "other". */
@@ -26,25 +27,16 @@ export class OperationLabels {
   }
 }
 
-/** Error codes that become labels; any other code (or none) is "other". */
-const KNOWN_CODES = new Set([
-  'UNAUTHENTICATED',
-  'FORBIDDEN',
-  'BAD_USER_INPUT',
-  'NOT_FOUND',
-  'CONFLICT',
-  'RATE_LIMITED',
-  'SERVICE_UNAVAILABLE',
+/** Error codes that become labels (ours, Apollo Server's, the gateway's); any other code (or none) is "other". */
+const KNOWN_CODES = new Set<string>([
+  ...Object.values(ErrorCode),
   'INTERNAL_SERVER_ERROR',
   'GRAPHQL_PARSE_FAILED',
   'GRAPHQL_VALIDATION_FAILED',
   'BAD_REQUEST',
-  'OPERATION_LIMIT_EXCEEDED',
   'PERSISTED_QUERY_NOT_FOUND',
-  'PERSISTED_QUERY_NOT_IN_LIST',
   'PERSISTED_QUERY_NOT_SUPPORTED',
   'OPERATION_RESOLUTION_FAILURE',
-  'VIDEO_PROCESSING_UNAVAILABLE',
   'SUBSCRIPTION_QUEUE_OVERFLOW',
 ]);
 
