@@ -121,6 +121,9 @@ describe('Prometheus metrics of a running system (gateway and subgraphs, real Po
         expect(
           grew(before, after, 'graphql_responses_total', { service: 'gateway', status: '200' }),
         ).toBeGreaterThanOrEqual(2);
+        expect(grew(before, after, 'redis_command_duration_seconds_count', { command: 'eval' })).toBeGreaterThanOrEqual(
+          1,
+        );
         const backlog = after.filter((s) => s.name === 'event_consumer_pending' && s.labels.durable === 'feed-fanout');
         expect(backlog.map((s) => s.labels.state).sort()).toEqual(['ack_pending', 'pending']);
       },

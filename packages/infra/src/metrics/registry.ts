@@ -138,6 +138,14 @@ export const rateLimitRejections = new Counter({
   registers,
 });
 
+export const redisCommandDuration = new Histogram({
+  name: 'redis_command_duration_seconds',
+  help: 'Redis commands of the KV store, from sent to reply, by command (get, set, eval, zrange, ...)',
+  labelNames: ['command'] as const,
+  buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1],
+  registers,
+});
+
 /** Gauges read when scraped: each source is asked for its current values (breakers, open subscriptions). */
 type GaugeSource = () => Iterable<[labels: Record<string, string>, value: number]>;
 
