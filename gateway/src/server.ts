@@ -17,13 +17,10 @@ import {
   graphqlMetricsPlugin,
   handleGraphQL,
   httpDrainMs,
+  inRequestScope,
   listen,
-  REQUEST_ID_HEADER,
-  requestIdOf,
   sendJson,
   serveRoutes,
-  withLogContext,
-  withServerSpan,
   type CallPolicy,
   type EventBus,
   type Identity,
@@ -196,16 +193,12 @@ export async function createGatewayServer(options: GatewayServerOptions): Promis
     if (explorer?.handle(req, res, path)) return;
     if (webApp?.handle(req, res, path)) return;
     if (path === '/graphql') {
-      // Only a well-formed id from the client is kept; it reaches the subgraphs with the forwarded headers.
-      const requestId = (req.headers[REQUEST_ID_HEADER] = requestIdOf(req.headers));
-      res.setHeader(REQUEST_ID_HEADER, requestId);
-      await withServerSpan('gateway POST /graphql', req.headers, { service: 'gateway' }, () =>
-        withLogContext({ request_id: requestId }, () =>
-          handleGraphQL(apollo, req, res, async () => ({
-            identity: await authenticate(req.headers, config.JWT_SECRET, isRevoked),
-            ...edge.clientContext(req),
-          })),
-        ),
+      // The request id (sanitised) reaches the subgraphs with the forwarded headers.
+      await inRequestScope('gateway', req, res, () =>
+        handleGraphQL(apollo, req, res, async () => ({
+          identity: await authenticate(req.headers, config.JWT_SECRET, isRevoked),
+          ...edge.clientContext(req),
+        })),
       );
       return;
     }

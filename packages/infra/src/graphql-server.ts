@@ -12,8 +12,7 @@ import { IDENTITY_HEADER, verifyIdentity, type Identity } from './identity.ts';
 import type { Logger } from './logger.ts';
 import { DEFAULT_SHUTDOWN_GRACE_MS, httpDrainMs } from './shutdown.ts';
 import { graphqlMetricsPlugin, serveMetrics } from './metrics/index.ts';
-import { REQUEST_ID_HEADER, requestIdOf, withLogContext } from './log-context.ts';
-import { withServerSpan } from './tracing/tracing.ts';
+import { inRequestScope } from './request-scope.ts';
 
 export type ReadinessChecks = Record<string, () => Promise<void>>;
 
@@ -164,12 +163,8 @@ export async function startSubgraphServer<TContext extends BaseContext>(
         errors: [{ message: `Unauthorized: ${verified.reason}`, extensions: { code: 'UNAUTHENTICATED' } }],
       });
     }
-    const requestId = requestIdOf(req.headers);
-    res.setHeader(REQUEST_ID_HEADER, requestId);
-    await withServerSpan(`${options.name} POST /graphql`, req.headers, { service: options.name }, () =>
-      withLogContext({ request_id: requestId }, () =>
-        handleGraphQL(apollo, req, res, async () => options.context({ identity: verified.identity, req })),
-      ),
+    await inRequestScope(options.name, req, res, () =>
+      handleGraphQL(apollo, req, res, async () => options.context({ identity: verified.identity, req })),
     );
   };
 

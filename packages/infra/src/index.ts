@@ -6,6 +6,7 @@ export * from './http.ts';
 export * from './identity.ts';
 export * from './logger.ts';
 export * from './log-context.ts';
+export * from './request-scope.ts';
 export * from './pagination.ts';
 export * from './shutdown.ts';
 export * from './storage.ts';
