@@ -10,7 +10,7 @@ import { startStandaloneServer } from '@apollo/server/standalone';
 import { createPrismaClient } from '@insta/db';
 import { createGatewayServer, loadGatewayConfig } from '@insta/gateway';
 import { signingFetcher } from '../gateway/src/subgraph-data-source.ts';
-import { connectRedis, MemoryEventBus, RedisKeyValueStore } from '@insta/infra';
+import { connectRedis, MemoryEventBus, RedisKeyValueStore, startTracing } from '@insta/infra';
 import { silentLogger, TEST_SECRETS, testServices, uniquePrefix } from '@insta/infra/testing';
 import { loadUsersConfig, startUsersSubgraph } from '@insta/users';
 
@@ -28,6 +28,8 @@ if (!databaseUrl || !process.send) throw new Error('gateway.server.ts runs as a 
 // One load generator on one address is exactly what rate limits refuse; this bench measures the gateway's overhead.
 const env = { ...TEST_SECRETS, NODE_ENV: 'production', LOG_LEVEL: 'silent', PORT: '0', RATE_LIMITS: 'false' };
 
+// Off unless the parent sets OTEL_EXPORTER_OTLP_ENDPOINT (observability.bench.ts).
+const tracing = startTracing('bench');
 const db = createPrismaClient({ url: databaseUrl, poolSize: 10 });
 const kv = new RedisKeyValueStore(await connectRedis(testServices.redisUrl), uniquePrefix('bench:'));
 const bus = new MemoryEventBus(uniquePrefix('bench'), silentLogger);
@@ -80,6 +82,7 @@ async function stop() {
   await bus.close();
   await kv.close();
   await db.$disconnect();
+  await tracing?.shutdown();
   process.exit(0);
 }
 process.on('message', (message) => {

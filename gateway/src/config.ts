@@ -24,6 +24,8 @@ export const gatewayEnvSchema = z.object({
   LOG_LEVEL: env.logLevel(),
   HOST: z.string().default('127.0.0.1'),
   PORT: env.port(4000),
+  /** Prometheus `GET /metrics` on a listener of its own (HOST, this port); unset: not served (ADR 14). */
+  METRICS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
   USERS_URL: subgraphUrl(4001),
   POSTS_URL: subgraphUrl(4002),
   FEED_URL: subgraphUrl(4003),

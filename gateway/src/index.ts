@@ -8,6 +8,7 @@ import {
   loadConfig,
   onShutdown,
   runMain,
+  startTracing,
 } from '@insta/infra';
 import { createGatewayServer, loadGatewayConfig } from './server.ts';
 
@@ -17,6 +18,7 @@ runMain(async () => {
     connectionsEnvSchema.pick({ REDIS_URL: true, NATS_URL: true, DEPLOYMENT_PREFIX: true }),
   );
   const logger = createLogger('gateway', config.LOG_LEVEL);
+  const tracing = startTracing('gateway');
   const kv = new RedisKeyValueStore(await connectRedis(REDIS_URL, logger), `${DEPLOYMENT_PREFIX}:`);
   const bus = new NatsEventBus(await connectNats(NATS_URL, 'gateway'), DEPLOYMENT_PREFIX, logger);
   const server = await createGatewayServer({ config, kv, bus, logger });
@@ -24,5 +26,6 @@ runMain(async () => {
     await server.stop();
     await bus.close();
     await kv.close();
+    await tracing?.shutdown();
   });
 });

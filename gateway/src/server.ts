@@ -14,8 +14,10 @@ import {
   checkReadiness,
   createInternalClient,
   errorFormatter,
+  graphqlMetricsPlugin,
   handleGraphQL,
   httpDrainMs,
+  inRequestScope,
   listen,
   sendJson,
   serveRoutes,
@@ -40,6 +42,7 @@ import { subgraphPolicy } from './resilience/subgraph-policy.ts';
 import { unavailableStatusPlugin } from './resilience/unavailable-status.ts';
 import { RevocationList, usersRevocationSource, type RevocationSource } from './revocation/revocation-list.ts';
 import { SubgraphDataSource, createUndiciFetcher } from './subgraph-data-source.ts';
+import { startMetricsServer, timedFetcher, type MetricsServer } from './metrics/metrics.ts';
 import { startWebSocketServer, type OperationRequest } from './websocket.ts';
 
 export { loadGatewayConfig, type GatewayConfig } from './config.ts';
@@ -65,6 +68,8 @@ export interface GatewayServer {
   /** Where the web client is served (null when web/dist is not built). */
   webAppUrl: string | null;
   httpServer: Server;
+  /** `GET /metrics` (Prometheus) when METRICS_PORT is set, else null. */
+  metricsUrl: string | null;
   /** GraphQL subscriptions open over websockets and listening for events. */
   openSubscriptions(): number;
   stop(): Promise<void>;
@@ -111,7 +116,13 @@ export async function createGatewayServer(options: GatewayServerOptions): Promis
         if (!target) throw new Error(`No URL for subgraph "${name}"`);
         const policy = subgraphPolicy(config, name, logger);
         subgraphs.set(name, { url: target, policy });
-        dataSource = new SubgraphDataSource(name, target, fetcher, config.GATEWAY_SIGNING_SECRET, policy);
+        dataSource = new SubgraphDataSource(
+          name,
+          target,
+          timedFetcher(fetcher, name),
+          config.GATEWAY_SIGNING_SECRET,
+          policy,
+        );
       }
       dataSources.set(name, dataSource);
       return dataSource;
@@ -133,6 +144,7 @@ export async function createGatewayServer(options: GatewayServerOptions): Promis
     persistedQueries: edge.persistedQueries,
     formatError,
     plugins: [
+      graphqlMetricsPlugin('gateway'),
       ...edge.plugins,
       unavailableStatusPlugin(),
       ApolloServerPluginDrainHttpServer({ httpServer, stopGracePeriodMillis: httpDrainMs(config.SHUTDOWN_GRACE_MS) }),
@@ -188,10 +200,13 @@ export async function createGatewayServer(options: GatewayServerOptions): Promis
     if (explorer?.handle(req, res, path)) return;
     if (webApp?.handle(req, res, path)) return;
     if (path === '/graphql') {
-      await handleGraphQL(apollo, req, res, async () => ({
-        identity: await authenticate(req.headers, config.JWT_SECRET, isRevoked),
-        ...edge.clientContext(req),
-      }));
+      // The request id (sanitised) reaches the subgraphs with the forwarded headers.
+      await inRequestScope('gateway', req, res, () =>
+        handleGraphQL(apollo, req, res, async () => ({
+          identity: await authenticate(req.headers, config.JWT_SECRET, isRevoked),
+          ...edge.clientContext(req),
+        })),
+      );
       return;
     }
     if (path === '/healthz') return sendJson(res, 200, { status: 'ok' });
@@ -209,13 +224,16 @@ export async function createGatewayServer(options: GatewayServerOptions): Promis
 
   serveRoutes(httpServer, route, logger);
   const { url } = await listen(httpServer, config.HOST, config.PORT);
-  logger.info({ url, explorer: Boolean(explorer), webApp: Boolean(webApp) }, 'gateway ready');
+  const metrics: MetricsServer | null =
+    config.METRICS_PORT === undefined ? null : await startMetricsServer(config.HOST, config.METRICS_PORT, logger);
+  logger.info({ url, explorer: Boolean(explorer), webApp: Boolean(webApp), metrics: metrics?.url }, 'gateway ready');
 
   let stopping: Promise<void> | undefined;
   return {
     url,
     webAppUrl: webApp ? new URL(`${WEB_APP_PREFIX}/`, url).toString() : null,
     httpServer,
+    metricsUrl: metrics?.url ?? null,
     openSubscriptions: () => subscriptions.size,
     // Websockets first (graphql-ws closes each with 1001 Going Away, ending its subscriptions), then Apollo's
     // drain plugin stops accepting, waits for in-flight requests (up to httpDrainMs(SHUTDOWN_GRACE_MS)) and Apollo stops the
@@ -228,6 +246,7 @@ export async function createGatewayServer(options: GatewayServerOptions): Promis
         await apollo.stop();
         await agent.close();
         await usersInternal.close();
+        await metrics?.close();
       })()),
   };
 }

@@ -9,7 +9,7 @@ import type {
   GraphQLError,
   GraphQLFormattedError,
 } from 'graphql';
-import { ErrorCode, type Identity } from '@insta/infra';
+import { ErrorCode, websocketConnections, type Identity } from '@insta/infra';
 import { authenticate } from './auth.ts';
 import type { GatewayConfig } from './config.ts';
 import type { ClientInfo } from './context.ts';
@@ -124,6 +124,7 @@ export function startWebSocketServer(options: WebSocketServerOptions) {
         }
         try {
           ctx.extra.identity = await authenticate({ authorization }, config.JWT_SECRET, options.isRevoked);
+          websocketConnections.inc();
           return true;
         } catch (error) {
           const code = (error as ErrorLike).extensions?.code;
@@ -137,6 +138,8 @@ export function startWebSocketServer(options: WebSocketServerOptions) {
           return false;
         }
       },
+      // Called once for every socket whose onConnect accepted it.
+      onDisconnect: () => void websocketConnections.dec(),
       onSubscribe: async (ctx, _id, payload) => {
         const identity = ctx.extra.identity ?? null;
         const client = ctx.extra.client ?? options.guard.client(ctx.extra.request);

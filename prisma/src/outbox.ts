@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { context, propagation } from '@opentelemetry/api';
 import type { Prisma, PrismaClient } from '../generated/prisma/client';
 
 /** The outbox tables, one per subgraph schema (see schema.prisma). */
@@ -59,9 +60,12 @@ export function outboxRow<T extends object>(
   now = new Date(),
 ): { subject: string; payload: Prisma.InputJsonObject; msgId: string } {
   const eventId = randomUUID();
+  // The trace of the request that caused the event (when tracing is on): its consumers' spans join it.
+  const trace: { traceparent?: string } = {};
+  propagation.inject(context.active(), trace);
   return {
     subject,
     msgId: eventId,
-    payload: { ...data, eventId, occurredAt: now.toISOString() } as Prisma.InputJsonObject,
+    payload: { ...data, eventId, occurredAt: now.toISOString(), ...trace } as Prisma.InputJsonObject,
   };
 }

@@ -4,6 +4,7 @@ import {
   ErrorCode,
   env,
   isTransientError,
+  rateLimitRejections,
   type Identity,
   type KeyValueStore,
   type Logger,
@@ -112,8 +113,9 @@ export class RateLimiter {
 
 export const retryAfterSeconds = ({ result }: RateLimitDecision) => Math.max(1, Math.ceil(result.retryAfterMs / 1000));
 
-/** RATE_LIMITED (HTTP 429) with `retryAfterSeconds`. */
+/** RATE_LIMITED (HTTP 429) with `retryAfterSeconds`; counted in gateway_rate_limit_rejections_total. */
 export function rateLimitedError(decision: RateLimitDecision) {
+  rateLimitRejections.inc({ class: decision.class });
   const seconds = retryAfterSeconds(decision);
   return new graphql.GraphQLError(`Too many ${decision.class} requests; try again in ${seconds} s`, {
     extensions: { code: ErrorCode.RateLimited, retryAfterSeconds: seconds, http: { status: 429 } },

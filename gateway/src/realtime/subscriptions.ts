@@ -2,7 +2,17 @@ import { buildOperationContext, executeQueryPlan, type GraphQLDataSource } from 
 import { Supergraph, operationFromDocument, type Schema } from '@apollo/federation-internals';
 import { QueryPlanner, type QueryPlan } from '@apollo/query-planner';
 import type { DocumentNode, ExecutionResult, FieldNode, GraphQLField, GraphQLError, GraphQLSchema } from 'graphql';
-import { ErrorCode, type EventBus, type Identity, type Logger } from '@insta/infra';
+import {
+  ErrorCode,
+  addSubscriptionSource,
+  eventTraceparent,
+  withEventSpan,
+  secondsSince,
+  subscriptionDeliveryLatency,
+  type EventBus,
+  type Identity,
+  type Logger,
+} from '@insta/infra';
 import { REALTIME_SUBGRAPH } from '../compose.ts';
 import type { GatewayContext } from '../context.ts';
 import { graphql } from '../graphql-runtime.ts';
@@ -51,6 +61,8 @@ interface PreparedOperation {
  * execution per event.
  */
 interface Group {
+  /** The realtime root field (the `field` label of the metrics). */
+  field: string;
   members: Set<EventQueue<ExecutionResult>>;
   ready: Promise<void>;
   /** The bus subscription is registered: an event published from now on reaches the members. */
@@ -77,6 +89,7 @@ export class SubscriptionService {
   private readonly prepared = new Map<string, PreparedOperation>();
   private readonly groups = new Map<string, Group>();
   private services: Record<string, GraphQLDataSource<GatewayContext>> | undefined;
+  private readonly stopReporting: () => void;
 
   constructor(
     private readonly realtimeSchema: GraphQLSchema,
@@ -88,6 +101,15 @@ export class SubscriptionService {
     this.supergraphSchema = supergraph.schema.toGraphQLJSSchema();
     this.planner = new QueryPlanner(supergraph);
     this.hub = new EventHub(options.bus, options.logger);
+    this.stopReporting = addSubscriptionSource(() => this.sizeByField());
+  }
+
+  private sizeByField(): [Record<string, string>, number][] {
+    const byField = new Map<string, number>();
+    for (const group of this.groups.values()) {
+      if (group.listening) byField.set(group.field, (byField.get(group.field) ?? 0) + group.members.size);
+    }
+    return [...byField].map(([field, size]) => [{ field }, size]);
   }
 
   /** Client subscriptions open and listening right now. */
@@ -136,6 +158,7 @@ export class SubscriptionService {
   stop(): void {
     for (const group of this.groups.values()) for (const member of group.members) member.end();
     this.hub.close();
+    this.stopReporting();
   }
 
   private prepare(request: SubscriptionRequest): PreparedOperation {
@@ -183,6 +206,7 @@ export class SubscriptionService {
   ): Group {
     const args = graphql.getArgumentValues(prepared.field.definition, prepared.field.node, variables);
     const group: Group = {
+      field: prepared.fieldName,
       members: new Set(),
       ready: Promise.resolve(),
       listening: false,
@@ -200,7 +224,11 @@ export class SubscriptionService {
           return;
         }
         group.pending++;
-        group.chain = group.chain.then(() => this.deliver(group, prepared, variables, identity, event));
+        group.chain = group.chain.then(() =>
+          withEventSpan(`deliver ${prepared.fieldName}`, eventTraceparent(event), { field: prepared.fieldName }, () =>
+            this.deliver(group, prepared, variables, identity, event),
+          ),
+        );
       })
       .then((stopListening) => {
         group.stopListening = stopListening;
@@ -270,6 +298,8 @@ export class SubscriptionService {
         return;
       }
       for (const member of group.members) member.push(result as ExecutionResult);
+      const latency = secondsSince((event as { occurredAt?: unknown } | null)?.occurredAt);
+      if (latency !== null) subscriptionDeliveryLatency.observe({ field: prepared.fieldName }, latency);
     } catch (error) {
       this.options.logger.error({ err: error, field: prepared.fieldName }, 'subscription event failed');
     } finally {

@@ -1,4 +1,4 @@
-import { createLogger, DEFAULT_SHUTDOWN_GRACE_MS, loadConfig, onShutdown, runMain } from '@insta/infra';
+import { createLogger, DEFAULT_SHUTDOWN_GRACE_MS, loadConfig, onShutdown, runMain, startTracing } from '@insta/infra';
 import { videoToolsAdvice } from '@insta/media';
 import { formatSummary, runSeed } from './demo/main.ts';
 import { embeddedEnvSchema, startSystem } from './system.ts';
@@ -14,8 +14,12 @@ runMain(async () => {
   const env = demo ? { RATE_LIMIT_AUTH: DEMO_AUTH_LIMIT, ...process.env } : process.env;
   const { LOG_LEVEL } = loadConfig(embeddedEnvSchema);
   const logger = createLogger('insta', LOG_LEVEL);
+  const tracing = startTracing('insta');
   const system = await startSystem({ env, logger });
-  onShutdown(logger, DEFAULT_SHUTDOWN_GRACE_MS, system.stop);
+  onShutdown(logger, DEFAULT_SHUTDOWN_GRACE_MS, async () => {
+    await system.stop();
+    await tracing?.shutdown();
+  });
   logger.info({ backends: system.backends }, 'backing services');
   if (!system.videoProcessing.available)
     console.warn(`\n${videoToolsAdvice(system.videoProcessing).replace(/^/gm, '  ')}`);

@@ -59,6 +59,8 @@ export interface RunningSystem {
   gatewayUrl: string;
   /** The reference web client (null when web/dist is not built). */
   webAppUrl: string | null;
+  /** The gateway's `/metrics` when METRICS_PORT is set (the registry is the process's: every service's series). */
+  metricsUrl: string | null;
   subgraphUrls: Record<'USERS_URL' | 'POSTS_URL' | 'FEED_URL' | 'SOCIAL_GRAPH_URL' | 'MEDIA_URL', string>;
   /** Which backing services are real and which embedded. */
   backends: Record<'postgres' | 'redis' | 'nats' | 's3', 'external' | 'embedded'>;
@@ -189,6 +191,7 @@ export async function startSystem({ env: source, logger }: SystemOptions): Promi
     return {
       gatewayUrl: gateway.url,
       webAppUrl: gateway.webAppUrl,
+      metricsUrl: gateway.metricsUrl,
       subgraphUrls: urls,
       backends,
       videoProcessing,

@@ -19,6 +19,8 @@ import { setCursorSecret } from './pagination.ts';
 import { IDENTITY_HEADER, verifyIdentity, type Identity } from './identity.ts';
 import type { Logger } from './logger.ts';
 import { DEFAULT_SHUTDOWN_GRACE_MS, httpDrainMs } from './shutdown.ts';
+import { graphqlMetricsPlugin, serveMetrics } from './metrics/index.ts';
+import { inRequestScope } from './request-scope.ts';
 
 export type ReadinessChecks = Record<string, () => Promise<void>>;
 
@@ -219,7 +221,7 @@ export interface RunningServer {
 
 /**
  * The shape every subgraph shares: /graphql behind the gateway signature (401 without it), /healthz
- * (process up), /readyz (dependencies reachable), graceful drain.
+ * (process up), /readyz (dependencies reachable), /metrics (Prometheus), graceful drain.
  */
 export async function startSubgraphServer<TContext extends BaseContext>(
   options: SubgraphServerOptions<TContext>,
@@ -236,6 +238,7 @@ export async function startSubgraphServer<TContext extends BaseContext>(
       }),
       ApolloServerPluginInlineTraceDisabled(),
       internalFieldsGuard() as ApolloServerPlugin<TContext>,
+      graphqlMetricsPlugin(options.name),
     ],
     formatError: errorFormatter(logger, options.production),
     includeStacktraceInErrorResponses: !options.production,
@@ -247,6 +250,8 @@ export async function startSubgraphServer<TContext extends BaseContext>(
   const route = async (req: IncomingMessage, res: ServerResponse) => {
     const path = (req.url ?? '/').split('?')[0];
     if (path === '/healthz') return sendJson(res, 200, { status: 'ok' });
+    // Subgraphs are not reachable from outside (ADR 3): their metrics are served next to /healthz.
+    if (path === '/metrics') return serveMetrics(req, res);
     if (path === '/readyz') {
       const result = await checkReadiness(options.readiness);
       return sendJson(res, result.ok ? 200 : 503, result);
@@ -273,12 +278,14 @@ export async function startSubgraphServer<TContext extends BaseContext>(
       });
     }
     const { identity, service } = verified;
-    await handleGraphQL(
-      apollo,
-      req,
-      res,
-      async () => Object.assign(await options.context({ identity, service, req }), { [CALLING_SERVICE]: service }),
-      body,
+    await inRequestScope(options.name, req, res, () =>
+      handleGraphQL(
+        apollo,
+        req,
+        res,
+        async () => Object.assign(await options.context({ identity, service, req }), { [CALLING_SERVICE]: service }),
+        body,
+      ),
     );
   };
 

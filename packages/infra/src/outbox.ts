@@ -1,6 +1,7 @@
 import type { EventBus } from './bus/bus.ts';
 import { backoffDelayMs, isTransientError } from './failures.ts';
 import type { Logger } from './logger.ts';
+import { outboxFailures, outboxLag, outboxPublished, secondsSince } from './metrics/registry.ts';
 
 export interface OutboxMessage {
   subject: string;
@@ -26,6 +27,8 @@ export interface OutboxRelayOptions {
   maxRetryDelayMs?: number;
   /** Failures in a row after which a transient failure is logged as an error (an outage to look at). */
   alertAfterFailures?: number;
+  /** The `outbox` label of its metrics (the table's schema); default: the first segment of the first subject. */
+  name?: string;
 }
 
 /**
@@ -44,6 +47,7 @@ export class OutboxRelay {
   private readonly batchSize: number;
   private readonly maxRetryDelayMs: number;
   private readonly alertAfterFailures: number;
+  private name: string | undefined;
 
   constructor(
     private readonly store: OutboxStore,
@@ -55,6 +59,7 @@ export class OutboxRelay {
     this.batchSize = options.batchSize ?? 100;
     this.maxRetryDelayMs = options.maxRetryDelayMs ?? 10_000;
     this.alertAfterFailures = options.alertAfterFailures ?? 10;
+    this.name = options.name;
   }
 
   start(): void {
@@ -82,11 +87,19 @@ export class OutboxRelay {
       let drained = 0;
       try {
         drained = await this.store.drain(this.batchSize, async (messages) => {
-          for (const m of messages) await this.bus.publish(m.subject, m.payload, { msgId: m.msgId });
+          for (const m of messages) {
+            await this.bus.publish(m.subject, m.payload, { msgId: m.msgId });
+            const outbox = (this.name ??= m.subject.split('.', 1)[0] ?? 'outbox');
+            outboxPublished.inc({ outbox });
+            const lag = secondsSince((m.payload as { occurredAt?: unknown } | null)?.occurredAt);
+            if (lag !== null) outboxLag.observe({ outbox }, lag);
+          }
         });
         failures = 0;
+        if (this.name) outboxFailures.set({ outbox: this.name }, 0);
       } catch (error) {
         failures++;
+        if (this.name) outboxFailures.set({ outbox: this.name }, failures);
         const transient = isTransientError(error);
         const log = { err: error, failures, transient };
         if (transient && failures < this.alertAfterFailures) this.logger.warn(log, 'outbox relay failed; retrying');

@@ -15,6 +15,7 @@ import {
 import { serviceUnavailable } from './errors.ts';
 import { TransientError, isTransientError } from './failures.ts';
 import type { Logger } from './logger.ts';
+import { registerBreaker } from './metrics/registry.ts';
 
 /** Settings of the policy around calls to one dependency (a subgraph, S3). */
 export interface CallPolicySettings {
@@ -90,6 +91,7 @@ export class CallPolicy {
       logger?.warn({ dependency: name }, 'circuit breaker open');
     });
     this.breaker.onReset(() => logger?.info({ dependency: name }, 'circuit breaker closed'));
+    registerBreaker(name, this);
     this.attempt = wrap(this.breaker, timeout(settings.timeoutMs, TimeoutStrategy.Aggressive));
     // Retrying an open breaker is pointless: it would only wait out the backoff to fail again.
     const retryable = handleWhen((error) => isTransientError(error) && !(error instanceof BrokenCircuitError));

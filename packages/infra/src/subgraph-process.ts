@@ -4,6 +4,7 @@ import { createLogger } from './logger.ts';
 import { connectSharedServices } from './services.ts';
 import { onShutdown, runMain } from './shutdown.ts';
 import type { SubgraphDeps, SubgraphName } from './subgraph.ts';
+import { startTracing } from './tracing/tracing.ts';
 
 /**
  * The whole of a subgraph's `index.ts` in distributed mode: load config, connect Postgres, Redis and NATS,
@@ -19,6 +20,7 @@ export function runSubgraphProcess<TConfig extends SubgraphEnv, TDb extends { $d
     const config = options.loadConfig();
     const connections = loadConfig(connectionsEnvSchema);
     const logger = createLogger(options.name, config.LOG_LEVEL);
+    const tracing = startTracing(options.name);
     const db = options.connectDb(connections);
     const shared = await connectSharedServices(connections, options.name, logger);
     const server = await options.start({ config, db, kv: shared.kv, bus: shared.bus, logger });
@@ -26,6 +28,7 @@ export function runSubgraphProcess<TConfig extends SubgraphEnv, TDb extends { $d
       await server.stop();
       await shared.close();
       await db.$disconnect();
+      await tracing?.shutdown();
     });
   });
 }

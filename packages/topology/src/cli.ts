@@ -41,6 +41,8 @@ const PASSED_ON = [
   'GATEWAY_SIGNING_SECRET',
   'SHUTDOWN_GRACE_MS',
   'DB_POOL_SIZE',
+  'OTEL_EXPORTER_OTLP_ENDPOINT',
+  'OTEL_TRACES_SAMPLER_ARG',
 ];
 
 /** Creates the database of `url` when its server does not have it yet. */

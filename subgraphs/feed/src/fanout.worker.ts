@@ -1,5 +1,5 @@
 import type { PostCreatedEvent } from '@insta/events';
-import type { BusMessage, Logger } from '@insta/infra';
+import { fanoutDuration, fanoutLag, secondsSince, type BusMessage, type Logger } from '@insta/infra';
 import type { FeedConfig } from './config.ts';
 import type { FeedEventsPublisher } from './feed.events.ts';
 import type { FeedItem, FeedRepository } from './feed.repository.ts';
@@ -35,6 +35,7 @@ export class FanoutWorker {
 
   readonly handle = async (message: BusMessage<PostCreatedEvent>): Promise<void> => {
     const { postId, authorId, createdAt } = message.data;
+    const end = fanoutDuration.startTimer();
     const item: FeedItem = { id: postId, t: Date.parse(createdAt) };
     const celebrity = (await this.followers.followerCount(authorId)) >= this.settings.FEED_CELEBRITY_FOLLOWERS;
     const post = await this.feed.recordPost({ postId, authorId, createdAt: new Date(item.t), fannedOut: !celebrity });
@@ -73,6 +74,8 @@ export class FanoutWorker {
     await Promise.all(running);
     // The message is redelivered and the whole fan-out redone: the batches written are written again, harmlessly.
     if (failures.length > 0) throw failures[0];
+    end();
+    fanoutLag.observe(secondsSince(createdAt) ?? 0);
     this.logger.debug({ postId, reached }, 'post fanned out');
   };
 

@@ -13,6 +13,8 @@ import {
   type StreamSpec,
 } from './bus.ts';
 import type { Logger } from '../logger.ts';
+import { eventHandleDuration, eventsHandled } from '../metrics/registry.ts';
+import { eventTraceparent, withEventSpan } from '../tracing/tracing.ts';
 import { consumerSettings, onFailure, type Tries } from './retry.ts';
 
 /** NATS subject matching: `*` matches one token, `>` the rest. */
@@ -250,16 +252,23 @@ export class MemoryEventBus implements EventBus {
       this.deadLetter(spec, message, state, { data: message.json, raw: true, reason: 'unparseable payload' }, delivery);
       return;
     }
+    const timer = eventHandleDuration.startTimer({ durable: spec.durable });
     try {
-      await spec.handler({
-        subject: message.subject,
-        data,
-        deliveryCount: delivery.count,
-        lastTry: delivery.tries.poison + 1 >= settings.maxDeliver,
-        signal,
-      });
+      const attributes = { durable: spec.durable, subject: message.subject };
+      await withEventSpan(`consume ${spec.durable}`, eventTraceparent(data), attributes, () =>
+        spec.handler({
+          subject: message.subject,
+          data,
+          deliveryCount: delivery.count,
+          lastTry: delivery.tries.poison + 1 >= settings.maxDeliver,
+          signal,
+        }),
+      );
+      timer();
       state.pending.delete(message.seq);
+      eventsHandled.inc({ durable: spec.durable, outcome: 'acked' });
     } catch (error) {
+      timer();
       // Abandoned by stop(): not a try; stays pending for the next consumer.
       if (signal.aborted) return;
       const outcome = onFailure(error, delivery.tries, settings, Date.now() - message.publishedAt);
@@ -268,6 +277,10 @@ export class MemoryEventBus implements EventBus {
         if (outcome.alert) this.logger.error(log, 'event handler failing transiently for long; retrying');
         else this.logger.warn(log, 'event handler failed; will retry');
         delivery.notBefore = Date.now() + outcome.delayMs;
+        eventsHandled.inc({
+          durable: spec.durable,
+          outcome: outcome.transient ? 'retried_transient' : 'retried_poison',
+        });
         return;
       }
       this.deadLetter(spec, message, state, { data, reason: outcome.reason }, delivery);
@@ -295,6 +308,7 @@ export class MemoryEventBus implements EventBus {
     );
     this.publishJson(deadLetterSubject(spec.stream, spec.durable), JSON.stringify(body), undefined);
     state.pending.delete(message.seq);
+    eventsHandled.inc({ durable: spec.durable, outcome: 'dead_lettered' });
   }
 
   async deadLetters(filter: DeadLetterFilter = {}): Promise<DeadLetter[]> {

@@ -24,6 +24,8 @@ import {
   type EventSubscription,
   type StreamSpec,
 } from './bus.ts';
+import { addConsumerPendingSource, eventHandleDuration, eventsHandled } from '../metrics/registry.ts';
+import { eventTraceparent, withEventSpan } from '../tracing/tracing.ts';
 import { consumerSettings, onFailure, TryLedger, type ConsumerSettings } from './retry.ts';
 
 export async function connectNats(url: string, name: string): Promise<NatsConnection> {
@@ -103,6 +105,10 @@ export class NatsEventBus implements EventBus {
     const consumer = await this.js.consumers.get(stream, spec.durable);
     const messages = await consumer.consume({ max_messages: settings.prefetch });
     const ledger = new TryLedger();
+    const stopReporting = addConsumerPendingSource(spec.durable, async () => {
+      const info = await jsm.consumers.info(stream, spec.durable);
+      return { pending: info.num_pending, ackPending: info.num_ack_pending };
+    });
     let stopping = false;
     let current: AbortController | null = null;
     const done = (async () => {
@@ -125,6 +131,7 @@ export class NatsEventBus implements EventBus {
     return {
       stop: async () => {
         stopping = true;
+        stopReporting();
         if (spec.abandonOnStop) current?.abort();
         messages.stop();
         await done;
@@ -162,20 +169,26 @@ export class NatsEventBus implements EventBus {
       () => this.settle(() => msg.working()),
       Math.max(500, Math.floor(settings.ackWaitMs / 3)),
     );
+    const timer = eventHandleDuration.startTimer({ durable: spec.durable });
     try {
-      await spec.handler({
-        subject,
-        data,
-        deliveryCount: msg.info.deliveryCount,
-        lastTry: tries.poison + 1 >= settings.maxDeliver,
-        signal,
-      });
+      await withEventSpan(`consume ${spec.durable}`, eventTraceparent(data), { durable: spec.durable, subject }, () =>
+        spec.handler({
+          subject,
+          data,
+          deliveryCount: msg.info.deliveryCount,
+          lastTry: tries.poison + 1 >= settings.maxDeliver,
+          signal,
+        }),
+      );
       clearInterval(heartbeat);
+      timer();
       this.settle(() => msg.ack());
+      eventsHandled.inc({ durable: spec.durable, outcome: 'acked' });
       ledger.forget(sequence);
       return;
     } catch (error) {
       clearInterval(heartbeat);
+      timer();
       if (signal.aborted) {
         // Abandoned by stop(): not a try; another consumer starts it over now.
         this.settle(() => msg.nak());
@@ -188,6 +201,10 @@ export class NatsEventBus implements EventBus {
         if (outcome.alert) this.logger.error({ ...log, ageMs }, 'event handler failing transiently for long; retrying');
         else this.logger.warn(log, 'event handler failed; will retry');
         this.settle(() => msg.nak(outcome.delayMs));
+        eventsHandled.inc({
+          durable: spec.durable,
+          outcome: outcome.transient ? 'retried_transient' : 'retried_poison',
+        });
         return;
       }
       await this.deadLetterAndAck(spec, settings, ledger, msg, { subject, data, reason: outcome.reason, tries });
@@ -221,6 +238,7 @@ export class NatsEventBus implements EventBus {
         { msgID: `dlq:${spec.stream}:${spec.durable}:${sequence}` },
       );
       await msg.ackAck();
+      eventsHandled.inc({ durable: spec.durable, outcome: 'dead_lettered' });
       ledger.forget(sequence);
       this.logger.error(
         { subject: letter.subject, durable: spec.durable, reason: letter.reason, tries: letter.tries },

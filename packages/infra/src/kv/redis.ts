@@ -1,4 +1,5 @@
-import { Redis } from 'ioredis';
+import { Redis, type Command } from 'ioredis';
+import { redisCommandDuration } from '../metrics/registry.ts';
 import type { Logger } from '../logger.ts';
 import type { KeyValueStore, ScoredMember, SortedSetEntry, TokenBucket, TokenBucketResult } from './kv.ts';
 
@@ -57,6 +58,14 @@ export class RedisKeyValueStore implements KeyValueStore {
     private readonly prefix: string,
   ) {
     if (!prefix) throw new Error('RedisKeyValueStore needs a key prefix');
+    // Every command of this (owned) client is timed from sent to reply: redis_command_duration_seconds.
+    const send = client.sendCommand.bind(client);
+    client.sendCommand = (command: Command, stream?: Parameters<Redis['sendCommand']>[1]) => {
+      const end = redisCommandDuration.startTimer({ command: command.name });
+      const done = () => void end();
+      command.promise.then(done, done);
+      return send(command, stream);
+    };
   }
 
   async get(key: string) {

@@ -98,3 +98,5 @@ export async function deleteKeysByPrefix(redisUrl: string, prefix: string): Prom
 }
 export * from './private-servers.ts';
 export * from './tcp-proxy.ts';
+export * from './metrics.ts';
+export * from './tracing.ts';

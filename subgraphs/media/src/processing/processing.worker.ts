@@ -2,7 +2,7 @@ import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { extname, join, relative } from 'node:path';
 import type { MediaUploadCompletedEvent } from '@insta/events';
-import { isTransientError, type BusMessage, type Logger } from '@insta/infra';
+import { isTransientError, mediaFailures, mediaProcessingDuration, type BusMessage, type Logger } from '@insta/infra';
 import type { MediaRepository, MediaUploadRecord } from '../media.repository.ts';
 import { PRIVATE_PREFIX, type ObjectsRepository } from '../objects.repository.ts';
 import { ACCEPTED_TYPES } from '../upload-policy.ts';
@@ -63,22 +63,26 @@ export class ProcessingWorker {
     const isPrivate = await this.ownerIsPrivate(media.ownerId);
     const work = await mkdtemp(join(tmpdir(), 'media-'));
     const prefix = attemptPrefix(media.id, media.attempt, isPrivate);
+    const end = mediaProcessingDuration.startTimer({ kind: media.kind });
     try {
       const variants = await this.process(media, message.data.etag, work, prefix, message.signal);
       const ready = await this.media.markReady(media.id, variants);
+      end({ outcome: 'ready' });
       if (ready) await this.deleteQuietly(media.objectKey);
       // The media left PROCESSING meanwhile (FAILED, or READY by another attempt): nothing points at these.
       else await this.deletePrefixQuietly(prefix, media.id);
     } catch (error) {
       if (error instanceof UnprocessableMediaError) {
         this.logger.info({ mediaId: media.id, reason: error.message }, 'media cannot be processed');
+        end({ outcome: 'failed' });
         await this.fail(media, error.reason);
         return;
       }
       // Abandoned on shutdown: another replica starts over; nothing to fail.
       if (message.lastTry && !message.signal.aborted && !isTransientError(error)) {
+        end({ outcome: 'failed' });
         await this.fail(media, 'PROCESSING_FAILED');
-      }
+      } else end({ outcome: 'retried' });
       throw error;
     } finally {
       await rm(work, { recursive: true, force: true });
@@ -141,6 +145,7 @@ export class ProcessingWorker {
   private async fail(media: MediaUploadRecord, reason: string) {
     const failed = await this.media.fail(media.id, 'PROCESSING', reason);
     if (!failed) return;
+    mediaFailures.inc({ reason });
     await this.deleteQuietly(media.objectKey);
     await this.deletePrefixQuietly(mediaPrefix(media.id, false), media.id);
     await this.deletePrefixQuietly(mediaPrefix(media.id, true), media.id);

@@ -1,0 +1,258 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/**
+ * The one Prometheus registry of this process, with Node's default process metrics (CPU, memory, event-loop lag,
+ * GC, handles). Every series is defined here, so the list of names and labels is in one place (README
+ * "Metrics"). Labels are bounded by construction: service and subgraph names, durables, error codes of a known
+ * set, operation names of a capped set (operation-labels.ts) — never ids, queries or client input.
+ *
+ * In embedded mode (`npm start`) the gateway and the five subgraphs share this process and so this registry;
+ * the `service` label tells them apart. In the deployed topology each process has its own.
+ */
+export const metricsRegistry = new Registry();
+collectDefaultMetrics({ register: metricsRegistry });
+
+const registers = [metricsRegistry];
+/** Seconds: 5 ms … 10 s, the range GraphQL requests and subgraph fetches fall in. */
+const REQUEST_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+/** Seconds: 10 ms … 2 min, for asynchronous work measured from the event's commit (lag). */
+const LAG_BUCKETS = [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120];
+/** Seconds: 50 ms … 15 min, for media processing. */
+const JOB_BUCKETS = [0.05, 0.25, 1, 2.5, 5, 10, 30, 60, 120, 300, 900];
+
+export const graphqlRequestDuration = new Histogram({
+  name: 'graphql_request_duration_seconds',
+  help: 'GraphQL requests by service, operation name (known names only, else "other") and type',
+  labelNames: ['service', 'operation', 'type'] as const,
+  buckets: REQUEST_BUCKETS,
+  registers,
+});
+
+export const graphqlResponses = new Counter({
+  name: 'graphql_responses_total',
+  help: 'GraphQL HTTP responses by service and status code (503: a dependency down, 5xx in general: alert)',
+  labelNames: ['service', 'status'] as const,
+  registers,
+});
+
+export const graphqlErrors = new Counter({
+  name: 'graphql_errors_total',
+  help: 'Errors in GraphQL responses by service and extensions.code (unknown codes are "other")',
+  labelNames: ['service', 'code'] as const,
+  registers,
+});
+
+export const subgraphFetchDuration = new Histogram({
+  name: 'gateway_subgraph_fetch_duration_seconds',
+  help: 'Gateway fetches from a subgraph (retries included) by subgraph and outcome (ok, error)',
+  labelNames: ['subgraph', 'outcome'] as const,
+  buckets: REQUEST_BUCKETS,
+  registers,
+});
+
+export const eventsHandled = new Counter({
+  name: 'event_consumer_messages_total',
+  help: 'Messages a consumer finished a try of, by durable and outcome (acked, retried_transient, retried_poison, dead_lettered)',
+  labelNames: ['durable', 'outcome'] as const,
+  registers,
+});
+
+export const eventHandleDuration = new Histogram({
+  name: 'event_consumer_handle_duration_seconds',
+  help: 'One try of a consumer handler, by durable',
+  labelNames: ['durable'] as const,
+  buckets: LAG_BUCKETS,
+  registers,
+});
+
+export const outboxPublished = new Counter({
+  name: 'outbox_published_total',
+  help: 'Events an outbox relay published, by outbox',
+  labelNames: ['outbox'] as const,
+  registers,
+});
+
+export const outboxLag = new Histogram({
+  name: 'outbox_publish_lag_seconds',
+  help: 'From the commit that wrote an event to its publish (how long it waited in the outbox), by outbox',
+  labelNames: ['outbox'] as const,
+  buckets: LAG_BUCKETS,
+  registers,
+});
+
+export const outboxFailures = new Gauge({
+  name: 'outbox_relay_consecutive_failures',
+  help: 'Failed drains in a row of an outbox relay (0 when its last drain worked), by outbox',
+  labelNames: ['outbox'] as const,
+  registers,
+});
+
+export const fanoutDuration = new Histogram({
+  name: 'feed_fanout_duration_seconds',
+  help: 'One fan-out of a post to its followers timelines (a successful try)',
+  buckets: LAG_BUCKETS,
+  registers,
+});
+
+export const fanoutLag = new Histogram({
+  name: 'feed_fanout_lag_seconds',
+  help: 'From the post being created to the last timeline written',
+  buckets: LAG_BUCKETS,
+  registers,
+});
+
+export const mediaProcessingDuration = new Histogram({
+  name: 'media_processing_duration_seconds',
+  help: 'One media processing try, by kind (IMAGE, VIDEO) and outcome (ready, failed, retried)',
+  labelNames: ['kind', 'outcome'] as const,
+  buckets: JOB_BUCKETS,
+  registers,
+});
+
+export const mediaFailures = new Counter({
+  name: 'media_processing_failures_total',
+  help: 'Media marked FAILED, by failureReason (a fixed enum of the media subgraph)',
+  labelNames: ['reason'] as const,
+  registers,
+});
+
+export const websocketConnections = new Gauge({
+  name: 'gateway_websocket_connections',
+  help: 'Open graphql-ws connections',
+  registers,
+});
+
+export const subscriptionDeliveryLatency = new Histogram({
+  name: 'gateway_subscription_delivery_latency_seconds',
+  help: 'From the event being committed to its subscription result being queued for the client, by field',
+  labelNames: ['field'] as const,
+  buckets: LAG_BUCKETS,
+  registers,
+});
+
+export const rateLimitRejections = new Counter({
+  name: 'gateway_rate_limit_rejections_total',
+  help: 'Requests refused with RATE_LIMITED, by operation class',
+  labelNames: ['class'] as const,
+  registers,
+});
+
+export const redisCommandDuration = new Histogram({
+  name: 'redis_command_duration_seconds',
+  help: 'Redis commands of the KV store, from sent to reply, by command (get, set, eval, zrange, ...)',
+  labelNames: ['command'] as const,
+  buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1],
+  registers,
+});
+
+/** Gauges read when scraped: each source is asked for its current values (breakers, open subscriptions). */
+type GaugeSource = () => Iterable<[labels: Record<string, string>, value: number]>;
+
+function collectedGauge(name: string, help: string, labelNames: string[]) {
+  const sources = new Set<GaugeSource>();
+  new Gauge({
+    name,
+    help,
+    labelNames,
+    registers,
+    collect() {
+      this.reset();
+      for (const source of sources) for (const [labels, value] of source()) this.inc(labels, value);
+    },
+  });
+  /** Adds a source; the returned function removes it (call it when what it reports is gone). */
+  return (source: GaugeSource) => {
+    sources.add(source);
+    return () => void sources.delete(source);
+  };
+}
+
+/**
+ * Messages of a durable not yet delivered (`pending`) or delivered and not yet acknowledged (`ack_pending`), as
+ * the server counts them (one value per durable, whichever replica reports it). Read when scraped.
+ */
+type PendingSource = () => Promise<{ pending: number; ackPending: number }>;
+const pendingSources = new Map<string, PendingSource>();
+new Gauge({
+  name: 'event_consumer_pending',
+  help: 'JetStream messages of a durable waiting to be delivered (state="pending") or acknowledged (state="ack_pending")',
+  labelNames: ['durable', 'state'],
+  registers,
+  async collect() {
+    this.reset();
+    await Promise.all(
+      [...pendingSources].map(async ([durable, source]) => {
+        try {
+          const { pending, ackPending } = await source();
+          this.set({ durable, state: 'pending' }, pending);
+          this.set({ durable, state: 'ack_pending' }, ackPending);
+        } catch {
+          // NATS unreachable: no sample (absent() alerts on it); /readyz says why.
+        }
+      }),
+    );
+  },
+});
+
+/** Reports a durable's backlog while its consumer runs; the returned function stops it. */
+export function addConsumerPendingSource(durable: string, source: PendingSource) {
+  pendingSources.set(durable, source);
+  return () => void (pendingSources.get(durable) === source && pendingSources.delete(durable));
+}
+
+/** 0 closed, 1 half-open, 2 open; the highest of the breakers of one dependency in this process. */
+export const BREAKER_STATE_VALUE = { closed: 0, 'half-open': 1, open: 2 } as const;
+const breakers = new Map<string, Set<WeakRef<{ readonly state: keyof typeof BREAKER_STATE_VALUE }>>>();
+new Gauge({
+  name: 'breaker_state',
+  help: 'Circuit breaker of a dependency: 0 closed, 1 half-open, 2 open',
+  labelNames: ['dependency'],
+  registers,
+  collect() {
+    this.reset();
+    for (const [dependency, refs] of breakers) {
+      let value = -1;
+      for (const ref of refs) {
+        const policy = ref.deref();
+        if (!policy) refs.delete(ref);
+        else value = Math.max(value, BREAKER_STATE_VALUE[policy.state]);
+      }
+      if (value < 0) breakers.delete(dependency);
+      else this.set({ dependency }, value);
+    }
+  },
+});
+
+/** Reports a breaker's state while it lives (held weakly: a dropped policy stops being reported). */
+export function registerBreaker(dependency: string, policy: { readonly state: keyof typeof BREAKER_STATE_VALUE }) {
+  let refs = breakers.get(dependency);
+  if (!refs) breakers.set(dependency, (refs = new Set()));
+  refs.add(new WeakRef(policy));
+}
+
+/** Subscriptions open, by root field; the realtime service registers itself as a source. */
+export const addSubscriptionSource = collectedGauge(
+  'gateway_subscriptions',
+  'GraphQL subscriptions open, by root field',
+  ['field'],
+);
+
+/** The text exposition of every series. */
+export async function metricsText(): Promise<string> {
+  return metricsRegistry.metrics();
+}
+
+/** `GET /metrics` in Prometheus text format. */
+export async function serveMetrics(_req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const body = await metricsText();
+  res.writeHead(200, { 'content-type': metricsRegistry.contentType });
+  res.end(body);
+}
+
+/** Seconds since an ISO timestamp (an event's occurredAt), or null when it is missing or malformed. */
+export function secondsSince(iso: unknown, now = Date.now()): number | null {
+  if (typeof iso !== 'string') return null;
+  const t = Date.parse(iso);
+  return Number.isNaN(t) ? null : Math.max(0, (now - t) / 1000);
+}

@@ -1,0 +1,148 @@
+import type { IncomingHttpHeaders } from 'node:http';
+import {
+  ROOT_CONTEXT,
+  SpanKind,
+  SpanStatusCode,
+  context,
+  propagation,
+  trace,
+  type Attributes,
+  type Context,
+  type Span,
+} from '@opentelemetry/api';
+import { W3CTraceContextPropagator } from '@opentelemetry/core';
+import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
+import { resourceFromAttributes } from '@opentelemetry/resources';
+import {
+  BatchSpanProcessor,
+  ParentBasedSampler,
+  TraceIdRatioBasedSampler,
+  type SpanProcessor,
+} from '@opentelemetry/sdk-trace-base';
+import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
+import { addLogMixin } from '../logger.ts';
+
+/**
+ * OpenTelemetry traces (ADR 14). Off unless OTEL_EXPORTER_OTLP_ENDPOINT is set: then every process exports over
+ * OTLP/HTTP, sampling OTEL_TRACES_SAMPLER_ARG of the traces that start in it (parent-based: a trace the
+ * gateway sampled is sampled everywhere). Without a provider the API is a no-op, so the spans below cost
+ * nothing. W3C `traceparent` links the spans: gateway → subgraphs (HTTP headers), and through events (the
+ * `traceparent` the outbox stores with each event) to the consumers and the gateway's realtime delivery.
+ */
+const tracer = () => trace.getTracer('insta');
+
+export interface TracingEnv {
+  OTEL_EXPORTER_OTLP_ENDPOINT?: string | undefined;
+  OTEL_TRACES_SAMPLER_ARG?: string | undefined;
+  OTEL_SERVICE_NAME?: string | undefined;
+}
+
+export interface Tracing {
+  shutdown(): Promise<void>;
+}
+
+let installed: NodeTracerProvider | null = null;
+
+/** Registers the global tracer provider with `processors`; idempotent per process (the first one wins). */
+export function installTracing(service: string, processors: SpanProcessor[], ratio = 1): Tracing {
+  if (!installed) {
+    installed = new NodeTracerProvider({
+      resource: resourceFromAttributes({ 'service.name': service }),
+      sampler: new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(ratio) }),
+      spanProcessors: processors,
+    });
+    installed.register({ propagator: new W3CTraceContextPropagator() });
+  }
+  const provider = installed;
+  return {
+    shutdown: async () => {
+      if (installed !== provider) return;
+      installed = null;
+      await provider.shutdown();
+      trace.disable();
+      propagation.disable();
+      context.disable();
+    },
+  };
+}
+
+/** Tracing as the environment says: OTLP/HTTP to OTEL_EXPORTER_OTLP_ENDPOINT, or off (null). */
+export function startTracing(service: string, env: TracingEnv = process.env): Tracing | null {
+  if (!env.OTEL_EXPORTER_OTLP_ENDPOINT) return null;
+  const ratio = env.OTEL_TRACES_SAMPLER_ARG ? Number(env.OTEL_TRACES_SAMPLER_ARG) : 1;
+  if (!(ratio >= 0 && ratio <= 1)) throw new Error('OTEL_TRACES_SAMPLER_ARG must be a number from 0 to 1');
+  // The exporter reads OTEL_EXPORTER_OTLP_ENDPOINT (and _HEADERS) itself and posts to <endpoint>/v1/traces.
+  return installTracing(env.OTEL_SERVICE_NAME ?? service, [new BatchSpanProcessor(new OTLPTraceExporter())], ratio);
+}
+
+addLogMixin(() => {
+  const span = trace.getActiveSpan()?.spanContext();
+  return span && trace.isSpanContextValid(span) ? { trace_id: span.traceId, span_id: span.spanId } : {};
+});
+
+const headerGetter = {
+  keys: (carrier: IncomingHttpHeaders) => Object.keys(carrier),
+  get: (carrier: IncomingHttpHeaders, key: string) => carrier[key],
+};
+
+/** Runs `fn` in `span`, ending it (an exception marks it failed and is rethrown). */
+async function inSpan<T>(span: Span, parent: Context, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await context.with(trace.setSpan(parent, span), fn);
+  } catch (error) {
+    span.recordException(error as Error);
+    span.setStatus({ code: SpanStatusCode.ERROR, message: error instanceof Error ? error.message : String(error) });
+    throw error;
+  } finally {
+    span.end();
+  }
+}
+
+/** A server span for one incoming HTTP request, child of the caller's `traceparent` when it sent one. */
+export function withServerSpan<T>(
+  name: string,
+  headers: IncomingHttpHeaders,
+  attributes: Attributes,
+  fn: () => Promise<T>,
+): Promise<T> {
+  const parent = propagation.extract(ROOT_CONTEXT, headers, headerGetter);
+  const span = tracer().startSpan(name, { kind: SpanKind.SERVER, attributes }, parent);
+  return inSpan(span, parent, fn);
+}
+
+/** A client span for an outgoing call; `inject` receives the headers that carry it (`traceparent`). */
+export function withClientSpan<T>(
+  name: string,
+  attributes: Attributes,
+  fn: (headers: Record<string, string>) => Promise<T>,
+): Promise<T> {
+  const parent = context.active();
+  const span = tracer().startSpan(name, { kind: SpanKind.CLIENT, attributes }, parent);
+  const headers: Record<string, string> = {};
+  propagation.inject(trace.setSpan(parent, span), headers);
+  return inSpan(span, parent, () => fn(headers));
+}
+
+/** The active span's `traceparent`, to store with an event (the outbox) so its consumers join the trace. */
+export function currentTraceparent(): string | undefined {
+  const carrier: Record<string, string> = {};
+  propagation.inject(context.active(), carrier);
+  return carrier.traceparent;
+}
+
+/** A consumer span for handling one event, child of the `traceparent` it was published with (if any). */
+export function withEventSpan<T>(
+  name: string,
+  traceparent: unknown,
+  attributes: Attributes,
+  fn: () => Promise<T>,
+): Promise<T> {
+  const parent =
+    typeof traceparent === 'string' ? propagation.extract(ROOT_CONTEXT, { traceparent }, headerGetter) : ROOT_CONTEXT;
+  const span = tracer().startSpan(name, { kind: SpanKind.CONSUMER, attributes }, parent);
+  return inSpan(span, parent, fn);
+}
+
+/** The `traceparent` an event payload carries (the outbox adds it to the envelope), if any. */
+export const eventTraceparent = (data: unknown): unknown =>
+  data && typeof data === 'object' ? (data as { traceparent?: unknown }).traceparent : undefined;
