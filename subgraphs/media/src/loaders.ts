@@ -1,7 +1,10 @@
 import DataLoader from 'dataloader';
 import { keyedLoader } from '@insta/infra';
 import type { MediaRepository, VariantRecord } from './media.repository.ts';
-import type { OwnerRelation, SocialGraphClient } from './social-graph.client.ts';
+import type { Relation, SocialGraphClient } from '@insta/social-graph/client';
+
+/** What media needs of the viewer's relation to a media's owner. */
+export type OwnerRelation = Pick<Relation, 'targetId' | 'following' | 'blocked' | 'targetIsPrivate'>;
 
 /** Loaders of one request; `viewerId` is its signed-in user (null when anonymous). */
 export function createLoaders(media: MediaRepository, social: SocialGraphClient, viewerId: string | null) {

@@ -14,7 +14,7 @@ import {
 import type { MediaConfig } from './config.ts';
 import type { MediaRecord, MediaRepository, VariantRecord } from './media.repository.ts';
 import { PRIVATE_PREFIX, type ObjectsRepository } from './objects.repository.ts';
-import type { OwnerRelation } from './social-graph.client.ts';
+import type { OwnerRelation } from './loaders.ts';
 import type { VideoToolsStatus } from './processing/video-tools.ts';
 import { checkDeclaredUpload, uploadMismatch } from './upload-policy.ts';
 

@@ -32,7 +32,7 @@ import { PrivacyMover } from './privacy.consumer.ts';
 import { ProcessingWorker } from './processing/processing.worker.ts';
 import { checkVideoTools, videoToolsAdvice } from './processing/video-tools.ts';
 import { resolvers } from './resolvers/index.ts';
-import { socialGraphClient } from './social-graph.client.ts';
+import { socialGraphClient } from '@insta/social-graph/client';
 
 export type MediaDeps = SubgraphDeps<MediaConfig, PrismaClient> & { storage: ObjectStorage };
 

@@ -2,7 +2,7 @@ import DataLoader from 'dataloader';
 import { keyedLoader } from '@insta/infra';
 import type { CommentPageKey, CommentRecord, CommentsRepository } from './comments.repository.ts';
 import type { PostRecord, PostsRepository } from './posts.repository.ts';
-import { ANONYMOUS_VIEWER_ID, type Relation, type SocialGraphClient } from './social-graph.client.ts';
+import { ANONYMOUS_VIEWER_ID, type Relation, type SocialGraphClient } from '@insta/social-graph/client';
 
 export interface LoaderDeps {
   posts: PostsRepository;

@@ -9,7 +9,7 @@ import {
   type Connection,
 } from '@insta/infra';
 import type { Loaders } from './loaders.ts';
-import type { MediaClient } from './media.client.ts';
+import type { MediaClient } from '@insta/media/client';
 import { IdempotencyKeyTaken, type PostKey, type PostRecord, type PostsRepository } from './posts.repository.ts';
 import {
   checkTextLength,

@@ -15,11 +15,11 @@ import { CommentsService } from './comments.service.ts';
 import type { PostsConfig } from './config.ts';
 import type { Context } from './context.ts';
 import { createLoaders } from './loaders.ts';
-import { mediaClient } from './media.client.ts';
+import { mediaClient } from '@insta/media/client';
 import { PostsRepository } from './posts.repository.ts';
 import { PostsService } from './posts.service.ts';
 import { resolvers } from './resolvers/index.ts';
-import { socialGraphClient } from './social-graph.client.ts';
+import { socialGraphClient } from '@insta/social-graph/client';
 import { usersClient } from './users.client.ts';
 
 export type PostsDeps = SubgraphDeps<PostsConfig, PrismaClient>;

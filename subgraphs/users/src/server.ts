@@ -15,7 +15,7 @@ import { AuthService } from './auth.service.ts';
 import type { UsersConfig } from './config.ts';
 import type { Context } from './context.ts';
 import { createLoaders } from './loaders.ts';
-import { mediaClient } from './media.client.ts';
+import { mediaClient } from '@insta/media/client';
 import { resolvers } from './resolvers/index.ts';
 import { SessionsRepository } from './sessions.repository.ts';
 import { UsersRepository } from './users.repository.ts';

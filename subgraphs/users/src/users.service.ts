@@ -9,7 +9,7 @@ import {
   type Connection,
 } from '@insta/infra';
 import { z } from 'zod';
-import type { MediaClient } from './media.client.ts';
+import type { MediaClient } from '@insta/media/client';
 import type { UserRecord, UsersRepository } from './users.repository.ts';
 import { parseInput, searchQuerySchema, updateProfileSchema, USERNAME } from './validation.ts';
 
@@ -83,7 +83,7 @@ export class UsersService {
    * someone else's media get the same answer, so the check does not tell which ids exist.
    */
   private async checkAvatar(userId: string, mediaId: string): Promise<void> {
-    const media = await this.media.summary(mediaId);
+    const [media] = await this.media.summaries([mediaId]);
     if (!media || media.ownerId !== userId)
       throw badUserInput('Your avatar must be one of your images', 'avatarMediaId');
     if (media.kind !== 'IMAGE') throw badUserInput('Your avatar must be an image', 'avatarMediaId');

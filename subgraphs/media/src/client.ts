@@ -18,12 +18,16 @@ const MEDIA_SUMMARIES = /* GraphQL */ `
   }
 `;
 
+/**
+ * Media's internal `mediaSummaries` query, for the subgraphs that check media they attach (posts: a post's media;
+ * users: an avatar). Published by media, the owner of the contract (`@insta/media/client`).
+ */
 export function mediaClient(client: InternalClient) {
   return {
-    /** The media with this id, or null when media does not know it. */
-    async summary(id: string): Promise<MediaSummary | null> {
-      const data = await client.query<{ mediaSummaries: MediaSummary[] }>(MEDIA_SUMMARIES, { ids: [id] });
-      return data.mediaSummaries[0] ?? null;
+    /** Unknown ids are left out. At most 100 ids (a post has at most 10). */
+    async summaries(ids: readonly string[]): Promise<MediaSummary[]> {
+      const data = await client.query<{ mediaSummaries: MediaSummary[] }>(MEDIA_SUMMARIES, { ids });
+      return data.mediaSummaries;
     },
   };
 }

@@ -1,6 +1,9 @@
 import type { InternalClient } from '@insta/infra';
 
-/** The viewer's relation to one account, as social-graph's internal `relations` field answers it. */
+/**
+ * Social-graph's internal `relations` query: the viewer's relation to each account, for the subgraphs that decide
+ * visibility (posts, media). Published by social-graph, the owner of the contract (`@insta/social-graph/client`).
+ */
 export interface Relation {
   targetId: string;
   /** The viewer follows the target (approved). */
@@ -9,6 +12,7 @@ export interface Relation {
   /** A block exists between the two, either way. */
   blocked: boolean;
   muted: boolean;
+  /** True for an account social-graph does not know yet (fail closed). */
   targetIsPrivate: boolean;
 }
 
@@ -32,11 +36,17 @@ const RELATIONS = /* GraphQL */ `
 
 export function socialGraphClient(client: InternalClient) {
   return {
-    async relations(viewerId: string, targetIds: readonly string[]): Promise<Relation[]> {
+    /** `viewerId` null: an anonymous viewer, asked as one social-graph does not know. */
+    async relations(viewerId: string | null, targetIds: readonly string[]): Promise<Relation[]> {
       const chunks: string[][] = [];
       for (let i = 0; i < targetIds.length; i += MAX_TARGETS) chunks.push(targetIds.slice(i, i + MAX_TARGETS));
       const answers = await Promise.all(
-        chunks.map((ids) => client.query<{ relations: Relation[] }>(RELATIONS, { viewerId, targetIds: ids })),
+        chunks.map((ids) =>
+          client.query<{ relations: Relation[] }>(RELATIONS, {
+            viewerId: viewerId ?? ANONYMOUS_VIEWER_ID,
+            targetIds: ids,
+          }),
+        ),
       );
       return answers.flatMap((a) => a.relations);
     },
