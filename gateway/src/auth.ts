@@ -19,6 +19,15 @@ export async function authenticate(
   jwtSecret: string,
   isRevoked: (sessionId: string) => Promise<boolean>,
 ): Promise<Identity | null> {
+  return (await authenticateSession(headers, jwtSecret, isRevoked))?.identity ?? null;
+}
+
+/** The same, with when the access token expires (epoch ms): realtime connections outlive a request (ADR 16). */
+export async function authenticateSession(
+  headers: IncomingHttpHeaders | { authorization?: string | undefined },
+  jwtSecret: string,
+  isRevoked: (sessionId: string) => Promise<boolean>,
+): Promise<{ identity: Identity; expiresAt: number } | null> {
   const header = headers.authorization;
   if (header === undefined || header === '') return null;
   const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
@@ -30,5 +39,5 @@ export async function authenticate(
   if (await isRevoked(result.identity.sessionId)) {
     throw unauthenticated('The session has been signed out');
   }
-  return result.identity;
+  return { identity: result.identity, expiresAt: result.expiresAt * 1000 };
 }

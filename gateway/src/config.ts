@@ -5,6 +5,7 @@ import { trustedDocumentsEnv } from './documents/trusted-documents.ts';
 import { clientIpEnv } from './http/client-ip.ts';
 import { corsEnv } from './http/cors.ts';
 import { rateLimitEnv } from './limits/rate-limit.ts';
+import { realtimeEdgeEnv } from './edge/realtime-limits.ts';
 import { DEFAULT_WEB_APP_DIR } from './web-app.ts';
 
 /** The committed supergraph (`npm run compose` writes it). */
@@ -49,6 +50,7 @@ export const gatewayEnvSchema = z.object({
   WS_CONNECTION_INIT_TIMEOUT_MS: env.int(10_000, 1),
   /** Events waiting for one client subscription; one more ends it with SUBSCRIPTION_QUEUE_OVERFLOW (ADR 7). */
   SUBSCRIPTION_QUEUE_SIZE: env.int(100, 1),
+  ...realtimeEdgeEnv,
   ...rateLimitEnv,
   ...clientIpEnv,
   ...corsEnv,

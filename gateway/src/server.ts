@@ -19,6 +19,7 @@ import {
   httpDrainMs,
   inRequestScope,
   listen,
+  readBody,
   sendJson,
   serveRoutes,
   type CallPolicy,
@@ -32,6 +33,8 @@ import { REALTIME_SUBGRAPH } from './compose.ts';
 import { subgraphUrls, type GatewayConfig } from './config.ts';
 import type { ClientInfo, GatewayContext } from './context.ts';
 import { createEdge } from './edge/edge.ts';
+import { LiveConnections } from './edge/live-connections.ts';
+import { httpSubscriptions } from './http/http-subscriptions.ts';
 import { loadExplorer, type Explorer } from './explorer.ts';
 import { loadWebApp, WEB_APP_PREFIX } from './web-app.ts';
 import { formatOperationLimitError, operationLimitRules } from './operation-limits.ts';
@@ -40,6 +43,7 @@ import { SubscriptionService } from './realtime/subscriptions.ts';
 import { subgraphHealthCheck } from './resilience/subgraph-health.ts';
 import { subgraphPolicy } from './resilience/subgraph-policy.ts';
 import { unavailableStatusPlugin } from './resilience/unavailable-status.ts';
+import { listenToRevocations } from './revocation/revocation-events.ts';
 import { RevocationList, usersRevocationSource, type RevocationSource } from './revocation/revocation-list.ts';
 import { SubgraphDataSource, createUndiciFetcher } from './subgraph-data-source.ts';
 import { startMetricsServer, timedFetcher, type MetricsServer } from './metrics/metrics.ts';
@@ -70,8 +74,10 @@ export interface GatewayServer {
   httpServer: Server;
   /** `GET /metrics` (Prometheus) when METRICS_PORT is set, else null. */
   metricsUrl: string | null;
-  /** GraphQL subscriptions open over websockets and listening for events. */
+  /** GraphQL subscriptions open (over websockets and HTTP) and listening for events. */
   openSubscriptions(): number;
+  /** Realtime connections (websockets, HTTP subscription streams) counted by the per-user / per-address caps. */
+  openConnections(): number;
   stop(): Promise<void>;
 }
 
@@ -93,12 +99,23 @@ export async function createGatewayServer(options: GatewayServerOptions): Promis
     policy: subgraphPolicy(config, 'users', logger).settings,
     logger,
   });
+  // Realtime connections follow their session (ADR 16): a revocation heard on the bus, or found by a sync, closes them.
+  const live = new LiveConnections(config);
   const revocations = new RevocationList({
     source: options.revocationSource ?? usersRevocationSource(usersInternal),
     kv,
     intervalMs: config.REVOCATION_SYNC_INTERVAL_MS,
     maxStalenessMs: config.REVOCATION_MAX_STALENESS_MS,
     logger,
+    onRevoked: (sessionId) => live.revokeSession(sessionId),
+  });
+  const revocationEvents = await listenToRevocations({
+    bus,
+    logger,
+    onRevoked: (sessionId, expiresAt) => {
+      revocations.add(sessionId, expiresAt);
+      live.revokeSession(sessionId);
+    },
   });
   await revocations.start();
   const isRevoked = (sessionId: string) => revocations.isRevoked(sessionId);
@@ -191,7 +208,9 @@ export async function createGatewayServer(options: GatewayServerOptions): Promis
     executeOperation,
     formatError,
     guard,
+    live,
   });
+  const overHttp = httpSubscriptions({ config, subscriptions, guard, live, isRevoked, formatError });
   const subgraphsReachable = subgraphHealthCheck(subgraphs);
 
   const route = async (req: IncomingMessage, res: ServerResponse) => {
@@ -201,12 +220,21 @@ export async function createGatewayServer(options: GatewayServerOptions): Promis
     if (webApp?.handle(req, res, path)) return;
     if (path === '/graphql') {
       // The request id (sanitised) reaches the subgraphs with the forwarded headers.
-      await inRequestScope('gateway', req, res, () =>
-        handleGraphQL(apollo, req, res, async () => ({
-          identity: await authenticate(req.headers, config.JWT_SECRET, isRevoked),
-          ...edge.clientContext(req),
-        })),
-      );
+      await inRequestScope('gateway', req, res, async () => {
+        const rawBody = req.method === 'POST' ? await readBody(req) : undefined;
+        // Subscriptions (multipart HTTP, or a 406 naming the transports) never reach Apollo Server.
+        if (await overHttp.handle(req, res, rawBody)) return;
+        await handleGraphQL(
+          apollo,
+          req,
+          res,
+          async () => ({
+            identity: await authenticate(req.headers, config.JWT_SECRET, isRevoked),
+            ...edge.clientContext(req),
+          }),
+          rawBody,
+        );
+      });
       return;
     }
     if (path === '/healthz') return sendJson(res, 200, { status: 'ok' });
@@ -235,13 +263,16 @@ export async function createGatewayServer(options: GatewayServerOptions): Promis
     httpServer,
     metricsUrl: metrics?.url ?? null,
     openSubscriptions: () => subscriptions.size,
+    openConnections: () => live.size,
     // Websockets first (graphql-ws closes each with 1001 Going Away, ending its subscriptions), then Apollo's
     // drain plugin stops accepting, waits for in-flight requests (up to httpDrainMs(SHUTDOWN_GRACE_MS)) and Apollo stops the
     // gateway; the subgraph connections go last.
     stop: () =>
       (stopping ??= (async () => {
+        revocationEvents.stop();
         await websockets.dispose();
         subscriptions.stop();
+        live.stop();
         revocations.stop();
         await apollo.stop();
         await agent.close();

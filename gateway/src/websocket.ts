@@ -1,29 +1,28 @@
 import type { Server } from 'node:http';
-import { CloseCode } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
-import type {
-  DocumentNode,
-  ExecutionResult,
-  FormattedExecutionResult,
-  GraphQLError,
-  GraphQLFormattedError,
-} from 'graphql';
+import type { ExecutionResult, FormattedExecutionResult, GraphQLError, GraphQLFormattedError } from 'graphql';
 import { ErrorCode, websocketConnections, type Identity } from '@insta/infra';
-import { authenticate } from './auth.ts';
+import { authenticateSession } from './auth.ts';
 import type { GatewayConfig } from './config.ts';
 import type { ClientInfo } from './context.ts';
+import { RealtimeCloseCode, TOO_MANY_SUBSCRIPTIONS } from './edge/close-codes.ts';
+import {
+  SESSION_EXPIRED_REASON,
+  SESSION_REVOKED_REASON,
+  type LiveConnection,
+  type LiveConnections,
+} from './edge/live-connections.ts';
+import { operationValidator, toGraphQLError } from './edge/operation-validator.ts';
 import type { SocketGuard } from './edge/socket-guard.ts';
 import { graphql } from './graphql-runtime.ts';
-import { operationLimitRules, parseWithLimits } from './operation-limits.ts';
 import { EventQueue } from './realtime/event-queue.ts';
 import type { SubscriptionService } from './realtime/subscriptions.ts';
 
 /** A graphql-ws message larger than this closes the socket (1009); MAX_TOKENS bounds what is parsed. */
 const MAX_MESSAGE_BYTES = 256 * 1024;
 /** WebSocket close code "Try Again Later" (RFC 6455 registry): a dependency of authentication is unavailable. */
-export const TRY_AGAIN_LATER = 1013;
-const DID_YOU_MEAN = / ?Did you mean(.+?)\?$/;
+export const TRY_AGAIN_LATER = RealtimeCloseCode.TryAgainLater;
 
 export interface OperationRequest {
   query: string;
@@ -47,12 +46,19 @@ export interface WebSocketServerOptions {
   guard: SocketGuard;
   /** The gateway's error formatter (masks internal errors in production), applied to every `next` payload. */
   formatError(formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError;
+  /** The realtime connections of this instance: per-user / per-address caps, revocation and expiry closes. */
+  live: LiveConnections;
 }
 
 interface ConnectionExtra extends Record<PropertyKey, unknown> {
   /** Who opened the connection (`connectionParams.authorization`), null when anonymous. */
   identity: Identity | null;
   client: ClientInfo;
+  /** The socket as the live connections know it (set once onConnect accepted it). */
+  connection?: LiveConnection;
+  release?: () => void;
+  /** Ids of the subscriptions open on the socket (the per-socket cap). */
+  subscriptionIds?: Set<string>;
 }
 
 interface OperationContext {
@@ -65,24 +71,15 @@ interface OperationContext {
 type ErrorLike = { message: string; extensions?: Record<string, unknown> };
 
 /**
- * graphql-ws errors must be this process's graphql-js GraphQLError (it checks `instanceof`); validation and
- * limit errors keep their code, others get the code Apollo Server gives the same failure on HTTP.
- */
-function toGraphQLError(error: unknown, fallbackCode: string) {
-  const { message, extensions } = error instanceof Error ? (error as ErrorLike) : { message: String(error) };
-  const { http: _http, ...rest } = extensions ?? {};
-  return new graphql.GraphQLError(message, { extensions: { ...rest, code: extensions?.code ?? fallbackCode } });
-}
-
-/**
- * graphql-ws (`graphql-transport-ws`) on the gateway's HTTP server and path. Authentication happens once, on
- * `connection_init`: a bad token closes the socket with 4403 Forbidden and the reason; no token means an
- * anonymous connection. Every operation is parsed and validated with the same limits as HTTP before it runs.
+ * graphql-ws (`graphql-transport-ws`) on the gateway's HTTP server and path. The token comes with
+ * `connection_init`: a bad one closes the socket with 4403 Forbidden and the reason; none means an anonymous
+ * connection. The socket then follows its session (ADR 16): every operation is checked against it (revoked:
+ * 4403 at once; expired: UNAUTHENTICATED, then 4440 after the grace period), a revocation heard on the bus closes
+ * it at once, and the per-user, per-address and per-socket caps apply. Every operation is parsed and validated
+ * with the same limits as HTTP before it runs. The server pings every WS_KEEPALIVE_MS.
  */
 export function startWebSocketServer(options: WebSocketServerOptions) {
   const { config, subscriptions } = options;
-  const production = config.NODE_ENV === 'production';
-  const rules = [...graphql.specifiedRules, ...operationLimitRules(config)];
   const wss = new WebSocketServer({
     server: options.httpServer,
     path: '/graphql',
@@ -92,57 +89,94 @@ export function startWebSocketServer(options: WebSocketServerOptions) {
       options.guard.allowsUpgrade(req) ? done(true) : done(false, 403, 'Origin not allowed'),
   });
 
-  const validate = (query: string): DocumentNode | ReturnType<typeof toGraphQLError>[] => {
-    let document: DocumentNode;
-    try {
-      document = parseWithLimits(query, config);
-    } catch (error) {
-      return [toGraphQLError(error, 'GRAPHQL_PARSE_FAILED')];
-    }
-    const errors = graphql.validate(subscriptions.apiSchema, document, rules);
-    if (errors.length === 0) return document;
-    return errors.map((error) => {
-      // As Apollo Server's hideSchemaDetailsFromClientErrors does on HTTP: no "Did you mean" in production.
-      if (production) error.message = error.message.replace(DID_YOU_MEAN, '');
-      return toGraphQLError(error, 'GRAPHQL_VALIDATION_FAILED');
-    });
-  };
+  const validate = operationValidator(config, () => subscriptions.apiSchema);
 
   // Errors of subscription events are GraphQLErrors from the query plan; those of queries come formatted by Apollo.
   const format = (error: GraphQLFormattedError | GraphQLError) =>
     error instanceof graphql.GraphQLError ? options.formatError(error.toJSON(), error) : error;
 
+  /**
+   * The socket follows its session (ADR 16): every operation is checked. Revoked: the socket closes with 4403 at
+   * once. Expired token: the operation is refused with UNAUTHENTICATED (the socket closes after the grace
+   * period unless the client reconnects with a fresh token first).
+   */
+  const checkSession = async (extra: Partial<ConnectionExtra>): Promise<GraphQLError[] | null> => {
+    const { identity, connection } = extra;
+    if (!identity || !connection) return null;
+    const unauthenticated = (message: string) => [
+      new graphql.GraphQLError(message, { extensions: { code: ErrorCode.Unauthenticated } }),
+    ];
+    if (options.live.expired(connection)) return unauthenticated(SESSION_EXPIRED_REASON);
+    let revoked: boolean;
+    try {
+      revoked = await options.isRevoked(identity.sessionId);
+    } catch (error) {
+      return [toGraphQLError(error, ErrorCode.ServiceUnavailable)];
+    }
+    if (!revoked) return null;
+    connection.close(RealtimeCloseCode.Forbidden, SESSION_REVOKED_REASON);
+    return unauthenticated(SESSION_REVOKED_REASON);
+  };
+
   return useServer<Record<string, unknown>, ConnectionExtra>(
     {
       connectionInitWaitTimeout: config.WS_CONNECTION_INIT_TIMEOUT_MS,
       onConnect: async (ctx) => {
-        ctx.extra.client = options.guard.client(ctx.extra.request);
+        const client = options.guard.client(ctx.extra.request);
+        ctx.extra.client = client;
         const authorization = ctx.connectionParams?.authorization;
         if (authorization !== undefined && typeof authorization !== 'string') {
-          ctx.extra.socket.close(CloseCode.Forbidden, 'connectionParams.authorization must be "Bearer <access token>"');
+          const reason = 'connectionParams.authorization must be "Bearer <access token>"';
+          ctx.extra.socket.close(RealtimeCloseCode.Forbidden, reason);
           return false;
         }
+        let session: Awaited<ReturnType<typeof authenticateSession>>;
         try {
-          ctx.extra.identity = await authenticate({ authorization }, config.JWT_SECRET, options.isRevoked);
-          websocketConnections.inc();
-          return true;
+          session = await authenticateSession({ authorization }, config.JWT_SECRET, options.isRevoked);
         } catch (error) {
           const code = (error as ErrorLike).extensions?.code;
           if (code === ErrorCode.ServiceUnavailable) {
             // Revocation cannot be checked: fail closed, and tell the client to come back (RFC 6455 1013).
-            ctx.extra.socket.close(TRY_AGAIN_LATER, (error as ErrorLike).message);
+            ctx.extra.socket.close(RealtimeCloseCode.TryAgainLater, (error as ErrorLike).message);
             return false;
           }
           if (code !== ErrorCode.Unauthenticated) throw error;
-          ctx.extra.socket.close(CloseCode.Forbidden, (error as ErrorLike).message);
+          ctx.extra.socket.close(RealtimeCloseCode.Forbidden, (error as ErrorLike).message);
           return false;
         }
+        ctx.extra.identity = session?.identity ?? null;
+        const { socket } = ctx.extra;
+        const connection: LiveConnection = {
+          identity: ctx.extra.identity,
+          ip: client.ip,
+          tokenExpiresAt: session?.expiresAt ?? null,
+          close: (code, reason) => socket.close(code, reason),
+        };
+        const admission = options.live.admit(connection);
+        if (!admission.ok) {
+          socket.close(admission.code, admission.reason);
+          return false;
+        }
+        ctx.extra.connection = connection;
+        ctx.extra.release = admission.release;
+        ctx.extra.subscriptionIds = new Set();
+        // The socket may have closed while the token was checked: onClose then already ran.
+        if (socket.readyState !== socket.OPEN) {
+          admission.release();
+          return false;
+        }
+        websocketConnections.inc();
+        return true;
       },
       // Called once for every socket whose onConnect accepted it.
       onDisconnect: () => void websocketConnections.dec(),
-      onSubscribe: async (ctx, _id, payload) => {
+      onClose: (ctx) => ctx.extra.release?.(),
+      onComplete: (ctx, id) => void ctx.extra.subscriptionIds?.delete(id),
+      onSubscribe: async (ctx, id, payload) => {
         const identity = ctx.extra.identity ?? null;
         const client = ctx.extra.client ?? options.guard.client(ctx.extra.request);
+        const refused = await checkSession(ctx.extra);
+        if (refused) return refused;
         const document = validate(payload.query);
         if (Array.isArray(document)) return document;
         const request: OperationRequest = {
@@ -179,8 +213,21 @@ export function startWebSocketServer(options: WebSocketServerOptions) {
         if (operation.operation !== graphql.OperationTypeNode.SUBSCRIPTION) {
           return { ...args, contextValue: { identity, client, request } satisfies OperationContext };
         }
-        const opened = await subscriptions.open({ ...request, document, identity });
-        if (!(opened instanceof EventQueue)) return opened;
+        const open = ctx.extra.subscriptionIds ?? new Set<string>();
+        if (open.size >= config.REALTIME_MAX_SUBSCRIPTIONS_PER_SOCKET) {
+          const message = `At most ${config.REALTIME_MAX_SUBSCRIPTIONS_PER_SOCKET} subscriptions per socket`;
+          return [new graphql.GraphQLError(message, { extensions: { code: TOO_MANY_SUBSCRIPTIONS } })];
+        }
+        // Counted from here: concurrent subscribe messages cannot all pass the cap. onComplete removes it.
+        open.add(id);
+        const opened = await subscriptions.open({ ...request, document, identity }).catch((error: unknown) => {
+          open.delete(id);
+          throw error;
+        });
+        if (!(opened instanceof EventQueue)) {
+          open.delete(id);
+          return opened;
+        }
         return {
           ...args,
           contextValue: { identity, client, request, subscription: opened } satisfies OperationContext,
@@ -202,5 +249,6 @@ export function startWebSocketServer(options: WebSocketServerOptions) {
       },
     },
     wss,
+    config.WS_KEEPALIVE_MS > 0 ? config.WS_KEEPALIVE_MS : Infinity,
   );
 }

@@ -66,6 +66,8 @@ export interface RevocationListOptions {
   intervalMs: number;
   maxStalenessMs: number;
   logger: Logger;
+  /** Called with each session a sync finds revoked that the list did not hold yet (the socket closer, ADR 16). */
+  onRevoked?(sessionId: string): void;
 }
 
 /**
@@ -131,6 +133,14 @@ export class RevocationList {
     throw this.unknown();
   }
 
+  /**
+   * A revocation heard on the bus (`users.session.revoked`): listed at once, before Redis or the next sync would
+   * tell. Adding is always safe: the list only ever errs towards revoked.
+   */
+  add(sessionId: string, expiresAt: number): void {
+    if (expiresAt > Date.now()) this.revoked.set(sessionId, expiresAt);
+  }
+
   /** For /readyz: rejects when authenticated requests would be refused. */
   async ready(): Promise<void> {
     if (await this.markersComplete()) return;
@@ -187,7 +197,14 @@ export class RevocationList {
       const { asOf, sessions } = await this.options.source.revokedSince(since);
       const now = Date.now();
       for (const [id, expiresAt] of this.revoked) if (expiresAt <= now) this.revoked.delete(id);
-      for (const s of sessions) if (s.expiresAt > now) this.revoked.set(s.sessionId, s.expiresAt);
+      const added: string[] = [];
+      for (const s of sessions) {
+        if (s.expiresAt <= now) continue;
+        if (!this.revoked.has(s.sessionId)) added.push(s.sessionId);
+        this.revoked.set(s.sessionId, s.expiresAt);
+      }
+      // The first sync lists what was revoked before this process started: no connection can be open yet.
+      if (this.asOf && this.options.onRevoked) for (const id of added) this.options.onRevoked(id);
       this.asOf = asOf;
       this.syncedAt = started;
       const previous = this.markerKey;

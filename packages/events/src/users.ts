@@ -13,6 +13,8 @@ export const UsersSubjects = {
   userUpdated: 'users.user.updated',
   /** The user signed in or refreshed a session (feeds fan out only to recently active users). */
   userActive: 'users.user.active',
+  /** A session was signed out or revoked (refresh-token reuse): gateways close its sockets at once (ADR 16). */
+  sessionRevoked: 'users.session.revoked',
 } as const;
 
 export interface UserCreatedEvent {
@@ -32,4 +34,12 @@ export interface UserUpdatedEvent {
 export interface UserActiveEvent {
   userId: string;
   lastActiveAt: string;
+}
+
+export interface SessionRevokedEvent {
+  sessionId: string;
+  userId: string;
+  reason: 'SIGN_OUT' | 'REUSE';
+  /** ISO-8601: after this, every access token of the session has expired and the revocation no longer matters. */
+  expiresAt: string;
 }

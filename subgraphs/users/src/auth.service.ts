@@ -144,7 +144,8 @@ export class AuthService {
   }
 
   private async revoke(sessionId: string, reason: 'SIGN_OUT' | 'REUSE', now: Date) {
-    await this.sessions.revoke(sessionId, reason, now);
+    const tokensExpireAt = new Date(now.getTime() + this.settings.ACCESS_TOKEN_TTL_SECONDS * 1000);
+    await this.sessions.revoke(sessionId, reason, now, tokensExpireAt);
     // The gateway checks this key on every request until the last access token of the session has expired.
     await this.kv.set(revokedSessionKey(sessionId), reason, this.settings.ACCESS_TOKEN_TTL_SECONDS * 1000);
   }

@@ -32,7 +32,12 @@ export async function startUsersSubgraph(deps: UsersDeps): Promise<RunningServer
   const relay = new OutboxRelay(outboxStore(deps.db, 'users.outbox'), deps.bus, deps.logger);
   relay.start();
   const usersRepository = new UsersRepository(deps.db, () => relay.notify());
-  const auth = new AuthService(usersRepository, new SessionsRepository(deps.db), deps.kv, deps.config);
+  const auth = new AuthService(
+    usersRepository,
+    new SessionsRepository(deps.db, () => relay.notify()),
+    deps.kv,
+    deps.config,
+  );
   const mediaInternal = createInternalClient(deps.config.MEDIA_URL, deps.config.GATEWAY_SIGNING_SECRET, {
     from: 'users',
     to: 'media',

@@ -1,13 +1,21 @@
-import type { PrismaClient } from '@insta/db';
+import { outboxRow, type PrismaClient } from '@insta/db';
+import { UsersSubjects, type SessionRevokedEvent } from '@insta/events';
 
 export type RotationResult =
   | { kind: 'rotated'; userId: string; sessionId: string }
   | { kind: 'reused'; sessionId: string }
   | { kind: 'invalid' };
 
-/** The only code that touches users.sessions and users.refresh_tokens. Tokens arrive here already hashed. */
+/**
+ * The only code that touches users.sessions and users.refresh_tokens (and writes their events to users.outbox).
+ * Tokens arrive here already hashed.
+ */
 export class SessionsRepository {
-  constructor(private readonly db: PrismaClient) {}
+  constructor(
+    private readonly db: PrismaClient,
+    /** Wakes the outbox relay after a transaction that wrote an event committed. */
+    private readonly afterCommit: () => void = () => undefined,
+  ) {}
 
   async create(userId: string, tokenHash: string, expiresAt: Date): Promise<{ sessionId: string }> {
     const session = await this.db.session.create({
@@ -44,13 +52,29 @@ export class SessionsRepository {
     });
   }
 
-  /** Revokes a session (refresh-token family); true when it was active. */
-  async revoke(sessionId: string, reason: 'SIGN_OUT' | 'REUSE', now: Date): Promise<boolean> {
-    const result = await this.db.session.updateMany({
-      where: { id: sessionId, revokedAt: null },
-      data: { revokedAt: now, revokedReason: reason },
+  /**
+   * Revokes a session (refresh-token family); true when it was active. The `users.session.revoked` event is
+   * written in the same transaction, so every gateway hears of it (and closes the session's sockets) once.
+   */
+  async revoke(sessionId: string, reason: 'SIGN_OUT' | 'REUSE', now: Date, tokensExpireAt: Date): Promise<boolean> {
+    const revoked = await this.db.$transaction(async (tx) => {
+      const result = await tx.session.updateMany({
+        where: { id: sessionId, revokedAt: null },
+        data: { revokedAt: now, revokedReason: reason },
+      });
+      if (result.count !== 1) return false;
+      const session = await tx.session.findUniqueOrThrow({ where: { id: sessionId }, select: { userId: true } });
+      const event: SessionRevokedEvent = {
+        sessionId,
+        userId: session.userId,
+        reason,
+        expiresAt: tokensExpireAt.toISOString(),
+      };
+      await tx.usersOutbox.create({ data: outboxRow(UsersSubjects.sessionRevoked, event, now) });
+      return true;
     });
-    return result.count === 1;
+    if (revoked) this.afterCommit();
+    return revoked;
   }
 
   /** Sessions revoked after `since` (served by sessions_revoked_at_idx), oldest first. */
