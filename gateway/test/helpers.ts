@@ -13,6 +13,7 @@ import {
   TransientError,
   createLogger,
   startSubgraphServer,
+  type EventBus,
   type Identity,
   type KeyValueStore,
   type RunningServer,
@@ -100,6 +101,8 @@ interface SubgraphContext {
 export interface TestGateway {
   gateway: GatewayServer;
   kv: KeyValueStore;
+  /** The gateway's bus (in-process): a test publishes the users subgraph's events on it. */
+  bus: EventBus;
   /** What the users subgraph has durably revoked. */
   revocations: FixtureRevocations;
   config: GatewayConfig;
@@ -154,6 +157,7 @@ export async function startTestGateway(
   return {
     gateway,
     kv,
+    bus,
     revocations,
     config,
     async post(body, headers = {}) {
