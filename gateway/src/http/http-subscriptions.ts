@@ -128,6 +128,8 @@ export function httpSubscriptions(options: HttpSubscriptionsOptions) {
 
     let queue: EventQueue<ExecutionResult> | null = null;
     let finished = false;
+    /** The multipart response has begun (until then a refusal is a plain JSON answer). */
+    let streaming = false;
     let heartbeat: NodeJS.Timeout | undefined;
     let release = () => {};
     /** Ends the stream once: an error part when given, then the close delimiter. */
@@ -138,6 +140,11 @@ export function httpSubscriptions(options: HttpSubscriptionsOptions) {
       release();
       queue?.return().catch(() => undefined);
       if (res.writableEnded || res.destroyed) return;
+      if (!streaming) {
+        // Closed (revoked, expired, shutting down) while the subscription was being opened: a plain answer.
+        if (error) sendJson(res, error.extensions?.code === ErrorCode.Unauthenticated ? 401 : 503, { errors: [error] });
+        return;
+      }
       if (error) res.write(part(JSON.stringify({ payload: null, errors: [error] })));
       res.end(CLOSING);
     };
@@ -175,6 +182,7 @@ export function httpSubscriptions(options: HttpSubscriptionsOptions) {
     queue = opened;
     if (finished) return void queue.return();
 
+    streaming = true;
     res.writeHead(200, { 'content-type': MULTIPART_CONTENT_TYPE, 'cache-control': 'no-store' });
     // The first heartbeat flushes the headers: the client knows the subscription is open.
     res.write(OPENING + HEARTBEAT);
