@@ -4,7 +4,10 @@ import WebSocket from 'ws';
 import { USERS_STREAM, UsersSubjects, type SessionRevokedEvent } from '@insta/events';
 import { revokedSessionKey } from '@insta/infra';
 import { RealtimeCloseCode } from '../src/edge/close-codes.ts';
-import { SUBSCRIPTION_TRANSPORT_NOT_ACCEPTABLE } from '../src/http/http-subscriptions.ts';
+import {
+  SUBSCRIPTION_TRANSPORT_NOT_ACCEPTABLE,
+  acceptsMultipartSubscriptions,
+} from '../src/http/http-subscriptions.ts';
 import { accessToken, startTestGateway, type TestGateway } from './helpers.ts';
 import { runOnce, type Closed } from './ws-client.ts';
 
@@ -224,5 +227,21 @@ describe('the realtime edge: per-address cap, origin and keep-alive', () => {
     // A query that merely mentions the word is left to Apollo Server.
     const query = await t.post({ query: '{ seen { header(name: "subscription") } }' });
     expect(query.status).toBe(200);
+  });
+});
+
+describe('acceptsMultipartSubscriptions', () => {
+  it('should accept the Accept headers Apollo Client and the protocol use, quoted or not', () => {
+    expect(
+      acceptsMultipartSubscriptions('multipart/mixed;boundary=graphql;subscriptionSpec=1.0,application/json'),
+    ).toBe(true);
+    expect(acceptsMultipartSubscriptions('application/json, multipart/mixed; subscriptionSpec="1.0"')).toBe(true);
+  });
+
+  it('should refuse multipart without the subscription spec, and other media types', () => {
+    expect(acceptsMultipartSubscriptions('multipart/mixed;deferSpec=20220824')).toBe(false);
+    expect(acceptsMultipartSubscriptions('application/graphql-response+json, application/json')).toBe(false);
+    expect(acceptsMultipartSubscriptions('text/event-stream')).toBe(false);
+    expect(acceptsMultipartSubscriptions(undefined)).toBe(false);
   });
 });
