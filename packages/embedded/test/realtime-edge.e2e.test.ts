@@ -60,6 +60,7 @@ describe('the realtime edge on the real Postgres, Redis and NATS', () => {
         LOG_LEVEL: 'silent',
         REVOCATION_SYNC_INTERVAL_MS: '600000',
         REALTIME_MAX_SUBSCRIPTIONS_PER_SOCKET: '3',
+        REALTIME_MAX_CONNECTIONS_PER_USER: '2',
         HTTP_SUBSCRIPTION_HEARTBEAT_MS: '100',
       }),
     });
@@ -278,5 +279,30 @@ describe('the realtime edge on the real Postgres, Redis and NATS', () => {
     expect(
       ((await anonymous.json()) as { errors: { extensions: { code: string } }[] }).errors[0]?.extensions.code,
     ).toBe('UNAUTHENTICATED');
+  });
+
+  it('should count an HTTP subscription as a connection of its user: 429 TOO_MANY_CONNECTIONS past the cap', async () => {
+    const ivy = await signUp('rte_ivy');
+    const postId = await createPost(ivy, 'Capped');
+    await openSocket(ivy.accessToken);
+    await openSocket(ivy.accessToken);
+    const response = await fetch(second.url, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        accept: 'multipart/mixed;subscriptionSpec=1.0',
+        authorization: `Bearer ${ivy.accessToken}`,
+      },
+      body: JSON.stringify({ query: POST_LIKED, variables: { postId } }),
+    });
+    expect(response.status).toBe(429);
+    expect(await response.json()).toEqual({
+      errors: [
+        {
+          message: 'At most 2 realtime connections per user',
+          extensions: { code: 'TOO_MANY_CONNECTIONS', closeCode: 4441 },
+        },
+      ],
+    });
   });
 });
