@@ -34,7 +34,7 @@ import { subgraphUrls, type GatewayConfig } from './config.ts';
 import type { ClientInfo, GatewayContext } from './context.ts';
 import { createEdge } from './edge/edge.ts';
 import { LiveConnections } from './edge/live-connections.ts';
-import { httpSubscriptions } from './http/http-subscriptions.ts';
+import { httpSubscriptions, subscriptionTransportPlugin } from './http/http-subscriptions.ts';
 import { loadExplorer, type Explorer } from './explorer.ts';
 import { loadWebApp, WEB_APP_PREFIX } from './web-app.ts';
 import { formatOperationLimitError, operationLimitRules } from './operation-limits.ts';
@@ -163,6 +163,7 @@ export async function createGatewayServer(options: GatewayServerOptions): Promis
     plugins: [
       graphqlMetricsPlugin('gateway'),
       ...edge.plugins,
+      subscriptionTransportPlugin(),
       unavailableStatusPlugin(),
       ApolloServerPluginDrainHttpServer({ httpServer, stopGracePeriodMillis: httpDrainMs(config.SHUTDOWN_GRACE_MS) }),
       // The gateway serves its own explorer (below); these defaults only cost time per request.
@@ -210,7 +211,12 @@ export async function createGatewayServer(options: GatewayServerOptions): Promis
     guard,
     live,
   });
-  const overHttp = httpSubscriptions({ config, subscriptions, guard, live, isRevoked, formatError });
+  const trusted = edge.persistedQueries;
+  const overHttp = httpSubscriptions({
+    ...{ config, subscriptions, guard, live, isRevoked, formatError },
+    // Apollo Server keys persisted documents `apq:<sha256>`; only the trusted documents are readable here.
+    ...(trusted && { persistedDocument: async (hash: string) => trusted.cache.get(`apq:${hash}`) }),
+  });
   const subgraphsReachable = subgraphHealthCheck(subgraphs);
 
   const route = async (req: IncomingMessage, res: ServerResponse) => {

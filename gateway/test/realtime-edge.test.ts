@@ -1,3 +1,6 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
@@ -7,7 +10,9 @@ import { RealtimeCloseCode } from '../src/edge/close-codes.ts';
 import {
   SUBSCRIPTION_TRANSPORT_NOT_ACCEPTABLE,
   acceptsMultipartSubscriptions,
+  subscriptionTransportPlugin,
 } from '../src/http/http-subscriptions.ts';
+import { MANIFEST_FORMAT, sha256Hex } from '../src/documents/manifest.ts';
 import { accessToken, startTestGateway, type TestGateway } from './helpers.ts';
 import { runOnce, type Closed } from './ws-client.ts';
 
@@ -158,7 +163,8 @@ describe('the realtime edge: per-address cap, origin and keep-alive', () => {
     t = await startTestGateway({
       REALTIME_MAX_CONNECTIONS_PER_IP: '2',
       CORS_ORIGINS: 'https://app.example.com',
-      WS_KEEPALIVE_MS: '50',
+      // The pong must come back within the interval too: on a loaded box 50 ms is too tight.
+      WS_KEEPALIVE_MS: '250',
     });
   });
   afterAll(async () => {
@@ -203,11 +209,12 @@ describe('the realtime edge: per-address cap, origin and keep-alive', () => {
     socket.send(JSON.stringify({ type: 'connection_init' }));
     // ws answers each ping with a pong by itself: the server keeps the socket.
     let pings = 0;
-    await new Promise<void>((resolve) =>
+    await new Promise<void>((resolve, reject) => {
       socket.on('ping', () => {
-        if (++pings === 3) resolve();
-      }),
-    );
+        if (++pings === 2) resolve();
+      });
+      socket.on('close', (code) => reject(new Error(`closed with ${code} after ${pings} pings`)));
+    });
     expect(socket.readyState).toBe(WebSocket.OPEN);
     socket.close();
   });
@@ -243,5 +250,47 @@ describe('acceptsMultipartSubscriptions', () => {
     expect(acceptsMultipartSubscriptions('application/graphql-response+json, application/json')).toBe(false);
     expect(acceptsMultipartSubscriptions('text/event-stream')).toBe(false);
     expect(acceptsMultipartSubscriptions(undefined)).toBe(false);
+  });
+});
+
+describe('subscriptions sent as a trusted document id', () => {
+  const SUBSCRIPTION = 'subscription { anything }';
+  let t: TestGateway;
+  let dir: string;
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'rtedge-documents-'));
+    const path = join(dir, 'manifest.json');
+    const documents = { [sha256Hex(SUBSCRIPTION)]: SUBSCRIPTION, [sha256Hex('{ touches }')]: '{ touches }' };
+    await writeFile(path, JSON.stringify({ format: MANIFEST_FORMAT, documents }));
+    t = await startTestGateway({ TRUSTED_DOCUMENTS_PATH: path });
+  });
+  afterAll(async () => {
+    await t.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+  const byId = (text: string) => ({ extensions: { persistedQuery: { version: 1, sha256Hash: sha256Hex(text) } } });
+
+  it('should resolve the id to its text and answer 406 without the multipart Accept', async () => {
+    const { status, body } = await t.post(byId(SUBSCRIPTION));
+    expect(status).toBe(406);
+    expect(body.errors?.[0]?.extensions?.code).toBe(SUBSCRIPTION_TRANSPORT_NOT_ACCEPTABLE);
+  });
+
+  it('should leave a query sent by id to Apollo Server', async () => {
+    const { status, body } = await t.post(byId('{ touches }'));
+    expect(status).toBe(200);
+    expect(body.data).toEqual({ touches: expect.any(Number) });
+  });
+});
+
+describe('subscriptionTransportPlugin', () => {
+  it('should refuse a subscription Apollo Server resolved with 406 and the transports, and let others run', async () => {
+    const hooks = await subscriptionTransportPlugin().requestDidStart!({} as never);
+    const resolve = (operation: string) =>
+      hooks!.didResolveOperation!({ operation: { operation } } as never) as Promise<void>;
+    await expect(resolve('query')).resolves.toBeUndefined();
+    await expect(resolve('subscription')).rejects.toMatchObject({
+      extensions: { code: SUBSCRIPTION_TRANSPORT_NOT_ACCEPTABLE, http: { status: 406 } },
+    });
   });
 });

@@ -1,8 +1,10 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ApolloServerPlugin } from '@apollo/server';
 import type { ExecutionResult, GraphQLError, GraphQLFormattedError } from 'graphql';
 import { ErrorCode, sendJson } from '@insta/infra';
 import { authenticateSession } from '../auth.ts';
 import type { GatewayConfig } from '../config.ts';
+import type { GatewayContext } from '../context.ts';
 import { RealtimeCloseCode, TOO_MANY_CONNECTIONS } from '../edge/close-codes.ts';
 import type { LiveConnection, LiveConnections } from '../edge/live-connections.ts';
 import { operationValidator, toGraphQLError } from '../edge/operation-validator.ts';
@@ -38,7 +40,15 @@ export interface HttpSubscriptionsOptions {
   live: LiveConnections;
   isRevoked(sessionId: string): Promise<boolean>;
   formatError(formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError;
+  /**
+   * The text of a persisted document by its sha256 (the trusted documents when enforced), for a subscription
+   * sent as `extensions.persistedQuery.sha256Hash` without its text; undefined when unknown.
+   */
+  persistedDocument?(sha256Hash: string): Promise<string | undefined>;
 }
+
+/** A GraphQL-over-HTTP request as sent, unchecked. */
+type RawRequest = { query?: unknown; variables?: unknown; operationName?: unknown; extensions?: unknown };
 
 interface GraphQLRequestBody {
   query: string;
@@ -59,14 +69,25 @@ export function httpSubscriptions(options: HttpSubscriptionsOptions) {
   const validate = operationValidator(config, () => subscriptions.apiSchema);
 
   /** The request's operation when it is a subscription (POST JSON body or GET query string), else null. */
-  const subscriptionOf = (req: IncomingMessage, rawBody: string | undefined): GraphQLRequestBody | null => {
-    let request: { query?: unknown; variables?: unknown; operationName?: unknown } | null = null;
+  const subscriptionOf = async (
+    req: IncomingMessage,
+    rawBody: string | undefined,
+  ): Promise<GraphQLRequestBody | null> => {
+    let request: RawRequest | null = null;
     if (req.method === 'POST' && rawBody !== undefined) {
-      if (!MAY_SUBSCRIBE.test(rawBody)) return null;
+      const persisted = options.persistedDocument && rawBody.includes('sha256Hash');
+      if (!persisted && !MAY_SUBSCRIBE.test(rawBody)) return null;
       try {
-        request = JSON.parse(rawBody) as typeof request;
+        request = JSON.parse(rawBody) as RawRequest | null;
       } catch {
         return null;
+      }
+      const hash = (request?.extensions as { persistedQuery?: { sha256Hash?: unknown } } | undefined)?.persistedQuery
+        ?.sha256Hash;
+      if (request && request.query === undefined && typeof hash === 'string' && options.persistedDocument) {
+        const text = await options.persistedDocument(hash);
+        if (text === undefined || !MAY_SUBSCRIBE.test(text)) return null;
+        request.query = text;
       }
     } else if (req.method === 'GET') {
       const search = new URL(req.url ?? '/', 'http://localhost').searchParams;
@@ -210,7 +231,7 @@ export function httpSubscriptions(options: HttpSubscriptionsOptions) {
      * when the caller has read it, is given as `rawBody`.
      */
     async handle(req: IncomingMessage, res: ServerResponse, rawBody: string | undefined): Promise<boolean> {
-      const request = subscriptionOf(req, rawBody);
+      const request = await subscriptionOf(req, rawBody);
       if (!request) return false;
       if (req.method !== 'POST' || !acceptsMultipartSubscriptions(req.headers.accept)) {
         const message =
@@ -248,4 +269,32 @@ function waitForDrain(res: ServerResponse): Promise<void> {
     res.on('drain', done);
     res.on('close', done);
   });
+}
+
+/**
+ * The subscriptions `httpSubscriptions` could not recognise before Apollo Server (sent as a persisted-query hash
+ * or trusted-document id without text) are refused once Apollo Server has resolved the operation: 406 with the
+ * transports, instead of the gateway's 500 "Execution of subscriptions not supported by gateway".
+ */
+export function subscriptionTransportPlugin(): ApolloServerPlugin<GatewayContext> {
+  return {
+    async requestDidStart() {
+      return {
+        async didResolveOperation({ operation }) {
+          if (operation?.operation !== 'subscription') return;
+          throw new graphql.GraphQLError(
+            'Subscriptions over HTTP need the query text and "Accept: multipart/mixed;subscriptionSpec=1.0"; ' +
+              'or open a websocket (graphql-transport-ws) on /graphql',
+            {
+              extensions: {
+                code: SUBSCRIPTION_TRANSPORT_NOT_ACCEPTABLE,
+                transports: [...SUBSCRIPTION_TRANSPORTS],
+                http: { status: 406 },
+              },
+            },
+          );
+        },
+      };
+    },
+  };
 }
