@@ -133,19 +133,19 @@ export class RevocationList {
     throw this.unknown();
   }
 
+  /** For /readyz: rejects when authenticated requests would be refused. */
+  async ready(): Promise<void> {
+    if (await this.markersComplete()) return;
+    if (this.fresh()) return;
+    throw new Error(this.syncedAt ? 'revocation list stale and Redis lost its markers' : 'revocation list not loaded');
+  }
+
   /**
    * A revocation heard on the bus (`users.session.revoked`): listed at once, before Redis or the next sync would
    * tell. Adding is always safe: the list only ever errs towards revoked.
    */
   add(sessionId: string, expiresAt: number): void {
     if (expiresAt > Date.now()) this.revoked.set(sessionId, expiresAt);
-  }
-
-  /** For /readyz: rejects when authenticated requests would be refused. */
-  async ready(): Promise<void> {
-    if (await this.markersComplete()) return;
-    if (this.fresh()) return;
-    throw new Error(this.syncedAt ? 'revocation list stale and Redis lost its markers' : 'revocation list not loaded');
   }
 
   private listed(sessionId: string): boolean {
