@@ -5,7 +5,7 @@ import { ErrorCode, sendJson } from '@insta/infra';
 import { authenticateSession } from '../auth.ts';
 import type { GatewayConfig } from '../config.ts';
 import type { GatewayContext } from '../context.ts';
-import { RealtimeCloseCode, TOO_MANY_CONNECTIONS } from '../edge/close-codes.ts';
+import { TOO_MANY_CONNECTIONS } from '../edge/close-codes.ts';
 import type { LiveConnection, LiveConnections } from '../edge/live-connections.ts';
 import { operationValidator, toGraphQLError } from '../edge/operation-validator.ts';
 import type { SocketGuard } from '../edge/socket-guard.ts';
@@ -162,8 +162,8 @@ export function httpSubscriptions(options: HttpSubscriptionsOptions) {
       queue?.return().catch(() => undefined);
       if (res.writableEnded || res.destroyed) return;
       if (!streaming) {
-        // Closed (revoked, expired, shutting down) while the subscription was being opened: a plain answer.
-        if (error) sendJson(res, error.extensions?.code === ErrorCode.Unauthenticated ? 401 : 503, { errors: [error] });
+        // Revoked or expired while the subscription was being opened: a plain answer.
+        if (error) sendJson(res, 401, { errors: [error] });
         return;
       }
       if (error) res.write(part(JSON.stringify({ payload: null, errors: [error] })));
@@ -173,10 +173,9 @@ export function httpSubscriptions(options: HttpSubscriptionsOptions) {
       identity,
       ip: client.ip,
       tokenExpiresAt: session?.expiresAt ?? null,
-      close: (closeCode, reason) => {
-        const code = closeCode === RealtimeCloseCode.GoingAway ? 'SHUTTING_DOWN' : ErrorCode.Unauthenticated;
-        finish({ message: reason, extensions: { code, closeCode } });
-      },
+      // Revoked (4403) or expired past the grace (4440): the last part says which.
+      close: (closeCode, reason) =>
+        finish({ message: reason, extensions: { code: ErrorCode.Unauthenticated, closeCode } }),
     };
     const admission = options.live.admit(connection);
     if (!admission.ok) {

@@ -4,7 +4,11 @@ import { badUserInput } from '@insta/infra';
 export const USERNAME = /^[a-z0-9_]{3,30}$/;
 
 export const signUpSchema = z.object({
-  username: z.string().trim().toLowerCase().regex(USERNAME, 'Username must be 3–30 characters of a–z, 0–9 and _'),
+  username: z
+    .string()
+    .trim()
+    .toLowerCase()
+    .regex(USERNAME, 'Username must be 3–30 characters of a–z, 0–9 and _'),
   email: z.string().trim().toLowerCase().max(254).pipe(z.email('Email address is not valid')),
   password: z
     .string()
@@ -46,3 +50,4 @@ export function parseInput<S extends z.ZodType>(schema: S, input: unknown, field
   const field = [fieldPrefix, ...issue.path.map(String)].filter(Boolean).join('.');
   throw badUserInput(issue.message, field || undefined);
 }
+
