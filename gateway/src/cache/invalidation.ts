@@ -64,6 +64,8 @@ export function tagsForEvent(subject: string, data: unknown): string[] {
       const follow = event as unknown as FollowEvent;
       return relationChanged(follow.followerId, follow.followeeId);
     }
+    case SocialSubjects.accountPrivacyChanged:
+      return privacyChanged();
     case SocialSubjects.blockCreated:
     case SocialSubjects.blockDeleted: {
       const block = event as unknown as BlockEvent;
