@@ -14,8 +14,12 @@ export interface EntityCacheStore {
   mset(entries: readonly { key: string; value: string; ttlMs: number }[]): Promise<void>;
   /** The current generation of each tag (0 when never bumped or expired). */
   generations(tags: readonly string[]): Promise<number[]>;
-  /** Increments each tag's generation (its counter lives ttlMs after the last bump); returns the new values. */
-  bump(tags: readonly string[], ttlMs: number): Promise<number[]>;
+  /**
+   * Increments each tag's generation (its counter lives ttlMs after the last bump) and returns the values. With
+   * `once` (an event's id), only the first caller bumps and later ones get the values as they are: every gateway
+   * handles each event, and they all end up with the same generations instead of one increment each.
+   */
+  bump(tags: readonly string[], ttlMs: number, once?: string): Promise<number[]>;
 }
 
 export class RedisEntityCacheStore implements EntityCacheStore {
@@ -44,14 +48,30 @@ export class RedisEntityCacheStore implements EntityCacheStore {
     return values.map((value) => (value === null ? 0 : Number(value)));
   }
 
-  async bump(tags: readonly string[], ttlMs: number) {
+  async bump(tags: readonly string[], ttlMs: number, once?: string) {
     if (tags.length === 0) return [];
-    const multi = this.client.multi();
-    for (const tag of tags) multi.incr(`${this.prefix}g:${tag}`).pexpire(`${this.prefix}g:${tag}`, ttlMs);
-    const results = await execOrThrow(multi.exec());
-    return tags.map((_, i) => Number(results[2 * i]));
+    const keys = [...tags.map((tag) => `${this.prefix}g:${tag}`), `${this.prefix}once:${once ?? ''}`];
+    const values = (await this.client.eval(BUMP, keys.length, ...keys, ttlMs, once ? '1' : '0')) as number[];
+    return values.map(Number);
   }
 }
+
+/** KEYS: the tags' counters, then the once-marker; ARGV: ttl ms, whether the marker decides. */
+const BUMP = `
+local n = #KEYS - 1
+local ttl = tonumber(ARGV[1])
+local bump = true
+if ARGV[2] == '1' then bump = redis.call('SET', KEYS[#KEYS], '1', 'NX', 'PX', ttl) end
+local out = {}
+for i = 1, n do
+  if bump then
+    out[i] = redis.call('INCR', KEYS[i])
+    redis.call('PEXPIRE', KEYS[i], ttl)
+  else
+    out[i] = tonumber(redis.call('GET', KEYS[i]) or '0')
+  end
+end
+return out`;
 
 async function execOrThrow(pending: Promise<[Error | null, unknown][] | null>): Promise<unknown[]> {
   const results = await pending;

@@ -241,7 +241,7 @@ export class EntityCache {
   }
 
   /** Bumps tags here and in Redis; if Redis fails, the local bump stands and the epoch follows on recovery. */
-  async invalidate(tags: readonly string[], source: 'mutation' | 'event'): Promise<void> {
+  async invalidate(tags: readonly string[], source: 'mutation' | 'event', once?: string): Promise<void> {
     const unique = [...new Set(tags)];
     if (unique.length === 0) return;
     const now = this.now();
@@ -252,7 +252,7 @@ export class EntityCache {
     }
     if (!this.options.store) return;
     try {
-      const values = await this.withStore((store) => store.bump(unique, this.generationKeyTtlMs()));
+      const values = await this.withStore((store) => store.bump(unique, this.generationKeyTtlMs(), once));
       const readAt = this.now();
       unique.forEach((tag, i) => this.generations.set(tag, { value: values[i] as number, readAt }));
     } catch (error) {
@@ -269,7 +269,9 @@ export class EntityCache {
       void (async () => {
         for await (const event of subscription) {
           const tags = tagsForEvent(event.subject, event.data);
-          if (tags.length > 0) await this.invalidate(tags, 'event');
+          const eventId = (event.data as { eventId?: unknown } | null)?.eventId;
+          const once = typeof eventId === 'string' ? `${event.subject}:${eventId}` : undefined;
+          if (tags.length > 0) await this.invalidate(tags, 'event', once);
         }
       })().catch((error: unknown) => this.options.logger.error({ err: error }, 'entity cache invalidation stopped'));
     }
