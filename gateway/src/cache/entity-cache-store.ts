@@ -19,7 +19,7 @@ export interface EntityCacheStore {
    * `once` (an event's id), only the first caller bumps and later ones get the values as they are: every gateway
    * handles each event, and they all end up with the same generations instead of one increment each.
    */
-  bump(tags: readonly string[], ttlMs: number, once?: string): Promise<number[]>;
+  bump(tags: readonly string[], ttlMs: number, once?: string, step?: number): Promise<number[]>;
 }
 
 export class RedisEntityCacheStore implements EntityCacheStore {
@@ -48,15 +48,15 @@ export class RedisEntityCacheStore implements EntityCacheStore {
     return values.map((value) => (value === null ? 0 : Number(value)));
   }
 
-  async bump(tags: readonly string[], ttlMs: number, once?: string) {
+  async bump(tags: readonly string[], ttlMs: number, once?: string, step = 1) {
     if (tags.length === 0) return [];
     const keys = [...tags.map((tag) => `${this.prefix}g:${tag}`), `${this.prefix}once:${once ?? ''}`];
-    const values = (await this.client.eval(BUMP, keys.length, ...keys, ttlMs, once ? '1' : '0')) as number[];
+    const values = (await this.client.eval(BUMP, keys.length, ...keys, ttlMs, once ? '1' : '0', step)) as number[];
     return values.map(Number);
   }
 }
 
-/** KEYS: the tags' counters, then the once-marker; ARGV: ttl ms, whether the marker decides. */
+/** KEYS: the tags' counters, then the once-marker; ARGV: ttl ms, whether the marker decides, the increment. */
 const BUMP = `
 local n = #KEYS - 1
 local ttl = tonumber(ARGV[1])
@@ -65,7 +65,7 @@ if ARGV[2] == '1' then bump = redis.call('SET', KEYS[#KEYS], '1', 'NX', 'PX', tt
 local out = {}
 for i = 1, n do
   if bump then
-    out[i] = redis.call('INCR', KEYS[i])
+    out[i] = redis.call('INCRBY', KEYS[i], ARGV[3])
     redis.call('PEXPIRE', KEYS[i], ttl)
   else
     out[i] = tonumber(redis.call('GET', KEYS[i]) or '0')

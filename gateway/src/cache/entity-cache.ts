@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomInt } from 'node:crypto';
 import {
   entityCacheBypasses,
   entityCacheHits,
@@ -313,17 +313,21 @@ export class EntityCache {
       else if (!this.options.store) result.set(tag, 0);
       else stale.push(tag);
     }
-    if (stale.length === 0) return result;
-    if (!useStore) throw new StoreUnavailable('entity cache store is unavailable');
-    if (this.bumpLost) {
-      // Bumps made while Redis was unreachable never reached it: drop every entry written before.
-      const [epoch] = await this.withStore((store) => store.bump([Tags.epoch], this.generationKeyTtlMs()));
+    if (useStore && this.bumpLost) {
+      // Bumps made while Redis was unreachable never reached it: drop every entry written before. A random step:
+      // a Redis that came back empty must not count the epoch up to a value it had before.
+      const step = randomInt(1, 2 ** 40);
+      const [epoch] = await this.withStore((store) =>
+        store.bump([Tags.epoch], this.generationKeyTtlMs(), undefined, step),
+      );
       this.bumpLost = false;
       entityCacheInvalidations.inc({ kind: 'epoch', source: 'recovery' });
       this.generations.set(Tags.epoch, { value: epoch as number, readAt: this.now() });
       if (tags.includes(Tags.epoch)) result.set(Tags.epoch, epoch as number);
       stale.splice(0, stale.length, ...stale.filter((tag) => tag !== Tags.epoch));
     }
+    if (stale.length === 0) return result;
+    if (!useStore) throw new StoreUnavailable('entity cache store is unavailable');
     const values = await this.withStore((store) => store.generations(stale));
     const readAt = this.now();
     stale.forEach((tag, i) => {
