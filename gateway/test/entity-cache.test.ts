@@ -119,6 +119,19 @@ describe('entity cache', () => {
     expect(subgraph.asked).toEqual([['p'], ['p'], ['u']]);
   });
 
+  it('should cache counters for everyone but a viewer-dependent selection per viewer', async () => {
+    const cache = newCache(`${uniquePrefix('ec')}:`);
+    const subgraph = fakeSubgraph();
+    const counts =
+      'query($representations:[_Any!]!){_entities(representations:$representations){...on User{followerCount followingCount}}}';
+    const status =
+      'query($representations:[_Any!]!){_entities(representations:$representations){...on User{followerCount viewerFollowStatus}}}';
+    for (const query of [counts, status])
+      for (const viewerId of ['v1', 'v2'])
+        await cache.fetchEntities('social-graph', request(query, 'User', ['u']), { viewerId }, subgraph.send);
+    expect(subgraph.asked).toEqual([['u'], ['u'], ['u']]);
+  });
+
   it('should drop an entry on every gateway when one of its tags is bumped, once per event', async () => {
     const prefix = `${uniquePrefix('ec')}:`;
     const [one, other] = [newCache(prefix), newCache(prefix)];

@@ -120,12 +120,17 @@ export class EntityCache {
     const hints = CLIENT_HINT_HEADERS.map((name) => String(caller.headers?.[name] ?? '')).join(',');
 
     const lookups: Lookup[] = [];
+    const perViewerType = new Map<string, boolean>();
     reps.forEach((representation, index) => {
       const typename = representation.__typename;
       const id = representation.id;
       const policy = typeof typename === 'string' ? policies[typename] : undefined;
       if (!policy || typeof typename !== 'string' || (typeof id !== 'string' && typeof id !== 'number')) return;
-      const perViewer = policy.scope === 'viewer' || selectsAny(query, policy.viewerFields);
+      let perViewer = perViewerType.get(typename);
+      if (perViewer === undefined) {
+        perViewer = policy.scope === 'viewer' || selectsAny(query, policy.viewerFields);
+        perViewerType.set(typename, perViewer);
+      }
       const tags = [Tags.epoch, Tags.subgraph(subgraph), Tags.type(typename), Tags.entity(typename, String(id))];
       if (perViewer) tags.push(Tags.viewer(caller.viewerId ?? '-'));
       const scope = `${perViewer ? `v=${caller.viewerId ?? '-'}` : 'public'};${policy.clientHints ? hints : ''}`;
@@ -362,9 +367,20 @@ export class EntityCache {
   }
 }
 
-/** Whether the query selects one of these fields (a whole word: `followers` is not `followerCount`). */
+const fieldPatterns = new Map<string, RegExp>();
+
+/**
+ * Whether the query selects one of these fields, as a whole word (`followers` is not `followerCount`). Any
+ * mention counts, in whichever type's fragment: at worst a shared type is cached per viewer.
+ */
 function selectsAny(query: string, fields: readonly string[] | undefined) {
-  return fields?.some((field) => new RegExp(`\\b${field}\\b(?!Count)`).test(query)) ?? false;
+  return (
+    fields?.some((field) => {
+      let pattern = fieldPatterns.get(field);
+      if (!pattern) fieldPatterns.set(field, (pattern = new RegExp(`\\b${field}\\b`)));
+      return pattern.test(query);
+    }) ?? false
+  );
 }
 
 function tagKind(tag: string) {
