@@ -191,6 +191,7 @@ export async function createGatewayServer(options: GatewayServerOptions): Promis
     bus,
     dataSources,
     queueSize: config.SUBSCRIPTION_QUEUE_SIZE,
+    ...(entityCache && { beforeDeliver: (subject, event) => entityCache.invalidateForEvent(subject, event) }),
     logger,
     isSignedOut: (identity) => isRevoked(identity.sessionId),
     canSeePost: async (identity, postId) => {

@@ -266,18 +266,24 @@ export class EntityCache {
     }
   }
 
+  /**
+   * Bumps what a domain event invalidates, once per event in Redis however many callers handle it (every gateway,
+   * and a subscription about to deliver the same event).
+   */
+  invalidateForEvent(subject: string, data: unknown): Promise<void> {
+    const tags = tagsForEvent(subject, data);
+    if (tags.length === 0) return Promise.resolve();
+    const eventId = (data as { eventId?: unknown } | null)?.eventId;
+    return this.invalidate(tags, 'event', typeof eventId === 'string' ? `${subject}:${eventId}` : undefined);
+  }
+
   /** Listens to the subgraphs' events on the bus (each instance sees each event) and invalidates from them. */
   async listen(bus: EventBus): Promise<void> {
     for (const subject of INVALIDATION_SUBJECTS) {
       const subscription = await bus.subscribe<unknown>(subject);
       this.subscriptions.push(subscription);
       void (async () => {
-        for await (const event of subscription) {
-          const tags = tagsForEvent(event.subject, event.data);
-          const eventId = (event.data as { eventId?: unknown } | null)?.eventId;
-          const once = typeof eventId === 'string' ? `${event.subject}:${eventId}` : undefined;
-          if (tags.length > 0) await this.invalidate(tags, 'event', once);
-        }
+        for await (const event of subscription) await this.invalidateForEvent(event.subject, event.data);
       })().catch((error: unknown) => this.options.logger.error({ err: error }, 'entity cache invalidation stopped'));
     }
   }

@@ -1,4 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { createClient } from 'graphql-ws';
+import WebSocket from 'ws';
 import { createPrismaClient } from '@insta/db';
 import { createGatewayServer, loadGatewayConfig, RedisEntityCacheStore, type GatewayServer } from '@insta/gateway';
 import {
@@ -22,6 +24,8 @@ import { startRealSystem, type RealSystem } from './real-system.ts';
 const FEED = '{ feed(first: 20) { edges { node { id text likeCount viewerHasLiked author { id username } } } } }';
 const NOTIFICATIONS =
   '{ notifications(first: 20) { edges { node { type post { id text likeCount } comment { id text } } } } }';
+const POST_LIKED =
+  'subscription($postId: ID!) { postLiked(postId: $postId) { likeCount post { id text likeCount viewerHasLiked } } }';
 /** How long B may lag A: the event's way through the outbox and NATS, or one generation TTL (1 s here). */
 const CONVERGE = { timeout: 10_000, interval: 50 };
 
@@ -243,6 +247,55 @@ describe('the entity cache on two gateways, on the real Postgres, Redis and NATS
       (url) => feedOf(url, carol),
       (fresh) => expect((fresh as Data[]).filter((e) => e.node)).toHaveLength(2),
     );
+  });
+
+  it('should deliver subscription events with their entities as fresh as the event', async () => {
+    const gatewayB = extra[0]!.gateway;
+    const client = createClient({
+      url: urls.B.replace(/^http/, 'ws'),
+      webSocketImpl: WebSocket,
+      retryAttempts: 0,
+      connectionParams: { authorization: `Bearer ${carol.token}` },
+    });
+    const results: Data[] = [];
+    const stop = client.subscribe(
+      { query: POST_LIKED, variables: { postId: second } },
+      { next: (result) => void results.push(result), error: () => undefined, complete: () => undefined },
+    );
+    try {
+      await vi.waitFor(() => expect(gatewayB.openSubscriptions()).toBe(1), { timeout: 5_000 });
+      const like = (who: User) =>
+        gql(urls.A, 'mutation($id: ID!) { likePost(postId: $id) { id } }', { id: second }, who.token);
+      await like(alice);
+      await vi.waitFor(() => expect(results).toHaveLength(1), CONVERGE);
+      expect(results[0]).toEqual({
+        data: {
+          postLiked: {
+            likeCount: 1,
+            post: { id: second, text: 'second, edited', likeCount: 1, viewerHasLiked: false },
+          },
+        },
+      });
+      // Edited through A, liked again: B delivers the like with the post as it is now, count included.
+      await gql(
+        urls.A,
+        'mutation($id: ID!) { editPost(id: $id, input: { text: "second, again" }) { id } }',
+        {
+          id: second,
+        },
+        alice.token,
+      );
+      await like(bob);
+      await vi.waitFor(() => expect(results).toHaveLength(2), CONVERGE);
+      expect(results[1]).toEqual({
+        data: {
+          postLiked: { likeCount: 2, post: { id: second, text: 'second, again', likeCount: 2, viewerHasLiked: false } },
+        },
+      });
+    } finally {
+      stop();
+      await client.dispose();
+    }
   });
 
   it('should hide a comment once deleted and a post once its author blocked the viewer', async () => {
