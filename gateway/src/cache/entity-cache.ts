@@ -170,11 +170,15 @@ export class EntityCache {
       try {
         const values = await this.withStore((store) => store.mget(l2Wanted.map((l) => l.key as string)));
         l2Wanted.forEach((lookup, i) => {
-          const value = values[i];
-          if (value == null) return;
+          const stored = values[i];
+          if (stored == null) return;
+          // Stored as `<expires at ms>|<entity JSON>`: the L1 copy expires with the L2 entry, not a TTL later.
+          const bar = stored.indexOf('|');
+          const expiresAt = Number(stored.slice(0, bar));
+          if (bar < 0 || !(expiresAt > now)) return;
+          const value = stored.slice(bar + 1);
           cached.set(lookup.index, value);
-          // The remaining life of the L2 entry is unknown here: L1 keeps it at most the type's TTL from now.
-          this.l1.set(lookup.key as string, { value, expiresAt: now + this.ttl(lookup.policy) });
+          this.l1.set(lookup.key as string, { value, expiresAt });
           entityCacheHits.inc({ subgraph, type: lookup.typename, tier: 'l2' });
         });
       } catch (error) {
@@ -227,8 +231,9 @@ export class EntityCache {
       if (!lookup || entity == null || unscoped || failed.has(position)) return;
       const value = JSON.stringify(entity);
       const ttlMs = this.ttl(lookup.policy);
-      this.l1.set(lookup.key as string, { value, expiresAt: this.now() + ttlMs });
-      writes.push({ key: lookup.key as string, value, ttlMs });
+      const expiresAt = this.now() + ttlMs;
+      this.l1.set(lookup.key as string, { value, expiresAt });
+      writes.push({ key: lookup.key as string, value: `${expiresAt}|${value}`, ttlMs });
     });
     if (useStore && writes.length > 0) {
       try {
