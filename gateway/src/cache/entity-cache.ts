@@ -235,13 +235,9 @@ export class EntityCache {
       this.l1.set(lookup.key as string, { value, expiresAt });
       writes.push({ key: lookup.key as string, value: `${expiresAt}|${value}`, ttlMs });
     });
-    if (useStore && writes.length > 0) {
-      try {
-        await this.withStore((store) => store.mset(writes));
-      } catch (error) {
-        this.storeFailed(error);
-      }
-    }
+    // Not awaited: the answer does not wait for Redis. A write landing after a bump is under the old generations.
+    if (useStore && writes.length > 0)
+      this.withStore((store) => store.mset(writes)).catch((error: unknown) => this.storeFailed(error));
     return { ...response, data: { ...response.data, _entities: merged }, ...(errors ? { errors } : {}) };
   }
 
