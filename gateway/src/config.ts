@@ -87,18 +87,39 @@ export const gatewayEnvSchema = z.object({
    * authenticated requests answer SERVICE_UNAVAILABLE instead of risking a signed-out session.
    */
   REVOCATION_MAX_STALENESS_MS: env.int(30_000, 1_000),
+  /**
+   * The entity cache of `_entities` fetches (ADR 17). Unset: on, except under NODE_ENV=test (the suites that
+   * test it turn it on), so every other test reads the subgraphs as they are.
+   */
+  ENTITY_CACHE: z.enum(['on', 'off']).optional(),
+  /** Caps the TTL of every cached type (the policy's own TTLs are 30-60 s). */
+  ENTITY_CACHE_MAX_TTL_MS: env.int(60_000, 1),
+  /** Entries held in each gateway process (L1); Redis (L2) holds what expiry leaves. */
+  ENTITY_CACHE_L1_ENTRIES: env.int(50_000, 1),
+  /** How long a gateway trusts the invalidation generations it read from Redis: others' bumps reach it by then. */
+  ENTITY_CACHE_GENERATION_TTL_MS: env.int(1_000, 1),
+  /** A Redis call of the cache slower than this bypasses the cache for that fetch (and Redis for 1 s). */
+  ENTITY_CACHE_REDIS_TIMEOUT_MS: env.int(100, 1),
+  /** In-flight deduplication of identical subgraph reads (same subgraph, body and identity). */
+  SUBGRAPH_DEDUPE: z.enum(['on', 'off']).default('on'),
 });
 
-export type GatewayConfig = Omit<z.output<typeof gatewayEnvSchema>, 'INTROSPECTION' | 'EXPLORER'> & {
+export type GatewayConfig = Omit<z.output<typeof gatewayEnvSchema>, 'INTROSPECTION' | 'EXPLORER' | 'ENTITY_CACHE'> & {
   INTROSPECTION: boolean;
   EXPLORER: boolean;
+  ENTITY_CACHE: boolean;
 };
 
 export function loadGatewayConfig(source: NodeJS.ProcessEnv = process.env): GatewayConfig {
-  const { INTROSPECTION, EXPLORER, ...rest } = loadConfig(gatewayEnvSchema, source);
+  const { INTROSPECTION, EXPLORER, ENTITY_CACHE, ...rest } = loadConfig(gatewayEnvSchema, source);
   const flag = (value: string | undefined) =>
     value === undefined ? rest.NODE_ENV !== 'production' : value === 'true' || value === '1';
-  return { ...rest, INTROSPECTION: flag(INTROSPECTION), EXPLORER: flag(EXPLORER) };
+  return {
+    ...rest,
+    INTROSPECTION: flag(INTROSPECTION),
+    EXPLORER: flag(EXPLORER),
+    ENTITY_CACHE: ENTITY_CACHE === undefined ? rest.NODE_ENV !== 'test' : ENTITY_CACHE === 'on',
+  };
 }
 
 /** Subgraph name (as in the supergraph) → URL the gateway sends to. */

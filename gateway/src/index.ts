@@ -10,7 +10,7 @@ import {
   runMain,
   startTracing,
 } from '@insta/infra';
-import { createGatewayServer, loadGatewayConfig } from './server.ts';
+import { RedisEntityCacheStore, createGatewayServer, loadGatewayConfig } from './server.ts';
 
 runMain(async () => {
   const config = loadGatewayConfig();
@@ -19,9 +19,11 @@ runMain(async () => {
   );
   const logger = createLogger('gateway', config.LOG_LEVEL);
   const tracing = startTracing('gateway');
-  const kv = new RedisKeyValueStore(await connectRedis(REDIS_URL, logger), `${DEPLOYMENT_PREFIX}:`);
+  const redis = await connectRedis(REDIS_URL, logger);
+  const kv = new RedisKeyValueStore(redis, `${DEPLOYMENT_PREFIX}:`);
+  const entityCacheStore = new RedisEntityCacheStore(redis, `${DEPLOYMENT_PREFIX}:ec:`);
   const bus = new NatsEventBus(await connectNats(NATS_URL, 'gateway'), DEPLOYMENT_PREFIX, logger);
-  const server = await createGatewayServer({ config, kv, bus, logger });
+  const server = await createGatewayServer({ config, kv, bus, logger, entityCacheStore });
   onShutdown(logger, config.SHUTDOWN_GRACE_MS, async () => {
     await server.stop();
     await bus.close();

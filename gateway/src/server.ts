@@ -29,6 +29,8 @@ import {
   type Logger,
 } from '@insta/infra';
 import { authenticate } from './auth.ts';
+import { EntityCache } from './cache/entity-cache.ts';
+import type { EntityCacheStore } from './cache/entity-cache-store.ts';
 import { REALTIME_SUBGRAPH } from './compose.ts';
 import { subgraphUrls, type GatewayConfig } from './config.ts';
 import type { ClientInfo, GatewayContext } from './context.ts';
@@ -52,6 +54,7 @@ import { startWebSocketServer, type OperationRequest } from './websocket.ts';
 export { loadGatewayConfig, type GatewayConfig } from './config.ts';
 export { operationLimitRules, parseWithLimits } from './operation-limits.ts';
 export { SUBSCRIPTION_QUEUE_OVERFLOW } from './realtime/subscriptions.ts';
+export { RedisEntityCacheStore, type EntityCacheStore } from './cache/entity-cache-store.ts';
 
 /** Per-event authorization of subscriptions: can the subscriber see the event's post right now? (ADR 7) */
 const POST_VISIBILITY_QUERY = 'query SubscriptionPostVisibility($id: ID!) { post(id: $id) { id } }';
@@ -65,6 +68,8 @@ export interface GatewayServerOptions {
   logger: Logger;
   /** Where durable revocations come from; the users subgraph's internal `sessionRevocations` by default. */
   revocationSource?: RevocationSource;
+  /** The entity cache's shared tier (Redis, shared by every gateway instance); without it, in-process only. */
+  entityCacheStore?: EntityCacheStore;
 }
 
 export interface GatewayServer {
@@ -119,6 +124,18 @@ export async function createGatewayServer(options: GatewayServerOptions): Promis
   });
   await revocations.start();
   const isRevoked = (sessionId: string) => revocations.isRevoked(sessionId);
+  const entityCache = config.ENTITY_CACHE
+    ? new EntityCache({
+        store: options.entityCacheStore ?? null,
+        l1Entries: config.ENTITY_CACHE_L1_ENTRIES,
+        maxTtlMs: config.ENTITY_CACHE_MAX_TTL_MS,
+        generationTtlMs: config.ENTITY_CACHE_GENERATION_TTL_MS,
+        storeTimeoutMs: config.ENTITY_CACHE_REDIS_TIMEOUT_MS,
+        logger,
+      })
+    : null;
+  await entityCache?.listen(bus);
+  const readPath = { entityCache, dedupe: config.SUBGRAPH_DEDUPE === 'on' };
   const realtimeSchema = await loadRealtimeSchema();
   // The subscription service executes its query plans on the same data sources as the gateway.
   const dataSources = new Map<string, GraphQLDataSource<GatewayContext>>();
@@ -139,6 +156,7 @@ export async function createGatewayServer(options: GatewayServerOptions): Promis
           timedFetcher(fetcher, name),
           config.GATEWAY_SIGNING_SECRET,
           policy,
+          readPath,
         );
       }
       dataSources.set(name, dataSource);
@@ -191,6 +209,7 @@ export async function createGatewayServer(options: GatewayServerOptions): Promis
     bus,
     dataSources,
     queueSize: config.SUBSCRIPTION_QUEUE_SIZE,
+    ...(entityCache && { beforeDeliver: (subject, event) => entityCache.invalidateForEvent(subject, event) }),
     logger,
     isSignedOut: (identity) => isRevoked(identity.sessionId),
     canSeePost: async (identity, postId) => {
@@ -280,6 +299,7 @@ export async function createGatewayServer(options: GatewayServerOptions): Promis
         subscriptions.stop();
         live.stop();
         revocations.stop();
+        entityCache?.stop();
         await apollo.stop();
         await agent.close();
         await usersInternal.close();

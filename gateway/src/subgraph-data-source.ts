@@ -9,6 +9,8 @@ import {
   requestPath,
   signEncodedPrincipal,
 } from '@insta/infra';
+import { EntityCache } from './cache/entity-cache.ts';
+import { dedupingFetcher } from './cache/inflight-dedupe.ts';
 import type { GatewayContext } from './context.ts';
 
 type Fetcher = RemoteGraphQLDataSource['fetcher'];
@@ -135,19 +137,64 @@ export function guardedFetcher(fetcher: Fetcher, policy: CallPolicy): Fetcher {
   };
 }
 
+/** What the gateway's read path adds to a subgraph's fetches (gateway/src/cache, ADR 17). */
+export interface ReadPathOptions {
+  /** The entity cache for `_entities` fetches; null when ENTITY_CACHE is off. */
+  entityCache: EntityCache | null;
+  /** In-flight deduplication of identical reads (SUBGRAPH_DEDUPE). */
+  dedupe: boolean;
+}
+
+/** GraphQLDataSourceRequestKind.INCOMING_OPERATION (the enum is not exported): a client's operation, not a health check. */
+const INCOMING_OPERATION = 'incoming operation';
+
+const isMutation = (query: string | undefined) => query !== undefined && /^\s*mutation\b/.test(query);
+
 export class SubgraphDataSource extends RemoteGraphQLDataSource<GatewayContext> {
+  private readonly entityCache: EntityCache | null;
+
   /**
    * `name` is the subgraph's name in the supergraph, which it checks signatures against. Each attempt under the
-   * policy is signed afresh (a retry after a slow attempt does not carry an older timestamp).
+   * policy is signed afresh (a retry after a slow attempt does not carry an older timestamp); an identical read
+   * in flight is shared before any of that.
    */
   constructor(
-    name: string,
+    private readonly subgraph: string,
     url: string,
     fetcher: Fetcher,
     signingSecret: string,
     readonly policy: CallPolicy,
+    readPath: ReadPathOptions = { entityCache: null, dedupe: false },
   ) {
-    super({ url, fetcher: guardedFetcher(signingFetcher(fetcher, signingSecret, name), policy) });
+    const guarded = guardedFetcher(signingFetcher(fetcher, signingSecret, subgraph), policy);
+    super({ url, fetcher: readPath.dedupe ? dedupingFetcher(guarded, subgraph, isWriteOperation) : guarded });
+    this.entityCache = readPath.entityCache;
+  }
+
+  /**
+   * `_entities` fetches go through the entity cache, which sends only the misses; a mutation bumps what it
+   * invalidates before the gateway answers it (read-your-writes for the actor on this gateway).
+   */
+  override async process(options: GraphQLDataSourceProcessOptions<GatewayContext>) {
+    const cache = this.entityCache;
+    if (!cache || (options.kind as string) !== INCOMING_OPERATION) return super.process(options);
+    const { request, context } = options;
+    const viewerId = context.identity?.userId ?? null;
+    if (EntityCache.isEntitiesFetch(this.subgraph, request)) {
+      const response = await cache.fetchEntities(
+        this.subgraph,
+        request,
+        { viewerId, headers: context.clientHeaders },
+        (partial) => super.process({ ...options, request: partial }),
+      );
+      return response as Awaited<ReturnType<RemoteGraphQLDataSource['process']>>;
+    }
+    if (!isMutation(request.query)) return super.process(options);
+    try {
+      return await super.process(options);
+    } finally {
+      await cache.invalidateForMutation(request, viewerId);
+    }
   }
 
   override willSendRequest({ request, context }: GraphQLDataSourceProcessOptions<GatewayContext>): void {

@@ -32,6 +32,11 @@ export interface SubscriptionServiceOptions {
   canSeePost(identity: Identity | null, postId: string): Promise<boolean>;
   /** Whether the session was signed out since the connection was authenticated (checked per event). */
   isSignedOut(identity: Identity): Promise<boolean>;
+  /**
+   * Called with each event before its plan runs (the entity cache invalidates what the event changed, so the
+   * delivery never reads entities of before it).
+   */
+  beforeDeliver?(subject: string, event: unknown): Promise<void>;
   /** Results that may wait for one client subscription (and events for one group) before it ends. */
   queueSize: number;
   logger: Logger;
@@ -273,6 +278,7 @@ export class SubscriptionService {
       }
       const postId = prepared.source.postId(event);
       if (postId !== null && !(await this.options.canSeePost(identity, postId))) return;
+      await this.options.beforeDeliver?.(prepared.source.subject, event);
       const context: GatewayContext = {
         identity,
         realtimeRoot: { [prepared.fieldName]: prepared.source.value(event) },

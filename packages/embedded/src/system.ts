@@ -2,7 +2,7 @@ import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import { createPrismaClient, migrateDeploy } from '@insta/db';
 import { startEmbeddedPostgres } from '@insta/db/pglite';
-import { createGatewayServer, loadGatewayConfig } from '@insta/gateway';
+import { RedisEntityCacheStore, createGatewayServer, loadGatewayConfig, type EntityCacheStore } from '@insta/gateway';
 import {
   callPolicySettings,
   connectNats,
@@ -103,9 +103,13 @@ export async function startSystem({ env: source, logger }: SystemOptions): Promi
     stops.push(() => db.$disconnect());
 
     let kv: KeyValueStore;
-    if (env.REDIS_URL)
-      kv = new RedisKeyValueStore(await connectRedis(env.REDIS_URL, logger), `${config.DEPLOYMENT_PREFIX}:`);
-    else {
+    // The gateway's entity cache shares Redis when there is one; in-process only otherwise.
+    let entityCacheStore: EntityCacheStore | undefined;
+    if (env.REDIS_URL) {
+      const redis = await connectRedis(env.REDIS_URL, logger);
+      kv = new RedisKeyValueStore(redis, `${config.DEPLOYMENT_PREFIX}:`);
+      entityCacheStore = new RedisEntityCacheStore(redis, `${config.DEPLOYMENT_PREFIX}:ec:`);
+    } else {
       kv = new MemoryKeyValueStore(`${config.DEPLOYMENT_PREFIX}:`);
       backends.redis = 'embedded';
     }
@@ -182,6 +186,7 @@ export async function startSystem({ env: source, logger }: SystemOptions): Promi
       kv,
       bus,
       logger,
+      entityCacheStore,
     });
     stops.push(gateway.stop);
     const videoProcessing = await checkVideoTools({

@@ -25,6 +25,12 @@ export const SocialSubjects = {
   blockDeleted: 'social.block.deleted',
   muteCreated: 'social.mute.created',
   muteDeleted: 'social.mute.deleted',
+  /**
+   * The replica of an account (`social.accounts`) took a privacy change from the users stream: from now on the
+   * relations social-graph answers (and so what posts and media show) follow it. The gateway's entity cache
+   * invalidates on this rather than on `users.user.updated` alone, which arrives before the replica is updated.
+   */
+  accountPrivacyChanged: 'social.account.privacy-changed',
 } as const;
 export type SocialSubject = (typeof SocialSubjects)[keyof typeof SocialSubjects];
 
@@ -64,6 +70,12 @@ export interface MuteEvent {
   mutedId: string;
 }
 
+/** `account.privacy-changed`. */
+export interface AccountPrivacyChangedEvent {
+  userId: string;
+  isPrivate: boolean;
+}
+
 /** The payload type of each subject (without the envelope the outbox adds). */
 export interface SocialEventPayloads {
   'social.follow.created': FollowEvent;
@@ -76,4 +88,5 @@ export interface SocialEventPayloads {
   'social.block.deleted': BlockEvent;
   'social.mute.created': MuteEvent;
   'social.mute.deleted': MuteEvent;
+  'social.account.privacy-changed': AccountPrivacyChangedEvent;
 }

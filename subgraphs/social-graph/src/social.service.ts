@@ -235,7 +235,10 @@ export class SocialService {
   syncAccount(userId: string, isPrivate: boolean, occurredAt: Date): Promise<void> {
     return this.repo.transaction(async (tx) => {
       const { applied, wasPrivate } = await tx.syncAccount(userId, isPrivate, occurredAt);
-      if (!applied || wasPrivate !== true || isPrivate) return;
+      if (!applied) return;
+      if (wasPrivate !== null && wasPrivate !== isPrivate)
+        await tx.emit(SocialSubjects.accountPrivacyChanged, [{ userId, isPrivate }]);
+      if (wasPrivate !== true || isPrivate) return;
       const approved = await tx.approveAllRequests(userId);
       await tx.emit(
         SocialSubjects.followApproved,

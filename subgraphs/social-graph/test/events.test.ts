@@ -95,6 +95,7 @@ describe('social events', () => {
           expect.objectContaining({ followerId: bob.id, followeeId: priv.id, reason: 'APPROVED' }),
         ],
         [SocialSubjects.followRequested, expect.objectContaining({ followerId: ana.id, followeeId: priv.id })],
+        [SocialSubjects.accountPrivacyChanged, expect.objectContaining({ userId: priv.id, isPrivate: false })],
         [
           SocialSubjects.followApproved,
           expect.objectContaining({ followerId: ana.id, followeeId: priv.id, reason: 'ACCOUNT_PUBLIC' }),

@@ -1,2 +1,3 @@
 export * from './registry.ts';
 export * from './graphql-metrics.ts';
+export * from './entity-cache-metrics.ts';

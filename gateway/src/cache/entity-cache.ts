@@ -1,0 +1,399 @@
+import { createHash, randomInt } from 'node:crypto';
+import {
+  entityCacheBypasses,
+  entityCacheHits,
+  entityCacheInvalidations,
+  entityCacheMisses,
+  type EventBus,
+  type EventSubscription,
+  type Logger,
+} from '@insta/infra';
+import type { EntityCacheStore } from './entity-cache-store.ts';
+import { CLIENT_HINT_HEADERS, ENTITY_CACHE_POLICIES, Tags, type TypePolicy } from './entity-cache-policy.ts';
+import { Lru } from './lru.ts';
+import { INVALIDATION_SUBJECTS, tagsForEvent, tagsForMutation } from './invalidation.ts';
+
+/** What a subgraph answered (the subset of Apollo's GatewayGraphQLResponse the cache reads and writes). */
+export interface SubgraphResponse {
+  data?: Record<string, unknown> | null;
+  errors?: readonly { readonly path?: readonly (string | number)[] }[];
+  extensions?: Record<string, unknown>;
+}
+
+/** The part of a subgraph request the cache reads (Apollo's GatewayGraphQLRequest has it). */
+export interface SubgraphRequest {
+  query?: string;
+  variables?: Record<string, unknown>;
+}
+
+/** Who asks and with which client hints: what an entry's key depends on besides the entity and the selection. */
+export interface CacheCaller {
+  viewerId: string | null;
+  headers?: NodeJS.Dict<string | string[]>;
+}
+
+export interface EntityCacheOptions {
+  /** The shared tier (Redis); null: in-process only (a single gateway, embedded mode without Redis). */
+  store: EntityCacheStore | null;
+  /** Entries the in-process tier (L1) holds at most. */
+  l1Entries: number;
+  /** Caps every type's TTL (ENTITY_CACHE_POLICIES). */
+  maxTtlMs: number;
+  /** How long a gateway trusts the generations it read from Redis before reading them again. */
+  generationTtlMs: number;
+  /** A Redis call slower than this bypasses the cache for that fetch. */
+  storeTimeoutMs: number;
+  /** After a Redis failure, the shared tier is left alone this long. */
+  storeRetryMs?: number;
+  logger: Logger;
+  now?: () => number;
+}
+
+interface Generation {
+  value: number;
+  readAt: number;
+}
+
+interface Lookup {
+  index: number;
+  representation: Record<string, unknown>;
+  typename: string;
+  policy: TypePolicy;
+  tags: string[];
+  key?: string;
+}
+
+class StoreUnavailable extends Error {}
+
+const sha = (text: string) => createHash('sha1').update(text).digest('base64url');
+
+/**
+ * The federated entity cache (docs/adr/0017-entity-cache.md). For an `_entities` fetch it answers each cacheable
+ * representation from the in-process tier (L1) or Redis (L2), sends only the misses to the subgraph, stores what
+ * came back and merges both in the order the gateway asked. An entry's key names the subgraph, the selection (the
+ * fetch's query and its other variables), the representation, the scope (the viewer for per-viewer types, the
+ * client hints where they matter) and the current generation of each of its tags; invalidation bumps a tag's
+ * generation (in Redis for every instance, and in this process), which makes every entry under it unreachable.
+ */
+export class EntityCache {
+  private readonly l1: Lru<string, { value: string; expiresAt: number }>;
+  private readonly generations: Lru<string, Generation>;
+  /** Bumped when a generation is evicted while no shared tier holds it: the forgotten value must not come back. */
+  private localEpoch = 0;
+  private storeDownUntil = 0;
+  /** A bump did not reach Redis (or may not have): the epoch is bumped as soon as Redis answers again. */
+  private bumpLost = false;
+  private storeDown = false;
+  private readonly now: () => number;
+  private subscriptions: EventSubscription<unknown>[] = [];
+
+  constructor(private readonly options: EntityCacheOptions) {
+    this.now = options.now ?? Date.now;
+    this.l1 = new Lru(options.l1Entries);
+    this.generations = new Lru(Math.max(1_000, options.l1Entries), () => {
+      if (!this.options.store) this.localEpoch++;
+    });
+  }
+
+  /** Whether this fetch is one the cache handles: an `_entities` query with at least one cacheable type. */
+  static isEntitiesFetch(subgraph: string, request: SubgraphRequest): boolean {
+    const representations = request.variables?.representations;
+    return (
+      ENTITY_CACHE_POLICIES[subgraph] !== undefined &&
+      Array.isArray(representations) &&
+      typeof request.query === 'string' &&
+      request.query.includes('_entities(')
+    );
+  }
+
+  async fetchEntities<R extends SubgraphRequest, T extends SubgraphResponse>(
+    subgraph: string,
+    request: R,
+    caller: CacheCaller,
+    send: (request: R) => Promise<T>,
+  ): Promise<T | SubgraphResponse> {
+    const query = request.query ?? '';
+    const { representations, ...otherVariables } = (request.variables ?? {}) as Record<string, unknown>;
+    const reps = representations as Record<string, unknown>[];
+    const selection = sha(`${query}\n${JSON.stringify(otherVariables)}`);
+    const policies = ENTITY_CACHE_POLICIES[subgraph] ?? {};
+    const hints = CLIENT_HINT_HEADERS.map((name) => String(caller.headers?.[name] ?? '')).join(',');
+
+    const lookups: Lookup[] = [];
+    const perViewerType = new Map<string, boolean>();
+    reps.forEach((representation, index) => {
+      const typename = representation.__typename;
+      const id = representation.id;
+      const policy = typeof typename === 'string' ? policies[typename] : undefined;
+      if (!policy || typeof typename !== 'string' || (typeof id !== 'string' && typeof id !== 'number')) return;
+      let perViewer = perViewerType.get(typename);
+      if (perViewer === undefined) {
+        perViewer = policy.scope === 'viewer' || selectsAny(query, policy.viewerFields);
+        perViewerType.set(typename, perViewer);
+      }
+      const tags = [Tags.epoch, Tags.subgraph(subgraph), Tags.type(typename), Tags.entity(typename, String(id))];
+      if (perViewer) tags.push(Tags.viewer(caller.viewerId ?? '-'));
+      const scope = `${perViewer ? `v=${caller.viewerId ?? '-'}` : 'public'};${policy.clientHints ? hints : ''}`;
+      lookups.push({ index, representation, typename, policy, tags, key: `${subgraph}|${selection}|${scope}` });
+    });
+    if (lookups.length === 0) return send(request);
+
+    const cached = new Map<number, string>();
+    let useStore = this.storeUsable();
+    try {
+      const generations = await this.currentGenerations(
+        lookups.flatMap((l) => l.tags),
+        useStore,
+      );
+      for (const lookup of lookups) {
+        const gens = lookup.tags.map((tag) => generations.get(tag) ?? 0).join('.');
+        lookup.key = sha(`${lookup.key}|${JSON.stringify(lookup.representation)}|${gens}|${this.localEpoch}`);
+      }
+    } catch (error) {
+      this.storeFailed(error);
+      return send(request);
+    }
+
+    const now = this.now();
+    const l2Wanted: Lookup[] = [];
+    for (const lookup of lookups) {
+      const entry = this.l1.get(lookup.key as string);
+      if (entry && entry.expiresAt > now) {
+        cached.set(lookup.index, entry.value);
+        entityCacheHits.inc({ subgraph, type: lookup.typename, tier: 'l1' });
+      } else {
+        if (entry) this.l1.delete(lookup.key as string);
+        l2Wanted.push(lookup);
+      }
+    }
+    if (useStore && l2Wanted.length > 0) {
+      try {
+        const values = await this.withStore((store) => store.mget(l2Wanted.map((l) => l.key as string)));
+        l2Wanted.forEach((lookup, i) => {
+          const stored = values[i];
+          if (stored == null) return;
+          // Stored as `<expires at ms>|<entity JSON>`: the L1 copy expires with the L2 entry, not a TTL later.
+          const bar = stored.indexOf('|');
+          const expiresAt = Number(stored.slice(0, bar));
+          if (bar < 0 || !(expiresAt > now)) return;
+          const value = stored.slice(bar + 1);
+          cached.set(lookup.index, value);
+          this.l1.set(lookup.key as string, { value, expiresAt });
+          entityCacheHits.inc({ subgraph, type: lookup.typename, tier: 'l2' });
+        });
+      } catch (error) {
+        this.storeFailed(error);
+        useStore = false;
+      }
+    }
+
+    const missIndexes = reps.map((_, index) => index).filter((index) => !cached.has(index));
+    for (const lookup of lookups)
+      if (!cached.has(lookup.index)) entityCacheMisses.inc({ subgraph, type: lookup.typename });
+    if (missIndexes.length === 0) {
+      return { data: { _entities: reps.map((_, index) => JSON.parse(cached.get(index) as string) as unknown) } };
+    }
+
+    const response =
+      missIndexes.length === reps.length
+        ? await send(request)
+        : await send({
+            ...request,
+            variables: { ...request.variables, representations: missIndexes.map((index) => reps[index]) },
+          });
+    const fetched = response.data?._entities;
+    if (!Array.isArray(fetched) || fetched.length !== missIndexes.length) return response;
+
+    // Entities the subgraph answered with an error (or any error it did not tie to one entity) are not stored.
+    const failed = new Set<number>();
+    let unscoped = false;
+    const errors = response.errors?.map((error) => {
+      const [root, position, ...rest] = error.path ?? [];
+      if (root !== '_entities' || typeof position !== 'number') {
+        unscoped = true;
+        return error;
+      }
+      failed.add(position);
+      return { ...error, path: ['_entities', missIndexes[position] as number, ...rest] };
+    });
+
+    const byIndex = new Map(lookups.map((lookup) => [lookup.index, lookup]));
+    const writes: { key: string; value: string; ttlMs: number }[] = [];
+    const merged: unknown[] = reps.map((_, index) => {
+      const hit = cached.get(index);
+      return hit === undefined ? null : (JSON.parse(hit) as unknown);
+    });
+    missIndexes.forEach((index, position) => {
+      const entity = fetched[position] as unknown;
+      merged[index] = entity;
+      const lookup = byIndex.get(index);
+      // Nulls (unknown, deleted, not visible) are not cached: the next read asks the subgraph again.
+      if (!lookup || entity == null || unscoped || failed.has(position)) return;
+      const value = JSON.stringify(entity);
+      const ttlMs = this.ttl(lookup.policy);
+      const expiresAt = this.now() + ttlMs;
+      this.l1.set(lookup.key as string, { value, expiresAt });
+      writes.push({ key: lookup.key as string, value: `${expiresAt}|${value}`, ttlMs });
+    });
+    // Not awaited: the answer does not wait for Redis. A write landing after a bump is under the old generations.
+    if (useStore && writes.length > 0)
+      this.withStore((store) => store.mset(writes)).catch((error: unknown) => this.storeFailed(error));
+    return { ...response, data: { ...response.data, _entities: merged }, ...(errors ? { errors } : {}) };
+  }
+
+  /** Bumps the tags a mutation sent to a subgraph invalidates, before the gateway answers it. */
+  invalidateForMutation(request: SubgraphRequest, viewerId: string | null): Promise<void> {
+    return this.invalidate(tagsForMutation(request.query ?? '', request.variables, viewerId), 'mutation');
+  }
+
+  /** Bumps tags here and in Redis; if Redis fails, the local bump stands and the epoch follows on recovery. */
+  async invalidate(tags: readonly string[], source: 'mutation' | 'event', once?: string): Promise<void> {
+    const unique = [...new Set(tags)];
+    if (unique.length === 0) return;
+    const now = this.now();
+    for (const tag of unique) {
+      entityCacheInvalidations.inc({ kind: tagKind(tag), source });
+      // At once, before Redis answers: this process never reads an entry of before the bump again.
+      this.generations.set(tag, { value: (this.generations.get(tag)?.value ?? 0) + 1, readAt: now });
+    }
+    if (!this.options.store) return;
+    try {
+      const values = await this.withStore((store) => store.bump(unique, this.generationKeyTtlMs(), once));
+      const readAt = this.now();
+      unique.forEach((tag, i) => this.generations.set(tag, { value: values[i] as number, readAt }));
+    } catch (error) {
+      this.bumpLost = true;
+      this.storeFailed(error);
+    }
+  }
+
+  /**
+   * Bumps what a domain event invalidates, once per event in Redis however many callers handle it (every gateway,
+   * and a subscription about to deliver the same event).
+   */
+  invalidateForEvent(subject: string, data: unknown): Promise<void> {
+    const tags = tagsForEvent(subject, data);
+    if (tags.length === 0) return Promise.resolve();
+    const eventId = (data as { eventId?: unknown } | null)?.eventId;
+    return this.invalidate(tags, 'event', typeof eventId === 'string' ? `${subject}:${eventId}` : undefined);
+  }
+
+  /** Listens to the subgraphs' events on the bus (each instance sees each event) and invalidates from them. */
+  async listen(bus: EventBus): Promise<void> {
+    for (const subject of INVALIDATION_SUBJECTS) {
+      const subscription = await bus.subscribe<unknown>(subject);
+      this.subscriptions.push(subscription);
+      void (async () => {
+        for await (const event of subscription) await this.invalidateForEvent(event.subject, event.data);
+      })().catch((error: unknown) => this.options.logger.error({ err: error }, 'entity cache invalidation stopped'));
+    }
+  }
+
+  stop(): void {
+    for (const subscription of this.subscriptions) subscription.unsubscribe();
+    this.subscriptions = [];
+  }
+
+  private ttl(policy: TypePolicy) {
+    return Math.min(policy.ttlMs, this.options.maxTtlMs);
+  }
+
+  /** A generation counter outlives every entry written under it (so an expired counter never revives one). */
+  private generationKeyTtlMs() {
+    return 2 * this.options.maxTtlMs + this.options.generationTtlMs;
+  }
+
+  private storeUsable() {
+    if (this.options.store === null || this.now() < this.storeDownUntil) return false;
+    this.storeDown = false;
+    return true;
+  }
+
+  /**
+   * The generation of each tag: this process's copy while fresh, else Redis's (and 0 for a tag no one bumped).
+   * Without any shared tier, this process's copies are the truth. With Redis unusable, a tag whose copy is stale
+   * cannot be checked: the fetch bypasses the cache (StoreUnavailable).
+   */
+  private async currentGenerations(tags: readonly string[], useStore: boolean): Promise<Map<string, number>> {
+    const now = this.now();
+    const result = new Map<string, number>();
+    const stale: string[] = [];
+    for (const tag of new Set(tags)) {
+      const known = this.generations.get(tag);
+      if (known && (!this.options.store || now - known.readAt < this.options.generationTtlMs))
+        result.set(tag, known.value);
+      else if (!this.options.store) result.set(tag, 0);
+      else stale.push(tag);
+    }
+    if (useStore && this.bumpLost) {
+      // Bumps made while Redis was unreachable never reached it: drop every entry written before. A random step:
+      // a Redis that came back empty must not count the epoch up to a value it had before.
+      const step = randomInt(1, 2 ** 40);
+      const [epoch] = await this.withStore((store) =>
+        store.bump([Tags.epoch], this.generationKeyTtlMs(), undefined, step),
+      );
+      this.bumpLost = false;
+      entityCacheInvalidations.inc({ kind: 'epoch', source: 'recovery' });
+      this.generations.set(Tags.epoch, { value: epoch as number, readAt: this.now() });
+      if (tags.includes(Tags.epoch)) result.set(Tags.epoch, epoch as number);
+      stale.splice(0, stale.length, ...stale.filter((tag) => tag !== Tags.epoch));
+    }
+    if (stale.length === 0) return result;
+    if (!useStore) throw new StoreUnavailable('entity cache store is unavailable');
+    const values = await this.withStore((store) => store.generations(stale));
+    const readAt = this.now();
+    stale.forEach((tag, i) => {
+      this.generations.set(tag, { value: values[i] as number, readAt });
+      result.set(tag, values[i] as number);
+    });
+    return result;
+  }
+
+  private async withStore<T>(call: (store: EntityCacheStore) => Promise<T>): Promise<T> {
+    const store = this.options.store;
+    if (!store) throw new StoreUnavailable('no entity cache store');
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new StoreUnavailable(`entity cache store slower than ${this.options.storeTimeoutMs} ms`)),
+        this.options.storeTimeoutMs,
+      );
+    });
+    try {
+      return await Promise.race([call(store), timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private storeFailed(error: unknown) {
+    entityCacheBypasses.inc();
+    if (!this.storeDown) this.options.logger.warn({ err: error }, 'entity cache store unavailable: bypassing it');
+    this.storeDown = true;
+    this.storeDownUntil = this.now() + (this.options.storeRetryMs ?? 1_000);
+  }
+}
+
+const fieldPatterns = new Map<string, RegExp>();
+
+/**
+ * Whether the query selects one of these fields, as a whole word (`followers` is not `followerCount`). Any
+ * mention counts, in whichever type's fragment: at worst a shared type is cached per viewer.
+ */
+function selectsAny(query: string, fields: readonly string[] | undefined) {
+  return (
+    fields?.some((field) => {
+      let pattern = fieldPatterns.get(field);
+      if (!pattern) fieldPatterns.set(field, (pattern = new RegExp(`\\b${field}\\b`)));
+      return pattern.test(query);
+    }) ?? false
+  );
+}
+
+function tagKind(tag: string) {
+  if (tag === Tags.epoch) return 'epoch';
+  if (tag.startsWith('v:')) return 'viewer';
+  if (tag.startsWith('s:')) return 'subgraph';
+  if (tag.startsWith('t:')) return 'type';
+  return tag.split(':')[1] ?? 'other';
+}
