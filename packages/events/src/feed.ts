@@ -22,7 +22,7 @@ export const FEED_FANOUT_STREAM: StreamDefinition = {
   name: 'FEED_FANOUT',
   subjects: ['feed.fanout.>'],
   duplicateWindowMs: DEFAULT_DUPLICATE_WINDOW_MS,
-  limits: { maxAgeMs: 25 * 3_600_000, maxBytes: 256 * 2 ** 20, discard: 'new' },
+  limits: { maxAgeMs: 25 * 3_600_000, maxBytes: 1024 * 2 ** 20, discard: 'new' },
 };
 
 export const FeedSubjects = {
