@@ -56,8 +56,7 @@ export class FanoutWorker {
     await this.write(authorId, item, [authorId], createdAt);
     if (!post.fannedOut) return;
 
-    await this.checkReplica(authorId, count);
-    const starts = await this.followers.rangeStarts(authorId, this.settings.FEED_FANOUT_BATCH);
+    const starts = await this.rangeStarts(authorId, count);
     const jobs: FanoutBatchJob[] = starts.map((from, i) => ({
       postId,
       authorId,
@@ -98,8 +97,9 @@ export class FanoutWorker {
    * followers of this author are then made social-graph's list. A count that differs only because an event is in
    * flight costs one such repair, which the event then confirms.
    */
-  private async checkReplica(authorId: string, expected: number): Promise<void> {
-    if ((await this.followers.followerCount(authorId)) === expected) return;
+  private async rangeStarts(authorId: string, expected: number): Promise<string[]> {
+    const ranges = await this.followers.ranges(authorId, this.settings.FEED_FANOUT_BATCH);
+    if (ranges.count === expected) return ranges.starts;
     const asOf = new Date();
     const ids: string[] = [];
     for (let after: string | null = null, more = true; more; ) {
@@ -110,6 +110,7 @@ export class FanoutWorker {
     }
     const changed = await this.followers.reconcile(authorId, ids, asOf);
     this.logger.info({ authorId, expected, changed }, 'follow replica repaired from social-graph');
+    return (await this.followers.ranges(authorId, this.settings.FEED_FANOUT_BATCH)).starts;
   }
 
   /** One Redis call of inserts (each timeline trimmed to the cap), then the signal for the timelines that were new. */

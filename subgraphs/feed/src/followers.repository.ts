@@ -8,24 +8,17 @@ import type { PrismaClient } from '@insta/db';
 export class FollowersRepository {
   constructor(private readonly db: PrismaClient) {}
 
-  /** Approved follows of `authorId` the replica knows. */
-  async followerCount(authorId: string): Promise<number> {
-    const rows = await this.db.$queryRaw<{ n: number }[]>`
-      SELECT count(*)::int AS n FROM feed.follows WHERE followee_id = ${authorId}::uuid AND active`;
-    return rows[0]?.n ?? 0;
-  }
-
   /**
-   * The first follower id of every `size` followers of `authorId`, ascending: range i is [bounds[i], bounds[i+1]),
-   * the last one open-ended. Empty when the author has no follower.
+   * How many approved follows of `authorId` the replica knows, and the first follower id of every `size` of them,
+   * ascending: range i is [starts[i], starts[i+1]), the last one open-ended. One scan of the author's index range.
    */
-  async rangeStarts(authorId: string, size: number): Promise<string[]> {
-    const rows = await this.db.$queryRaw<{ follower_id: string }[]>`
-      SELECT follower_id::text FROM (
-        SELECT follower_id, row_number() OVER (ORDER BY follower_id) - 1 AS n
+  async ranges(authorId: string, size: number): Promise<{ count: number; starts: string[] }> {
+    const rows = await this.db.$queryRaw<{ follower_id: string; total: number }[]>`
+      SELECT follower_id::text, total::int FROM (
+        SELECT follower_id, row_number() OVER (ORDER BY follower_id) - 1 AS n, count(*) OVER () AS total
         FROM feed.follows WHERE followee_id = ${authorId}::uuid AND active) f
       WHERE n % ${size} = 0 ORDER BY follower_id`;
-    return rows.map((r) => r.follower_id);
+    return { count: rows[0]?.total ?? 0, starts: rows.map((r) => r.follower_id) };
   }
 
   /** Followers of `authorId` in [from, to) (to null: no upper bound) active since `since`, ascending. */

@@ -87,18 +87,21 @@ export async function startFeedSubgraph(deps: FeedDeps): Promise<RunningServer> 
     await bus.ensureStream(FEED_STREAM);
     await bus.ensureStream(FEED_FANOUT_STREAM);
     await bus.ensureStream(POSTS_STREAM);
-    consumers.push(
-      await bus.consume<PostCreatedEvent>({
-        stream: POSTS_STREAM.name,
-        durable: FANOUT_DURABLE,
-        filterSubject: PostsSubjects.postCreated,
-        maxDeliver: 5,
-        ackWaitMs: FEED_ACK_WAIT_MS,
-        prefetch: 4,
-        handler: worker.handle,
-      }),
-    );
-    // Small pulls: a batch queued behind busy consumers of one instance is free for another instance to take.
+    // Small pulls, several consumers: a post never waits behind another one's split, nor a batch behind a busy
+    // instance while another could take it.
+    for (let i = 0; i < config.FEED_FANOUT_CONCURRENCY; i++) {
+      consumers.push(
+        await bus.consume<PostCreatedEvent>({
+          stream: POSTS_STREAM.name,
+          durable: FANOUT_DURABLE,
+          filterSubject: PostsSubjects.postCreated,
+          maxDeliver: 5,
+          ackWaitMs: FEED_ACK_WAIT_MS,
+          prefetch: 1,
+          handler: worker.handle,
+        }),
+      );
+    }
     for (let i = 0; i < config.FEED_FANOUT_CONCURRENCY; i++) {
       consumers.push(
         await bus.consume<FanoutBatchJob>({
