@@ -21,14 +21,18 @@ export class FollowersRepository {
     return { count: rows[0]?.total ?? 0, starts: rows.map((r) => r.follower_id) };
   }
 
-  /** Followers of `authorId` in [from, to) (to null: no upper bound) active since `since`, ascending. */
+  /**
+   * Followers of `authorId` in [from, to) (to null: no upper bound) active since `since`, ascending. One row of
+   * joined ids rather than a row each: the fan-out's hottest query, and decoding 1000 rows cost more than it.
+   */
   async activeInRange(authorId: string, from: string, to: string | null, since: Date): Promise<string[]> {
-    const rows = await this.db.$queryRaw<{ follower_id: string }[]>`
-      SELECT f.follower_id::text FROM feed.follows f JOIN feed.users u ON u.user_id = f.follower_id
-      WHERE f.followee_id = ${authorId}::uuid AND f.active AND f.follower_id >= ${from}::uuid
-        AND (${to}::uuid IS NULL OR f.follower_id < ${to}::uuid) AND u.last_active_at >= ${since}
-      ORDER BY f.follower_id`;
-    return rows.map((r) => r.follower_id);
+    const rows = await this.db.$queryRaw<{ ids: string | null }[]>`
+      SELECT string_agg(follower_id::text, ',' ORDER BY follower_id) AS ids FROM (
+        SELECT f.follower_id FROM feed.follows f JOIN feed.users u ON u.user_id = f.follower_id
+        WHERE f.followee_id = ${authorId}::uuid AND f.active AND f.follower_id >= ${from}::uuid
+          AND (${to}::uuid IS NULL OR f.follower_id < ${to}::uuid) AND u.last_active_at >= ${since}) f`;
+    const ids = rows[0]?.ids;
+    return ids ? ids.split(',') : [];
   }
 
   /**
