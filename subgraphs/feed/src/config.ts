@@ -13,7 +13,7 @@ export const feedEnvSchema = subgraphEnvSchema.extend({
   FEED_TIMELINE_CAP: env.int(800, 20),
   /** Followers per fan-out batch job (one range of follower ids, one Redis call); more than one batch is queued. */
   FEED_FANOUT_BATCH: env.int(1_000, 1),
-  /** Batch jobs (of any post) one feed instance works on at once: consumers of `feed-fanout-batch` per process. */
+  /** Batch jobs (of any post), and separately posts being split, one feed process works on at once (its consumers). */
   FEED_FANOUT_CONCURRENCY: env.int(4, 1),
   /** Recent posts of a newly followed account copied into the follower's timeline. */
   FEED_BACKFILL_POSTS: env.int(50, 0),
