@@ -22,8 +22,8 @@ export class FollowersRepository {
   }
 
   /**
-   * Followers of `authorId` in [from, to) (to null: no upper bound) active since `since`, ascending. One row of
-   * joined ids rather than a row each: the fan-out's hottest query, and decoding 1000 rows cost more than it.
+   * Followers of `authorId` in [from, to) (to null: no upper bound) active since `since`, ascending. The fan-out's
+   * hottest query answers one row of joined ids rather than a row per follower, so the driver decodes one value.
    */
   async activeInRange(authorId: string, from: string, to: string | null, since: Date): Promise<string[]> {
     const rows = await this.db.$queryRaw<{ ids: string | null }[]>`
