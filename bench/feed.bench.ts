@@ -1,16 +1,19 @@
 /**
- * The home feed, on the whole system (`startSystem`: gateway + five subgraphs in this process) over the real
- * Postgres (fresh database), Redis and NATS:
- *  1. fan-out throughput: timeline inserts per second for one post to 100 000 followers, next to
- *     `redis-benchmark -t zadd -P 16` on the same Redis;
- *  2. latency from `createPost` to the last follower's timeline, for 10 000 followers;
- *  3. feed pages (20 posts) through the gateway (fields resolved by posts and users) and straight from the feed
- *     subgraph (ids only): from the precomputed timeline, and by the pull query over the 500 accounts the reader
- *     follows (the page just past the reader's 800-entry timeline, which the feed serves by that query). The
- *     targets alternate over BENCH_ROUNDS rounds (order reversed every other round), each run after a settle step,
- *     so neither side of a ratio is measured only right after the other's load or the seeding's writes.
- * Followers, follows and the reader's posts are written straight into the databases (the bench measures the
- * feed, not sign-ups); the posts whose fan-out is measured go through the gateway.
+ * The fan-out (issue 12), on the deployed topology (`startTopology`: every service its own process, two feed
+ * processes behind HAProxy) over the real Postgres (fresh database), Redis and NATS of the machine:
+ *  1. throughput: timeline inserts/s for one post to BENCH_FANOUT_FOLLOWERS (100 000) followers, with 1 and with
+ *     2 feed instances (the second one stopped/started between), next to `redis-benchmark ZADD -P 16` on the same
+ *     Redis, in each of BENCH_ROUNDS rounds (order of 1 and 2 reversed every other round);
+ *  2. latency: createPost sent → last of 10 000 followers' timelines written;
+ *  3. head-of-line: a normal author's post (50 followers) → its followers' timelines, while a 100k fan-out runs;
+ *  4. broker bytes: what the streams store per post at 2 000 followers (and what is announced, not stored), with
+ *     the streams' configured limits;
+ *  5. recovery: kill -9 of a feed process mid-burst (2 000 followers) → every post in every timeline, from restart;
+ *  6. celebrities: a post of an author with 1 000 000 followers (rows in social.follows) writes 0 follower
+ *     timelines; a page (straight from the feed subgraph) that merges 5 celebrities vs one without them.
+ * Followers are written straight into the databases; the posts whose fan-out is measured go through the gateway.
+ * Completion is seen on `feed.items.added` (announced per batch with the users newly given the post), recovery on
+ * the timelines themselves.
  */
 import { execFile } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -18,28 +21,29 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
+import { jetstreamManager } from '@nats-io/jetstream';
 import { createTestDatabase, prepareTemplateDatabase } from '@insta/db/testing';
 import { FeedSubjects, type FeedItemsAddedEvent } from '@insta/events';
-import { connectNats, connectRedis, encodeCursor, IDENTITY_HEADER, requestPath, signIdentity } from '@insta/infra';
-import { postGraphQL, silentLogger, testServices, TEST_SECRETS } from '@insta/infra/testing';
-import { startSystem } from '../packages/embedded/src/system.ts';
-import { uniquePrefix } from '@insta/infra/testing';
-
-/** Keys, subjects and durables of this run only: nothing else on the shared Redis and NATS is touched. */
-const DEPLOYMENT_PREFIX = uniquePrefix('feedbench').toLowerCase();
+import { connectNats, connectRedis, IDENTITY_HEADER, requestPath, signIdentity } from '@insta/infra';
+import { postGraphQL, testServices, TEST_SECRETS, uniquePrefix } from '@insta/infra/testing';
+import { startTopology } from '@insta/topology';
 import type autocannon from 'autocannon';
 import { intFromEnv, load, toTargetResult, type BenchReport, type TargetResult } from './lib.ts';
 
-const FEED_QUERY =
-  'query($after: String) { feed(first: 20, after: $after) { edges { cursor node { id text createdAt likeCount author { id username } } } pageInfo { hasNextPage endCursor } } }';
-/** The same page asked of the feed subgraph alone: its own cost, without resolving the posts' fields. */
-const FEED_IDS_QUERY =
-  'query($after: String) { feed(first: 20, after: $after) { edges { cursor node { id } } pageInfo { hasNextPage endCursor } } }';
-const TIMELINE_CAP = 800;
+const PREFIX = uniquePrefix('feedbench')
+  .toLowerCase()
+  .replace(/[^a-z0-9_-]/g, '_');
+const PAGE_QUERY = 'query { feed(first: 20) { edges { node { id } } pageInfo { hasNextPage endCursor } } }';
 
 const round = (n: number, digits = 1) => Math.round(n * 10 ** digits) / 10 ** digits;
 const percentile = (sorted: number[], p: number) =>
   sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;
+const median = (values: number[]) =>
+  percentile(
+    [...values].sort((a, b) => a - b),
+    50,
+  );
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** A measured figure in the shape run.ts prints ("req/s" = the rate named in the description). */
 function figure(target: string, description: string, perSec: number, total: number, latencies: number[]): TargetResult {
@@ -62,38 +66,8 @@ function figure(target: string, description: string, perSec: number, total: numb
   };
 }
 
-/** The median of each latency figure over the rounds; rates are averaged, counts summed. */
-function combine(target: string, description: string, url: string, rounds: autocannon.Result[]): TargetResult {
-  const each = rounds.map((r) => toTargetResult(target, description, url, r));
-  const median = (pick: (r: TargetResult) => number) => {
-    const sorted = each.map(pick).sort((a, b) => a - b);
-    return sorted[Math.floor(sorted.length / 2)]!;
-  };
-  const sum = (pick: (r: TargetResult) => number) => each.reduce((total, r) => total + pick(r), 0);
-  return {
-    target,
-    description,
-    url,
-    requestsPerSec: round(sum((r) => r.requestsPerSec) / each.length),
-    requestsTotal: sum((r) => r.requestsTotal),
-    latencyMs: {
-      p50: median((r) => r.latencyMs.p50),
-      p90: median((r) => r.latencyMs.p90),
-      p99: median((r) => r.latencyMs.p99),
-      mean: median((r) => r.latencyMs.mean),
-      max: Math.max(...each.map((r) => r.latencyMs.max)),
-    },
-    failures: {
-      errors: sum((r) => r.failures.errors),
-      timeouts: sum((r) => r.failures.timeouts),
-      non2xx: sum((r) => r.failures.non2xx),
-      mismatches: sum((r) => r.failures.mismatches),
-    },
-  };
-}
-
 /** ZADD to one sorted set of this run (random members), deleted by the caller; nothing else in Redis is touched. */
-async function redisBenchmarkZadd(key: string): Promise<number> {
+async function redisBenchmarkZadd(key: string, requests: number): Promise<number> {
   const url = new URL(testServices.redisUrl);
   const { stdout } = await promisify(execFile)('redis-benchmark', [
     '-h',
@@ -103,7 +77,7 @@ async function redisBenchmarkZadd(key: string): Promise<number> {
     '-P',
     '16',
     '-n',
-    '500000',
+    String(requests),
     '-r',
     '1000000',
     '-q',
@@ -118,50 +92,60 @@ async function redisBenchmarkZadd(key: string): Promise<number> {
 }
 
 export default async function feedBench(): Promise<BenchReport> {
-  const fanoutFollowers = intFromEnv('BENCH_FANOUT_FOLLOWERS', 100_000);
+  const bigFollowers = intFromEnv('BENCH_FANOUT_FOLLOWERS', 100_000);
   const latencyFollowers = intFromEnv('BENCH_LATENCY_FOLLOWERS', 10_000);
-  const latencyPosts = intFromEnv('BENCH_LATENCY_POSTS', 5);
-  const followees = intFromEnv('BENCH_FOLLOWEES', 500);
-  const connections = intFromEnv('BENCH_CONNECTIONS', 20);
-  const durationS = intFromEnv('BENCH_DURATION_S', 10);
-  const warmupS = intFromEnv('BENCH_WARMUP_S', 3);
+  const latencyPosts = intFromEnv('BENCH_LATENCY_POSTS', 10);
   const rounds = intFromEnv('BENCH_ROUNDS', 3);
-  const settleMs = intFromEnv('BENCH_SETTLE_MS', 1_000);
+  const zaddRequests = intFromEnv('BENCH_ZADD_REQUESTS', 300_000);
+  const holFollowers = intFromEnv('BENCH_HOL_FOLLOWERS', 50);
+  const holIntervalMs = intFromEnv('BENCH_HOL_INTERVAL_MS', 50);
+  const bytesFollowers = intFromEnv('BENCH_BYTES_FOLLOWERS', 2_000);
+  const bytesPosts = intFromEnv('BENCH_BYTES_POSTS', 20);
+  const recoveryPosts = intFromEnv('BENCH_RECOVERY_POSTS', 60);
+  const celebrityFollowers = intFromEnv('BENCH_CELEBRITY_FOLLOWERS', 1_000_000);
+  const pageDurationS = intFromEnv('BENCH_PAGE_DURATION_S', 5);
+  const pageConnections = intFromEnv('BENCH_PAGE_CONNECTIONS', 10);
+  const threshold = Math.max(bigFollowers, latencyFollowers, bytesFollowers) + 1;
+  if (celebrityFollowers < threshold) throw new Error('BENCH_CELEBRITY_FOLLOWERS must exceed every other author');
 
   const dropTemplate = await prepareTemplateDatabase();
   const database = await createTestDatabase();
-  const dataDir = await mkdtemp(join(tmpdir(), 'feed-bench-'));
+  const logDir = await mkdtemp(join(tmpdir(), 'feed-bench-'));
   const sql = new pg.Client({ connectionString: database.url });
   await sql.connect();
   const nc = await connectNats(testServices.natsUrl, 'feed-bench');
   const redis = await connectRedis(testServices.redisUrl);
-  const system = await startSystem({
+  const topology = await startTopology({
+    databaseUrl: database.url,
+    redisUrl: testServices.redisUrl,
+    natsUrl: testServices.natsUrl,
+    prefix: PREFIX,
+    logDir,
+    replicas: { feed: 2 },
     env: {
-      DATABASE_URL: database.url,
-      REDIS_URL: testServices.redisUrl,
-      NATS_URL: testServices.natsUrl,
-      PORT: '0',
-      IDENTITY_MAX_SKEW_SECONDS: '3600',
-      DATA_DIR: dataDir,
-      DEPLOYMENT_PREFIX,
-      LOG_LEVEL: 'warn',
       NODE_ENV: 'production',
-      // One load generator on one address is exactly what rate limits refuse; this bench measures the feed.
-      RATE_LIMITS: 'false',
+      LOG_LEVEL: 'warn',
       ...TEST_SECRETS,
-      FEED_TIMELINE_CAP: String(TIMELINE_CAP),
-      FEED_CELEBRITY_FOLLOWERS: String(fanoutFollowers + 1),
+      RATE_LIMITS: 'false',
+      IDENTITY_MAX_SKEW_SECONDS: '3600',
     },
-    logger: silentLogger,
+    serviceEnv: { feed: { FEED_CELEBRITY_FOLLOWERS: String(threshold) } },
   });
+  const feeds = topology.instances('feed');
+  const setFeedInstances = async (count: 1 | 2) => {
+    if (count === 1 && feeds[1]!.running) await feeds[1]!.stop();
+    if (count === 2 && !feeds[1]!.running) await feeds[1]!.start();
+  };
   const gql = (query: string, variables: Record<string, unknown>, token?: string) =>
     postGraphQL<Record<string, any>>(
-      system.gatewayUrl,
+      topology.gatewayUrl,
       query,
       variables,
       token ? { authorization: `Bearer ${token}` } : {},
     );
-  const signUp = async (username: string) => {
+  let accounts = 0;
+  const signUp = async () => {
+    const username = `bench_${++accounts}`;
     const res = await gql('mutation($i: SignUpInput!) { signUp(input: $i) { accessToken user { id } } }', {
       i: { username, email: `${username}@example.com`, password: 'a long enough password' },
     });
@@ -169,258 +153,383 @@ export default async function feedBench(): Promise<BenchReport> {
     return { id: res.body.data!.signUp.user.id as string, token: res.body.data!.signUp.accessToken as string };
   };
 
-  /** Counts the users each post reached, from the feed.items.added events (one per written batch). */
-  const reached = new Map<string, { count: number; lastAt: number }>();
-  const subscription = nc.subscribe(`${DEPLOYMENT_PREFIX}.${FeedSubjects.itemsAdded}`, {
+  /** Users each post reached (from feed.items.added), when the last batch was announced, bytes announced. */
+  const reached = new Map<string, { count: number; lastAt: number; bytes: number }>();
+  const subscription = nc.subscribe(`${PREFIX}.${FeedSubjects.itemsAdded}`, {
     callback: (_error, msg) => {
       const event = msg.json<FeedItemsAddedEvent>();
-      const entry = reached.get(event.postId) ?? { count: 0, lastAt: 0 };
-      reached.set(event.postId, { count: entry.count + event.userIds.length, lastAt: performance.now() });
+      const entry = reached.get(event.postId) ?? { count: 0, lastAt: 0, bytes: 0 };
+      reached.set(event.postId, {
+        count: entry.count + event.userIds.length,
+        lastAt: performance.now(),
+        bytes: entry.bytes + msg.data.length,
+      });
     },
   });
-  const timelineKeys: string[] = [];
-  const zaddKey = `${DEPLOYMENT_PREFIX}:zadd-bench`;
+  const timelineUsers: string[] = [];
+  const zaddKey = `${PREFIX}:zadd-bench`;
 
   try {
+    /** `count` active followers of the author in social-graph (follows, count) and in the feed's replica. */
     const withFollowers = async (authorId: string, count: number) => {
       const { rows } = await sql.query<{ id: string }>(
         `INSERT INTO social.follows (follower_id, followee_id) SELECT gen_random_uuid(), $1::uuid FROM generate_series(1, $2)
          RETURNING follower_id::text AS id`,
         [authorId, count],
       );
+      const ids = rows.map((r) => r.id);
       await sql.query(
         `INSERT INTO social.user_stats (user_id, follower_count) VALUES ($1, $2)
-                       ON CONFLICT (user_id) DO UPDATE SET follower_count = EXCLUDED.follower_count`,
+         ON CONFLICT (user_id) DO UPDATE SET follower_count = EXCLUDED.follower_count`,
         [authorId, count],
       );
-      await sql.query(`INSERT INTO feed.users (user_id, last_active_at) SELECT unnest($1::uuid[]), now()`, [
-        rows.map((r) => r.id),
-      ]);
-      timelineKeys.push(...rows.map((r) => r.id));
+      await sql.query(`INSERT INTO feed.users (user_id, last_active_at) SELECT unnest($1::uuid[]), now()`, [ids]);
+      await sql.query(
+        `INSERT INTO feed.follows (follower_id, followee_id, active, changed_at) SELECT unnest($1::uuid[]), $2::uuid, true, now()`,
+        [ids, authorId],
+      );
+      timelineUsers.push(...ids);
+      return ids;
     };
-    /** createPost through the gateway; resolves with ms from sending it to the last follower's timeline write. */
-    const postAndWait = async (author: { id: string; token: string }, expected: number) => {
-      const started = performance.now();
+    const createPost = async (author: { token: string }) => {
       const res = await gql(
         'mutation($i: CreatePostInput!) { createPost(input: $i) { id } }',
         { i: { text: 'bench' } },
         author.token,
       );
       if (res.body.errors) throw new Error(JSON.stringify(res.body.errors));
-      const committed = performance.now();
-      const postId = res.body.data!.createPost.id as string;
-      const deadline = Date.now() + 300_000;
+      return res.body.data!.createPost.id as string;
+    };
+    const waitReached = async (postId: string, expected: number, timeoutMs = 300_000) => {
+      const deadline = Date.now() + timeoutMs;
       while ((reached.get(postId)?.count ?? 0) < expected) {
         if (Date.now() > deadline)
           throw new Error(`fan-out of ${postId} reached ${reached.get(postId)?.count ?? 0} of ${expected}`);
-        await new Promise((resolve) => setTimeout(resolve, 5));
+        await sleep(2);
       }
-      const last = reached.get(postId)!.lastAt;
-      return { fromSend: last - started, fromResponse: last - committed };
+      return reached.get(postId)!;
+    };
+    /** ms from sending createPost to the last of `expected` timelines announced. */
+    const postAndWait = async (author: { token: string }, expected: number) => {
+      const started = performance.now();
+      const postId = await createPost(author);
+      return (await waitReached(postId, expected)).lastAt - started;
+    };
+    const streamBytes = async () => {
+      const jsm = await jetstreamManager(nc);
+      const streams: Record<string, { bytes: number; maxAgeS: number; maxBytes: number; discard: string }> = {};
+      for await (const s of jsm.streams.list()) {
+        if (!s.config.name.startsWith(`${PREFIX}_`)) continue;
+        streams[s.config.name.slice(PREFIX.length + 1)] = {
+          bytes: s.state.bytes,
+          maxAgeS: s.config.max_age / 1e9,
+          maxBytes: s.config.max_bytes,
+          discard: s.config.discard,
+        };
+      }
+      return streams;
     };
 
-    // 1. One post to 100 000 followers.
-    const big = await signUp('bench_big');
-    await withFollowers(big.id, fanoutFollowers);
-    const fanout = await postAndWait(big, fanoutFollowers + 1);
-    const zaddPerSec = await redisBenchmarkZadd(zaddKey);
-    const fanoutPerSec = ((fanoutFollowers + 1) / fanout.fromSend) * 1000;
-
-    // 2. Post → last of 10 000 followers.
-    const mid = await signUp('bench_mid');
+    process.stderr.write('feed bench: seeding\n');
+    const big = await signUp();
+    await withFollowers(big.id, bigFollowers);
+    const mid = await signUp();
     await withFollowers(mid.id, latencyFollowers);
-    await postAndWait(mid, latencyFollowers + 1);
-    const latencies: number[] = [];
-    for (let i = 0; i < latencyPosts; i++) latencies.push((await postAndWait(mid, latencyFollowers + 1)).fromSend);
-
-    // 3. A reader following 500 accounts with 2 posts each.
-    const reader = await signUp('bench_reader');
-    const { rows: authors } = await sql.query<{ id: string }>(
-      `INSERT INTO users.users (id, username, email, password_hash, updated_at)
-       SELECT gen_random_uuid(), 'bench_author_' || i, 'bench_author_' || i || '@example.com', 'not-a-hash', now() FROM generate_series(1, $1) i
-       RETURNING id::text`,
-      [followees],
-    );
-    const authorIds = authors.map((a) => a.id);
-    await sql.query(
-      `INSERT INTO social.accounts (user_id, is_private, synced_at) SELECT unnest($1::uuid[]), false, now()`,
-      [authorIds],
-    );
-    await sql.query(`INSERT INTO social.follows (follower_id, followee_id) SELECT $1::uuid, unnest($2::uuid[])`, [
-      reader.id,
-      authorIds,
-    ]);
-    await sql.query(
-      `INSERT INTO feed.follows (follower_id, followee_id, active, changed_at) SELECT $1::uuid, unnest($2::uuid[]), true, now()`,
-      [reader.id, authorIds],
-    );
-    await sql.query(
-      `WITH p AS (
-         INSERT INTO posts.posts (id, author_id, text, created_at)
-         SELECT gen_random_uuid(), a, 'post ' || n || ' of ' || a, now() - (random() * interval '30 days') FROM unnest($1::uuid[]) a, generate_series(1, 2) n
-         RETURNING id, author_id, created_at)
-       INSERT INTO feed.posts (post_id, author_id, created_at) SELECT id, author_id, created_at FROM p`,
-      [authorIds],
-    );
-    timelineKeys.push(reader.id, big.id, mid.id);
-    const { rows: boundary } = await sql.query<{ post_id: string; t: string }>(
-      `SELECT post_id::text, (extract(epoch FROM created_at) * 1000)::bigint::text AS t FROM feed.posts
-       WHERE author_id = ANY($1::uuid[]) ORDER BY created_at DESC, post_id DESC OFFSET $2 LIMIT 1`,
-      [authorIds, TIMELINE_CAP - 1],
-    );
-    const pastTimeline = encodeCursor('feed', [Number(boundary[0]!.t), boundary[0]!.post_id]);
-    // The seeding wrote ~120 000 rows: analyze now rather than have autovacuum do it during a measurement.
+    const small = await signUp();
+    await withFollowers(small.id, holFollowers);
+    const medium = await signUp();
+    await withFollowers(medium.id, bytesFollowers);
+    const burstAuthor = await signUp();
+    const burstFollowers = await withFollowers(burstAuthor.id, bytesFollowers);
+    timelineUsers.push(big.id, mid.id, small.id, medium.id, burstAuthor.id);
     await sql.query('VACUUM ANALYZE');
 
+    // 1. Throughput, 1 and 2 feed instances, next to redis-benchmark, alternating.
+    const throughput: Record<'1' | '2', number[]> = { '1': [], '2': [] };
+    const zadd: number[] = [];
+    await postAndWait(big, bigFollowers + 1); // warm-up: plans, connections, JIT
+    for (let r = 0; r < rounds; r++) {
+      for (const count of r % 2 === 0 ? ([1, 2] as const) : ([2, 1] as const)) {
+        await setFeedInstances(count);
+        process.stderr.write(`feed bench: round ${r + 1}/${rounds}, ${bigFollowers} followers, ${count} feed\n`);
+        const ms = await postAndWait(big, bigFollowers + 1);
+        throughput[String(count) as '1' | '2'].push(((bigFollowers + 1) / ms) * 1000);
+      }
+      zadd.push(await redisBenchmarkZadd(zaddKey, zaddRequests));
+    }
+    await setFeedInstances(2);
+
+    // 2. Latency to the last of 10 000 followers.
+    await postAndWait(mid, latencyFollowers + 1);
+    const latencies: number[] = [];
+    for (let i = 0; i < latencyPosts; i++) latencies.push(await postAndWait(mid, latencyFollowers + 1));
+
+    // 3. Head-of-line: small posts while a 100k fan-out runs.
+    const holLatencies: number[] = [];
+    for (let r = 0; r < rounds; r++) {
+      const bigPost = createPost(big);
+      const bigId = await bigPost;
+      const pending: Promise<void>[] = [];
+      while ((reached.get(bigId)?.count ?? 0) < bigFollowers + 1) {
+        pending.push(postAndWait(small, holFollowers + 1).then((ms) => void holLatencies.push(ms)));
+        await sleep(holIntervalMs);
+      }
+      await Promise.all(pending);
+    }
+
+    // 4. Broker bytes per post at 2 000 followers.
+    await postAndWait(medium, bytesFollowers + 1);
+    const before = await streamBytes();
+    const announcedBytes: number[] = [];
+    for (let i = 0; i < bytesPosts; i++) {
+      const postId = await createPost(medium);
+      announcedBytes.push((await waitReached(postId, bytesFollowers + 1)).bytes);
+    }
+    const after = await streamBytes();
+    const storedDelta = Object.keys(after).reduce((sum, s) => sum + after[s]!.bytes - (before[s]?.bytes ?? 0), 0);
+
+    // 5. Recovery: kill -9 of a feed process mid-burst.
+    process.stderr.write('feed bench: recovery\n');
+    const burstPosts: string[] = [];
+    let restarted: Promise<void> | undefined;
+    for (let i = 0; i < recoveryPosts; i += 4) {
+      if (i >= recoveryPosts / 3 && !restarted) {
+        await feeds[0]!.kill('SIGKILL');
+        restarted = feeds[0]!.start();
+      }
+      burstPosts.push(...(await Promise.all([0, 1, 2, 3].map(() => createPost(burstAuthor)))));
+    }
+    await restarted;
+    const restartedAt = performance.now();
+    const keys = [burstAuthor.id, ...burstFollowers].map((id) => `${PREFIX}:feed:tl:${id}`);
+    let recoveryMs = -1;
+    for (const deadline = Date.now() + 120_000; Date.now() < deadline; ) {
+      const cards = await redis.pipeline(keys.map((k) => ['zcard', k])).exec();
+      if (cards!.every(([, n]) => n === burstPosts.length)) {
+        recoveryMs = performance.now() - restartedAt;
+        break;
+      }
+      await sleep(20);
+    }
+    if (recoveryMs < 0) throw new Error('recovery: timelines incomplete after 120 s');
+
+    // 6. Celebrities: 1 000 000 followers, 0 follower timelines written; pages merging 5 of them.
+    process.stderr.write(`feed bench: celebrity with ${celebrityFollowers} followers\n`);
+    const celebrity = await signUp();
+    await sql.query(
+      `INSERT INTO social.follows (follower_id, followee_id) SELECT gen_random_uuid(), $1::uuid FROM generate_series(1, $2)`,
+      [celebrity.id, celebrityFollowers],
+    );
+    await sql.query(
+      `INSERT INTO social.user_stats (user_id, follower_count) VALUES ($1, $2)
+       ON CONFLICT (user_id) DO UPDATE SET follower_count = EXCLUDED.follower_count`,
+      [celebrity.id, celebrityFollowers],
+    );
+    const celebrityPost = await createPost(celebrity);
+    await waitReached(celebrityPost, 1);
+    const { rows: indexed } = await sql.query<{ fanned_out: boolean }>(
+      'SELECT fanned_out FROM feed.posts WHERE post_id = $1',
+      [celebrityPost],
+    );
+    // Anything more for this post would have been announced by now (a 2 000-follower fan-out takes < 1 s).
+    await sleep(2_000);
+    const celebrityTimelines = reached.get(celebrityPost)!.count - 1;
+
+    // Two readers following the same 50 accounts (2 posts each); one also follows 5 celebrities (20 posts each).
+    const { rows: seeded } = await sql.query<{ plain: string; merged: string; celebs: string[] }>(
+      `WITH a AS (SELECT gen_random_uuid() AS id FROM generate_series(1, 50)),
+            c AS (SELECT $1::uuid AS id UNION ALL SELECT gen_random_uuid() FROM generate_series(1, 4)),
+            r AS (SELECT gen_random_uuid() AS plain, gen_random_uuid() AS merged),
+            u AS (INSERT INTO feed.users (user_id, last_active_at, has_pull_posts)
+                  SELECT id, now(), true FROM c WHERE id <> $1::uuid
+                  UNION ALL SELECT plain, now(), false FROM r UNION ALL SELECT merged, now(), false FROM r
+                  ON CONFLICT (user_id) DO UPDATE SET has_pull_posts = true),
+            p AS (INSERT INTO feed.posts (post_id, author_id, created_at, fanned_out)
+                  SELECT gen_random_uuid(), id, now() - random() * interval '2 days', true FROM a, generate_series(1, 2)
+                  UNION ALL
+                  SELECT gen_random_uuid(), id, now() - random() * interval '2 days', false FROM c, generate_series(1, 20)),
+            f AS (INSERT INTO feed.follows (follower_id, followee_id, active, changed_at)
+                  SELECT r.plain, a.id, true, now() FROM r, a UNION ALL SELECT r.merged, a.id, true, now() FROM r, a
+                  UNION ALL SELECT r.merged, c.id, true, now() FROM r, c)
+       SELECT plain::text, merged::text, (SELECT array_agg(id::text) FROM c) AS celebs FROM r`,
+      [celebrity.id],
+    );
+    await sql.query(`UPDATE feed.users SET has_pull_posts = true WHERE user_id = $1`, [celebrity.id]);
+    const readers = { plain: seeded[0]!.plain, merged: seeded[0]!.merged };
+    timelineUsers.push(readers.plain, readers.merged);
+    await sql.query('VACUUM ANALYZE');
+    const feedUrl = topology.url('feed');
+    const body = JSON.stringify({ query: PAGE_QUERY });
+    const headersOf = (userId: string) => ({
+      'content-type': 'application/json',
+      [IDENTITY_HEADER]: signIdentity(
+        TEST_SECRETS.GATEWAY_SIGNING_SECRET,
+        { userId, sessionId: userId },
+        { audience: 'feed', path: requestPath(feedUrl), body },
+      ),
+    });
+    const pages = { plain: [] as autocannon.Result[], merged: [] as autocannon.Result[] };
+    const expected: Record<string, string> = {};
+    for (const [name, userId] of Object.entries(readers)) {
+      // The first read builds the timeline from Postgres; the measured ones read it.
+      for (let i = 0; i < 2; i++) {
+        const res = await fetch(feedUrl, { method: 'POST', headers: headersOf(userId), body });
+        expected[name] = await res.text();
+      }
+      const edges = (JSON.parse(expected[name]!) as { data?: { feed: { edges: unknown[] } } }).data?.feed.edges;
+      if (edges?.length !== 20) throw new Error(`${name} page: ${expected[name]!.slice(0, 300)}`);
+      await load({
+        url: feedUrl,
+        connections: pageConnections,
+        durationS: 2,
+        headers: headersOf(userId),
+        body,
+        expectBody: expected[name]!,
+      });
+    }
+    for (let r = 0; r < rounds; r++) {
+      for (const name of r % 2 === 0 ? (['plain', 'merged'] as const) : (['merged', 'plain'] as const)) {
+        process.stderr.write(`feed bench: page round ${r + 1}/${rounds}, ${name}\n`);
+        pages[name].push(
+          await load({
+            url: feedUrl,
+            connections: pageConnections,
+            durationS: pageDurationS,
+            headers: headersOf(readers[name]),
+            body,
+            expectBody: expected[name]!,
+          }),
+        );
+      }
+    }
+    const pageResult = (name: 'plain' | 'merged', description: string) => {
+      const each = pages[name].map((p) => toTargetResult(name, description, feedUrl, p));
+      const result = each[0]!;
+      result.requestsPerSec = round(each.reduce((s, e) => s + e.requestsPerSec, 0) / each.length);
+      result.requestsTotal = each.reduce((s, e) => s + e.requestsTotal, 0);
+      result.latencyMs.p50 = median(each.map((e) => e.latencyMs.p50));
+      result.latencyMs.p99 = median(each.map((e) => e.latencyMs.p99));
+      result.failures = {
+        errors: each.reduce((s, e) => s + e.failures.errors, 0),
+        timeouts: each.reduce((s, e) => s + e.failures.timeouts, 0),
+        non2xx: each.reduce((s, e) => s + e.failures.non2xx, 0),
+        mismatches: each.reduce((s, e) => s + e.failures.mismatches, 0),
+      };
+      return result;
+    };
+
+    const avg = (values: number[]) => values.reduce((a, b) => a + b, 0) / values.length;
+    const one = avg(throughput['1']);
+    const two = avg(throughput['2']);
+    const zaddPerSec = avg(zadd);
+    const plain = pageResult('plain', 'feed(first: 20) from the feed subgraph: timeline of 50 followees (ids only)');
+    const merged = pageResult('merged', 'the same page merging the not-fanned-out posts of 5 celebrities');
     const results: TargetResult[] = [
       figure(
-        'fanout',
-        `timeline inserts/s: one post to ${fanoutFollowers} followers + author (createPost sent → last batch written)`,
-        fanoutPerSec,
-        fanoutFollowers + 1,
-        [fanout.fromSend],
+        'fanout-1',
+        `inserts/s: one post to ${bigFollowers} followers + author, 1 feed instance`,
+        one,
+        bigFollowers + 1,
+        [],
       ),
+      figure('fanout-2', `inserts/s: the same with 2 feed instances`, two, bigFollowers + 1, []),
       figure(
         'zadd',
-        'redis-benchmark -P 16 -n 500000 -r 1000000 ZADD (50 clients, one sorted set), same Redis, ZADD/s',
+        `redis-benchmark -P 16 -n ${zaddRequests} ZADD (one sorted set), same Redis, ZADD/s`,
         zaddPerSec,
-        500_000,
+        zaddRequests,
         [],
       ),
       figure(
         'latency',
         `createPost sent → last of ${latencyFollowers} followers' timelines written, ms (${latencyPosts} posts)`,
-        1000 / (latencies.reduce((a, b) => a + b, 0) / latencies.length),
+        1000 / avg(latencies),
         latencyPosts,
         latencies,
       ),
-    ];
-    const gatewayHeaders = { 'content-type': 'application/json', authorization: `Bearer ${reader.token}` };
-    // The identity signature is valid for IDENTITY_MAX_SKEW_SECONDS: signed again for each load.
-    const directHeaders = (body: string) => ({
-      'content-type': 'application/json',
-      [IDENTITY_HEADER]: signIdentity(
-        TEST_SECRETS.GATEWAY_SIGNING_SECRET,
-        { userId: reader.id, sessionId: reader.id },
-        { audience: 'feed', path: requestPath(system.subgraphUrls.FEED_URL), body },
+      figure(
+        'head-of-line',
+        `createPost (${holFollowers} followers) → last timeline, ms, while a ${bigFollowers}-follower fan-out runs`,
+        1000 / avg(holLatencies),
+        holLatencies.length,
+        holLatencies,
       ),
-    });
-    const via = `through the gateway (post fields from posts, authors from users)`;
-    const direct = `straight to the feed subgraph (post ids only)`;
-    const targets = [
-      {
-        name: 'timeline',
-        after: null,
-        url: system.gatewayUrl,
-        query: FEED_QUERY,
-        description: `feed(first: 20) ${via}, from the precomputed Redis timeline`,
-      },
-      {
-        name: 'pull',
-        after: pastTimeline,
-        url: system.gatewayUrl,
-        query: FEED_QUERY,
-        description: `feed(first: 20) ${via}, by the pull query over ${followees} followees (page past the timeline)`,
-      },
-      {
-        name: 'tl-feed',
-        after: null,
-        url: system.subgraphUrls.FEED_URL,
-        query: FEED_IDS_QUERY,
-        description: `feed(first: 20) ${direct}, from the precomputed Redis timeline`,
-      },
-      {
-        name: 'pull-feed',
-        after: pastTimeline,
-        url: system.subgraphUrls.FEED_URL,
-        query: FEED_IDS_QUERY,
-        description: `feed(first: 20) ${direct}, by the pull query over ${followees} followees`,
-      },
+      figure(
+        'recovery',
+        `kill -9 of a feed process mid-burst of ${recoveryPosts} posts (${bytesFollowers} followers): ms from restart to every timeline complete`,
+        0,
+        recoveryPosts,
+        [recoveryMs],
+      ),
+      plain,
+      merged,
     ];
-    const loads = [];
-    for (const target of targets) {
-      const body = JSON.stringify({ query: target.query, variables: { after: target.after } });
-      const headersFor = () => (target.url === system.gatewayUrl ? gatewayHeaders : directHeaders(body));
-      const headers = headersFor();
-      const check = await fetch(target.url, { method: 'POST', headers, body });
-      const expectBody = await check.text();
-      const edges = (JSON.parse(expectBody) as { data?: { feed: { edges: unknown[] } } }).data?.feed.edges.length;
-      if (check.status !== 200 || edges !== 20)
-        throw new Error(`${target.name}: unexpected response ${check.status} ${expectBody.slice(0, 500)}`);
-      loads.push({
-        target,
-        headersFor,
-        options: { url: target.url, connections, body, expectBody },
-        measured: [] as autocannon.Result[],
-      });
-    }
-    // Dirty pages of the previous load (or of the seeding) are written out before each measurement.
-    const settle = async () => {
-      await sql.query('CHECKPOINT');
-      await new Promise((resolve) => setTimeout(resolve, settleMs));
-    };
-    for (const { target, headersFor, options } of loads) {
-      process.stderr.write(`feed bench: ${target.name} warm-up ${warmupS} s\n`);
-      await load({ ...options, headers: headersFor(), durationS: warmupS });
-    }
-    for (let i = 0; i < rounds; i++) {
-      for (const entry of i % 2 === 0 ? loads : [...loads].reverse()) {
-        await settle();
-        process.stderr.write(`feed bench: round ${i + 1}/${rounds}, ${entry.target.name} ${durationS} s\n`);
-        entry.measured.push(await load({ ...entry.options, headers: entry.headersFor(), durationS }));
-      }
-    }
-    for (const { target, measured } of loads)
-      results.push(combine(target.name, target.description, target.url, measured));
-
-    const rate = (name: string) => results.find((r) => r.target === name)!.requestsPerSec;
     return {
       settings: {
-        fanoutFollowers,
+        bigFollowers,
         latencyFollowers,
         latencyPosts,
-        followees,
-        postsPerFollowee: 2,
-        timelineCap: TIMELINE_CAP,
-        fanoutBatch: 1000,
-        fanoutConcurrency: 4,
-        connections,
-        durationS,
-        warmupS,
         rounds,
-        settleMs,
-        reqPerSecByRound: Object.fromEntries(
-          loads.map((l) => [l.target.name, l.measured.map((r) => round(r.requests.average))]),
-        ),
-        fanoutMs: round(fanout.fromSend),
-        fanoutMsFromCreatePostResponse: round(fanout.fromResponse),
+        holFollowers,
+        holIntervalMs,
+        bytesFollowers,
+        bytesPosts,
+        recoveryPosts,
+        celebrityFollowers,
+        celebrityThreshold: threshold,
+        pageDurationS,
+        pageConnections,
+        fanoutBatch: 1000,
+        fanoutConcurrencyPerInstance: 4,
+        insertsPerSecByRound: {
+          '1': throughput['1'].map((n) => round(n)),
+          '2': throughput['2'].map((n) => round(n)),
+          zadd: zadd.map((n) => round(n)),
+        },
+        brokerBytes: {
+          storedPerPost: round(storedDelta / bytesPosts),
+          announcedPerPost: round(avg(announcedBytes)),
+          streams: after,
+        },
+        celebrity: {
+          postFannedOut: indexed[0]?.fanned_out ?? null,
+          followerTimelinesWritten: celebrityTimelines,
+        },
         layout:
-          'startSystem in this process (gateway + 5 subgraphs, NODE_ENV=production) on the real Postgres (fresh database), ' +
-          'Redis and NATS; autocannon in the same process; redis-benchmark as a child process; feed targets alternated ' +
-          'over the rounds, each after CHECKPOINT and an idle pause',
+          'startTopology (each service its own node process from dist/, feed ×2 behind HAProxy) on the shared Postgres ' +
+          '(fresh database), Redis and NATS; the second feed process stopped for the 1-instance rounds; ' +
+          'redis-benchmark as a child process in every round; autocannon in this process',
       },
       results,
       ratios: {
-        'fanout inserts/s ÷ redis-benchmark ZADD/s': round(rate('fanout') / rate('zadd'), 3),
-        'timeline/pull req/s (gateway)': round(rate('timeline') / rate('pull'), 3),
-        'timeline/pull req/s (feed subgraph)': round(rate('tl-feed') / rate('pull-feed'), 3),
+        'fanout inserts/s (1 instance) ÷ redis-benchmark ZADD/s': round(one / zaddPerSec, 3),
+        'fanout inserts/s (2 instances) ÷ redis-benchmark ZADD/s': round(two / zaddPerSec, 3),
+        '2 instances ÷ 1 instance': round(two / one, 3),
+        'stored broker bytes per post at 2000 followers': round(storedDelta / bytesPosts),
+        'page p50 merging 5 celebrities ÷ without': round(
+          merged.latencyMs.p50 / Math.max(plain.latencyMs.p50, 0.001),
+          3,
+        ),
+        'page req/s without ÷ merging 5 celebrities': round(plain.requestsPerSec / merged.requestsPerSec, 3),
       },
     };
   } finally {
     subscription.unsubscribe();
-    await system.stop();
-    for (let i = 0; i < timelineKeys.length; i += 1000) {
-      const ids = timelineKeys.slice(i, i + 1000);
-      await redis.del(
-        ...ids.flatMap((id) => [`${DEPLOYMENT_PREFIX}:feed:tl:${id}`, `${DEPLOYMENT_PREFIX}:feed:tl-built:${id}`]),
-      );
+    await topology.stop();
+    for (let i = 0; i < timelineUsers.length; i += 1000) {
+      const ids = timelineUsers.slice(i, i + 1000);
+      await redis.del(...ids.flatMap((id) => [`${PREFIX}:feed:tl:${id}`, `${PREFIX}:feed:tl-built:${id}`]));
     }
     await redis.del(zaddKey);
     await redis.quit();
+    const jsm = await jetstreamManager(nc);
+    for await (const s of jsm.streams.list()) {
+      if (s.config.name.startsWith(`${PREFIX}_`)) await jsm.streams.delete(s.config.name);
+    }
     await nc.drain();
     await sql.end();
     await database.drop();
     await dropTemplate();
-    await rm(dataDir, { recursive: true, force: true });
+    await rm(logDir, { recursive: true, force: true });
   }
 }

@@ -1,9 +1,10 @@
-import { DEFAULT_DUPLICATE_WINDOW_MS, type StreamDefinition } from './common.ts';
+import { DEFAULT_DUPLICATE_WINDOW_MS, DOMAIN_STREAM_LIMITS, type StreamDefinition } from './common.ts';
 
 export const MEDIA_STREAM: StreamDefinition = {
   name: 'MEDIA',
   subjects: ['media.>'],
   duplicateWindowMs: DEFAULT_DUPLICATE_WINDOW_MS,
+  limits: DOMAIN_STREAM_LIMITS,
 };
 
 export const MediaSubjects = {

@@ -1,10 +1,11 @@
-import { DEFAULT_DUPLICATE_WINDOW_MS, type StreamDefinition } from './common.ts';
+import { DEFAULT_DUPLICATE_WINDOW_MS, DOMAIN_STREAM_LIMITS, type StreamDefinition } from './common.ts';
 
 /** Owned by the social-graph subgraph, which creates it on start. */
 export const SOCIAL_STREAM: StreamDefinition = {
   name: 'SOCIAL',
   subjects: ['social.>'],
   duplicateWindowMs: DEFAULT_DUPLICATE_WINDOW_MS,
+  limits: DOMAIN_STREAM_LIMITS,
 };
 
 /**

@@ -1,9 +1,15 @@
-import { DEFAULT_DUPLICATE_WINDOW_MS, type EventEnvelope, type StreamDefinition } from './common.ts';
+import {
+  DEFAULT_DUPLICATE_WINDOW_MS,
+  DOMAIN_STREAM_LIMITS,
+  type EventEnvelope,
+  type StreamDefinition,
+} from './common.ts';
 
 export const USERS_STREAM: StreamDefinition = {
   name: 'USERS',
   subjects: ['users.>'],
   duplicateWindowMs: DEFAULT_DUPLICATE_WINDOW_MS,
+  limits: DOMAIN_STREAM_LIMITS,
 };
 
 export const UsersSubjects = {

@@ -87,6 +87,8 @@ const MESSAGE_PATTERNS = [
   /terminating connection due to administrator command/i,
   /stream isn't writeable/i,
   /no responders/i,
+  // A stream that discards new messages is full (JetStream's error, also the memory bus's): room comes back.
+  /maximum (bytes|messages) exceeded/i,
   /jetstream.*(not enabled|unavailable)/i,
 ];
 

@@ -1,8 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { jetstreamManager } from '@nats-io/jetstream';
+import { DiscardPolicy, jetstreamManager } from '@nats-io/jetstream';
+import { nanos } from '@nats-io/transport-node';
 import {
   connectNats,
   deadLetterSubject,
+  DEFAULT_STREAM_LIMITS,
+  isTransientError,
   MemoryEventBus,
   NatsEventBus,
   PoisonMessageError,
@@ -448,6 +451,112 @@ describe.each(adapters)('EventBus contract: %s', (_name, create) => {
 
   it('should refuse a publish to a subject no stream captures', async () => {
     await expect(h.bus.publish('nowhere.at.all', {})).rejects.toThrow();
+  });
+
+  it('should announce to the live subscribers only, storing nothing for a consumer', async () => {
+    const live = await h.bus.subscribe<{ n: number }>('signal.live');
+    const seen: number[] = [];
+    const reading = (async () => {
+      for await (const event of live) seen.push(event.data.n);
+    })();
+    await h.bus.announce('signal.live', { n: 1 });
+    await vi.waitFor(() => expect(seen).toEqual([1]), { timeout: 5_000 });
+    live.unsubscribe();
+    await reading;
+    // Nothing captured it: a later subscriber and the dead letters see nothing of it.
+    expect(await h.bus.deadLetters()).not.toContainEqual(expect.objectContaining({ subject: 'signal.live' }));
+  });
+
+  it('should refuse publishes to a full stream that discards new messages, and keep what it holds', async () => {
+    await h.bus.ensureStream({
+      name: 'FULL',
+      subjects: ['full.>'],
+      limits: { maxAgeMs: 3_600_000, maxBytes: 2_000, discard: 'new' },
+    });
+    const payload = { text: 'x'.repeat(300) };
+    let refused: unknown;
+    let stored = 0;
+    for (let i = 0; i < 20 && !refused; i++) {
+      try {
+        await h.bus.publish('full.item', { ...payload, i });
+        stored++;
+      } catch (error) {
+        refused = error;
+      }
+    }
+    expect(stored).toBeGreaterThan(0);
+    expect(isTransientError(refused)).toBe(true);
+    const r = recorder<{ i: number }>();
+    const consumer = await h.bus.consume({
+      stream: 'FULL',
+      durable: 'full-reader',
+      filterSubject: 'full.>',
+      maxDeliver: 1,
+      handler: r.handler,
+    });
+    await vi.waitFor(() => expect(r.received.map((m) => m.data.i)).toEqual([...Array(stored).keys()]));
+    await consumer.stop();
+  });
+
+  it('should drop the oldest messages of a full stream that discards old ones', async () => {
+    await h.bus.ensureStream({
+      name: 'ROLLING',
+      subjects: ['rolling.>'],
+      limits: { maxAgeMs: 3_600_000, maxBytes: 2_000, discard: 'old' },
+    });
+    for (let i = 0; i < 20; i++) await h.bus.publish('rolling.item', { text: 'x'.repeat(300), i });
+    const r = recorder<{ i: number }>();
+    const consumer = await h.bus.consume({
+      stream: 'ROLLING',
+      durable: 'rolling-reader',
+      filterSubject: 'rolling.>',
+      maxDeliver: 1,
+      handler: r.handler,
+    });
+    await vi.waitFor(() => expect(r.received.map((m) => m.data.i).at(-1)).toBe(19));
+    expect(r.received[0]!.data.i).toBeGreaterThan(0);
+    await consumer.stop();
+  });
+});
+
+describe('EventBus on NATS JetStream: stream limits', () => {
+  const prefix = uniquePrefix('limits');
+  let nc: Awaited<ReturnType<typeof connectNats>>;
+  afterAll(async () => {
+    const jsm = await jetstreamManager(nc);
+    for await (const stream of jsm.streams.list()) {
+      if (stream.config.name.startsWith(`${prefix}_`)) await jsm.streams.delete(stream.config.name);
+    }
+    await nc.close();
+  });
+
+  it('should give an existing stream without limits its limits and subjects on ensureStream', async () => {
+    nc = await connectNats(testServices.natsUrl, 'limits-test');
+    const jsm = await jetstreamManager(nc);
+    // As an earlier version created it: no limits, a wider subject.
+    await jsm.streams.add({ name: `${prefix}_OLD`, subjects: [`${prefix}.old.>`] });
+    const bus = new NatsEventBus(nc, prefix, silentLogger);
+    await bus.ensureStream({
+      name: 'OLD',
+      subjects: ['old.kept.>'],
+      duplicateWindowMs: 60_000,
+      limits: { maxAgeMs: 3_600_000, maxBytes: 2 ** 20, discard: 'new' },
+    });
+    const { config } = await jsm.streams.info(`${prefix}_OLD`);
+    expect(config.subjects.sort()).toEqual([`${prefix}.dlq.OLD.>`, `${prefix}.old.kept.>`]);
+    expect(config.max_age).toBe(nanos(3_600_000));
+    expect(config.max_bytes).toBe(2 ** 20);
+    expect(config.discard).toBe(DiscardPolicy.New);
+    expect(config.duplicate_window).toBe(nanos(60_000));
+  });
+
+  it('should create a stream with the default limits when none are given', async () => {
+    const jsm = await jetstreamManager(nc);
+    await new NatsEventBus(nc, prefix, silentLogger).ensureStream({ name: 'PLAIN', subjects: ['plain.>'] });
+    const { config } = await jsm.streams.info(`${prefix}_PLAIN`);
+    expect(config.max_age).toBe(nanos(DEFAULT_STREAM_LIMITS.maxAgeMs));
+    expect(config.max_bytes).toBe(DEFAULT_STREAM_LIMITS.maxBytes);
+    expect(config.discard).toBe(DiscardPolicy.Old);
   });
 });
 

@@ -111,8 +111,16 @@ describe.each(adapters)('KeyValueStore contract: %s', (_name, create) => {
     });
 
     it('should keep one copy of a member added twice, with the newer score', async () => {
-      await kv.zaddCapped([{ key: 'tl:b', member: 'p', score: 5 }], 10);
-      await kv.zaddCapped([{ key: 'tl:b', member: 'p', score: 7 }], 10);
+      expect(await kv.zaddCapped([{ key: 'tl:b', member: 'p', score: 5 }], 10)).toEqual([0]);
+      expect(
+        await kv.zaddCapped(
+          [
+            { key: 'tl:b', member: 'p', score: 7 },
+            { key: 'tl:b2', member: 'p', score: 7 },
+          ],
+          10,
+        ),
+      ).toEqual([1]);
       expect(await kv.zrangeDesc('tl:b', null, 10)).toEqual([{ member: 'p', score: 7 }]);
       expect(await kv.zcard('tl:b')).toBe(1);
     });

@@ -3,7 +3,7 @@ import { env, loadConfig, subgraphEnvSchema } from '@insta/infra';
 
 export const feedEnvSchema = subgraphEnvSchema.extend({
   PORT: env.port(4003),
-  /** social-graph's internal API: follower ids for the fan-out, follower counts for the celebrity threshold. */
+  /** social-graph's internal API: follower counts (celebrity threshold, replica check), ids to repair the replica. */
   SOCIAL_GRAPH_URL: env.url().default('http://127.0.0.1:4004/graphql'),
   /** Users active (signed in, refreshed a session, read their feed) within this many days get fan-out. */
   FEED_ACTIVE_WINDOW_DAYS: env.int(7, 1),
@@ -11,9 +11,9 @@ export const feedEnvSchema = subgraphEnvSchema.extend({
   FEED_CELEBRITY_FOLLOWERS: env.int(10_000, 1),
   /** Post ids kept per timeline in Redis. */
   FEED_TIMELINE_CAP: env.int(800, 20),
-  /** Followers written per Redis call; each batch is retried on its own. */
+  /** Followers per fan-out batch job (one range of follower ids, one Redis call); more than one batch is queued. */
   FEED_FANOUT_BATCH: env.int(1_000, 1),
-  /** Batches of one fan-out written at the same time. */
+  /** Batch jobs (of any post), and separately posts being split, one feed process works on at once (its consumers). */
   FEED_FANOUT_CONCURRENCY: env.int(4, 1),
   /** Recent posts of a newly followed account copied into the follower's timeline. */
   FEED_BACKFILL_POSTS: env.int(50, 0),

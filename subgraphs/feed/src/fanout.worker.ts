@@ -1,33 +1,45 @@
-import type { PostCreatedEvent } from '@insta/events';
-import { fanoutDuration, fanoutLag, secondsSince, type BusMessage, type Logger } from '@insta/infra';
+import type { FanoutBatchJob, PostCreatedEvent } from '@insta/events';
+import {
+  fanoutDuration,
+  fanoutLag,
+  isTransientError,
+  secondsSince,
+  TransientError,
+  type BusMessage,
+  type Logger,
+} from '@insta/infra';
 import type { FeedConfig } from './config.ts';
 import type { FeedEventsPublisher } from './feed.events.ts';
 import type { FeedItem, FeedRepository } from './feed.repository.ts';
-import type { FollowerPage, FollowerSource } from './social-graph.client.ts';
+import type { FollowersRepository } from './followers.repository.ts';
+import type { FollowerSource } from './social-graph.client.ts';
 import type { TimelineRepository } from './timeline.repository.ts';
 
-/** social-graph's largest page of follower ids. */
+/** social-graph's largest page of follower ids (used only to repair the follow replica). */
 const FOLLOWER_PAGE = 5_000;
-const BATCH_ATTEMPTS = 3;
 const DAY_MS = 86_400_000;
 
 export type FanoutSettings = Pick<
   FeedConfig,
-  'FEED_ACTIVE_WINDOW_DAYS' | 'FEED_CELEBRITY_FOLLOWERS' | 'FEED_FANOUT_BATCH' | 'FEED_FANOUT_CONCURRENCY'
+  'FEED_ACTIVE_WINDOW_DAYS' | 'FEED_CELEBRITY_FOLLOWERS' | 'FEED_FANOUT_BATCH'
 >;
 
 /**
- * Fan-out on write: handles `posts.post.created` by inserting the post into its author's timeline and into the
- * timeline of every active follower, in batches of FEED_FANOUT_BATCH written by concurrent Redis pipelines, each
- * batch retried on its own. Authors with FEED_CELEBRITY_FOLLOWERS or more are not fanned out: their posts are
- * merged into their followers' pages on read. Every step is idempotent, so a redelivery (after a crash half-way)
- * completes the fan-out without duplicating anything.
+ * Fan-out on write, in independent batches (ADR 18). `handle` takes `posts.post.created`: it indexes the post,
+ * writes the author's own timeline, checks the follow replica against social-graph's follower count (repairing it
+ * from social-graph's list when they differ), and splits the author's followers into ranges of FEED_FANOUT_BATCH
+ * follower ids. One range is written at once; more become `feed.fanout.batch` jobs that the `handleBatch`
+ * consumers of every feed instance take. A batch reads its range's active followers and writes their timelines in
+ * one script call. Authors with FEED_CELEBRITY_FOLLOWERS or more are not fanned out: their posts are merged into
+ * their followers' pages on read. Every step is idempotent (timelines are sets scored by the post's time, jobs
+ * have msgIds), so redelivered or reordered batches change nothing.
  */
 export class FanoutWorker {
   constructor(
     private readonly feed: FeedRepository,
+    private readonly followers: FollowersRepository,
     private readonly timelines: TimelineRepository,
-    private readonly followers: FollowerSource,
+    private readonly socialGraph: FollowerSource,
     private readonly events: FeedEventsPublisher,
     private readonly settings: FanoutSettings,
     private readonly logger: Logger,
@@ -37,60 +49,77 @@ export class FanoutWorker {
     const { postId, authorId, createdAt } = message.data;
     const end = fanoutDuration.startTimer();
     const item: FeedItem = { id: postId, t: Date.parse(createdAt) };
-    const celebrity = (await this.followers.followerCount(authorId)) >= this.settings.FEED_CELEBRITY_FOLLOWERS;
+    const count = await this.socialGraph.followerCount(authorId);
+    const celebrity = count >= this.settings.FEED_CELEBRITY_FOLLOWERS;
     const post = await this.feed.recordPost({ postId, authorId, createdAt: new Date(item.t), fannedOut: !celebrity });
     if (post.deleted) return;
-    await this.writeBatch(authorId, item, [authorId], createdAt);
+    await this.write(authorId, item, [authorId], createdAt);
     if (!post.fannedOut) return;
 
-    const since = new Date(Date.now() - this.settings.FEED_ACTIVE_WINDOW_DAYS * DAY_MS);
-    const running = new Set<Promise<void>>();
-    const failures: unknown[] = [];
-    // At most FEED_FANOUT_CONCURRENCY batches are written at a time.
-    const launch = async (batch: string[]) => {
-      const task: Promise<void> = this.writeBatch(authorId, item, batch, createdAt)
-        .catch((error: unknown) => void failures.push(error))
-        .finally(() => running.delete(task));
-      running.add(task);
-      if (running.size >= this.settings.FEED_FANOUT_CONCURRENCY) await Promise.race(running);
-    };
-    // The next follower page is fetched while this one is filtered and written.
-    const fetchPage = (after: string | null): Promise<FollowerPage> => {
-      const page = this.followers.followerIds(authorId, FOLLOWER_PAGE, after);
-      page.catch(() => undefined);
-      return page;
-    };
-    let next: Promise<FollowerPage> | null = fetchPage(null);
-    let reached = 1;
-    while (next) {
-      const page: FollowerPage = await next;
-      next = page.hasNextPage && page.endCursor && failures.length === 0 ? fetchPage(page.endCursor) : null;
-      const active = await this.feed.activeAmong(page.ids, since);
-      for (let i = 0; i < active.length && failures.length === 0; i += this.settings.FEED_FANOUT_BATCH) {
-        await launch(active.slice(i, i + this.settings.FEED_FANOUT_BATCH));
-      }
-      reached += active.length;
+    const starts = await this.rangeStarts(authorId, count);
+    const jobs: FanoutBatchJob[] = starts.map((from, i) => ({
+      postId,
+      authorId,
+      createdAt,
+      from,
+      to: starts[i + 1] ?? null,
+    }));
+    if (jobs.length === 1) await this.batch(jobs[0]!);
+    else {
+      await Promise.all(
+        jobs.map((job) =>
+          this.events.fanoutBatch(job).catch((error: unknown) => {
+            // A full FEED_FANOUT stream or NATS away: the post is retried, the jobs queued already are kept once.
+            throw isTransientError(error) ? error : new TransientError('fan-out job not queued', { cause: error });
+          }),
+        ),
+      );
     }
-    await Promise.all(running);
-    // The message is redelivered and the whole fan-out redone: the batches written are written again, harmlessly.
-    if (failures.length > 0) throw failures[0];
     end();
-    fanoutLag.observe(secondsSince(createdAt) ?? 0);
-    this.logger.debug({ postId, reached }, 'post fanned out');
+    this.logger.debug({ postId, followers: count, jobs: jobs.length }, 'post fan-out split');
   };
 
-  /** One batch: one Redis call of inserts (trimmed to the cap), then its real-time event; retried on its own. */
-  private async writeBatch(authorId: string, item: FeedItem, userIds: string[], createdAt: string): Promise<void> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await this.timelines.add(userIds.map((userId) => ({ userId, item })));
-        await this.events.itemsAdded({ postId: item.id, authorId, createdAt, userIds });
-        return;
-      } catch (error) {
-        if (attempt >= BATCH_ATTEMPTS) throw error;
-        this.logger.warn({ err: error, postId: item.id, attempt }, 'fan-out batch failed; retrying');
-        await new Promise((resolve) => setTimeout(resolve, 100 * attempt));
-      }
+  /** One `feed.fanout.batch` job, from any feed instance. */
+  readonly handleBatch = async (message: BusMessage<FanoutBatchJob>): Promise<void> => {
+    await this.batch(message.data);
+  };
+
+  private async batch(job: FanoutBatchJob): Promise<void> {
+    const since = new Date(Date.now() - this.settings.FEED_ACTIVE_WINDOW_DAYS * DAY_MS);
+    const active = await this.followers.activeInRange(job.authorId, job.from, job.to, since);
+    await this.write(job.authorId, { id: job.postId, t: Date.parse(job.createdAt) }, active, job.createdAt);
+    fanoutLag.observe(secondsSince(job.createdAt) ?? 0);
+  }
+
+  /**
+   * The replica is fed by the SOCIAL events; one it missed (an event dropped by the stream's retention, a replica
+   * restored from an old backup) shows as a follower count different from social-graph's, and the replica's
+   * followers of this author are then made social-graph's list. A count that differs only because an event is in
+   * flight costs one such repair, which the event then confirms.
+   */
+  private async rangeStarts(authorId: string, expected: number): Promise<string[]> {
+    const ranges = await this.followers.ranges(authorId, this.settings.FEED_FANOUT_BATCH);
+    if (ranges.count === expected) return ranges.starts;
+    const asOf = new Date();
+    const ids: string[] = [];
+    for (let after: string | null = null, more = true; more; ) {
+      const page = await this.socialGraph.followerIds(authorId, FOLLOWER_PAGE, after);
+      ids.push(...page.ids);
+      more = page.hasNextPage && page.endCursor !== null;
+      after = page.endCursor;
     }
+    const changed = await this.followers.reconcile(authorId, ids, asOf);
+    this.logger.info({ authorId, expected, changed }, 'follow replica repaired from social-graph');
+    return (await this.followers.ranges(authorId, this.settings.FEED_FANOUT_BATCH)).starts;
+  }
+
+  /** One Redis call of inserts (each timeline trimmed to the cap), then the signal for the timelines that were new. */
+  private async write(authorId: string, item: FeedItem, userIds: string[], createdAt: string): Promise<void> {
+    if (userIds.length === 0) return;
+    const added = await this.timelines.add(userIds.map((userId) => ({ userId, item })));
+    // A live signal: trying the batch again would not send it (nothing is new then), so a failure is only logged.
+    await this.events
+      .itemsAdded({ postId: item.id, authorId, createdAt, userIds: added.map((e) => e.userId) })
+      .catch((error: unknown) => this.logger.warn({ err: error, postId: item.id }, 'feed items not announced'));
   }
 }

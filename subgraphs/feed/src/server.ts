@@ -1,5 +1,13 @@
 import type { PrismaClient } from '@insta/db';
-import { FEED_STREAM, POSTS_STREAM, PostsSubjects, type PostCreatedEvent } from '@insta/events';
+import {
+  FEED_FANOUT_STREAM,
+  FEED_STREAM,
+  FeedSubjects,
+  POSTS_STREAM,
+  PostsSubjects,
+  type FanoutBatchJob,
+  type PostCreatedEvent,
+} from '@insta/events';
 import {
   commonServerOptions,
   callPolicySettings,
@@ -16,6 +24,7 @@ import { FEED_ACK_WAIT_MS, startEventConsumers, FeedEventsHandler } from './even
 import { FanoutWorker } from './fanout.worker.ts';
 import { FeedEventsPublisher } from './feed.events.ts';
 import { FeedRepository } from './feed.repository.ts';
+import { FollowersRepository } from './followers.repository.ts';
 import { FeedService } from './feed.service.ts';
 import { createLoaders } from './loaders.ts';
 import { NotificationsRepository } from './notifications.repository.ts';
@@ -29,8 +38,10 @@ export type FeedDeps = SubgraphDeps<FeedConfig, PrismaClient> & {
   followers?: FollowerSource;
 };
 
-/** The durable consumer of `posts.post.created` that fans posts out. */
+/** The durable consumer of `posts.post.created` that splits posts into fan-out batches. */
 export const FANOUT_DURABLE = 'feed-fanout';
+/** The durable consumer of the batch jobs, shared by every feed instance (FEED_FANOUT_CONCURRENCY each). */
+export const FANOUT_BATCH_DURABLE = 'feed-fanout-batch';
 
 export async function startFeedSubgraph(deps: FeedDeps): Promise<RunningServer> {
   const { config, db, kv, bus, logger } = deps;
@@ -58,6 +69,7 @@ export async function startFeedSubgraph(deps: FeedDeps): Promise<RunningServer> 
   });
   const worker = new FanoutWorker(
     feedRepo,
+    new FollowersRepository(db),
     timelines,
     deps.followers ?? socialGraphFollowerSource(internal),
     publisher,
@@ -71,19 +83,38 @@ export async function startFeedSubgraph(deps: FeedDeps): Promise<RunningServer> 
     await internal.close();
   };
   try {
+    // FEED first: a FEED stream of an older version captures `feed.>`, which would overlap FEED_FANOUT's subjects.
     await bus.ensureStream(FEED_STREAM);
+    await bus.ensureStream(FEED_FANOUT_STREAM);
     await bus.ensureStream(POSTS_STREAM);
-    consumers.push(
-      await bus.consume<PostCreatedEvent>({
-        stream: POSTS_STREAM.name,
-        durable: FANOUT_DURABLE,
-        filterSubject: PostsSubjects.postCreated,
-        maxDeliver: 5,
-        ackWaitMs: FEED_ACK_WAIT_MS,
-        prefetch: 4,
-        handler: worker.handle,
-      }),
-    );
+    // Small pulls, several consumers: a post never waits behind another one's split, nor a batch behind a busy
+    // instance while another could take it.
+    for (let i = 0; i < config.FEED_FANOUT_CONCURRENCY; i++) {
+      consumers.push(
+        await bus.consume<PostCreatedEvent>({
+          stream: POSTS_STREAM.name,
+          durable: FANOUT_DURABLE,
+          filterSubject: PostsSubjects.postCreated,
+          maxDeliver: 5,
+          ackWaitMs: FEED_ACK_WAIT_MS,
+          prefetch: 1,
+          handler: worker.handle,
+        }),
+      );
+    }
+    for (let i = 0; i < config.FEED_FANOUT_CONCURRENCY; i++) {
+      consumers.push(
+        await bus.consume<FanoutBatchJob>({
+          stream: FEED_FANOUT_STREAM.name,
+          durable: FANOUT_BATCH_DURABLE,
+          filterSubject: FeedSubjects.fanoutBatch,
+          maxDeliver: 5,
+          ackWaitMs: FEED_ACK_WAIT_MS,
+          prefetch: 1,
+          handler: worker.handleBatch,
+        }),
+      );
+    }
     consumers.push(...(await startEventConsumers(bus, handler)));
     return await startSubgraphServer<Context>({
       ...commonServerOptions('feed', deps),

@@ -7,7 +7,7 @@ const builtKey = (userId: string) => `feed:tl-built:${userId}`;
 
 /**
  * The only code that touches the timelines in Redis: one sorted set per user, member = post id, score = the post's
- * creation time in ms, capped at `cap` entries by the same pipeline that inserts.
+ * creation time in ms, capped at `cap` entries by the same script call that inserts.
  */
 export class TimelineRepository {
   constructor(
@@ -15,12 +15,13 @@ export class TimelineRepository {
     readonly cap: number,
   ) {}
 
-  /** Idempotent: a post already in a timeline stays there once. */
-  async add(entries: readonly { userId: string; item: FeedItem }[]): Promise<void> {
-    await this.kv.zaddCapped(
+  /** Idempotent: a post already in a timeline stays there once. Returns the entries that were new. */
+  async add<E extends { userId: string; item: FeedItem }>(entries: readonly E[]): Promise<E[]> {
+    const added = await this.kv.zaddCapped(
       entries.map(({ userId, item }) => ({ key: timelineKey(userId), member: item.id, score: item.t })),
       this.cap,
     );
+    return added.map((i) => entries[i]!);
   }
 
   async page(userId: string, after: ItemCursor, limit: number): Promise<FeedItem[]> {

@@ -1,6 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  FEED_STREAM,
   FeedSubjects,
   SocialSubjects,
   type FeedItemsAddedEvent,
@@ -14,14 +13,10 @@ let h: FeedHarness;
 const itemsAdded: FeedItemsAddedEvent[] = [];
 beforeAll(async () => {
   h = await startFeedHarness();
-  await h.bus.ensureStream(FEED_STREAM);
-  await h.bus.consume<FeedItemsAddedEvent>({
-    stream: FEED_STREAM.name,
-    durable: 'test-items',
-    filterSubject: FeedSubjects.itemsAdded,
-    maxDeliver: 1,
-    handler: async (m) => void itemsAdded.push(m.data),
-  });
+  const live = await h.bus.subscribe<FeedItemsAddedEvent>(FeedSubjects.itemsAdded);
+  void (async () => {
+    for await (const event of live) itemsAdded.push(event.data);
+  })();
 });
 afterAll(async () => {
   await h.stop();

@@ -28,6 +28,7 @@ function faultyBus(bus: EventBus, fault: { mode: Fault }): EventBus {
     ensureStream: (spec) => bus.ensureStream(spec),
     consume: (spec) => bus.consume(spec),
     subscribe: (subject) => bus.subscribe(subject),
+    announce: (subject, data) => bus.announce(subject, data),
     deadLetters: (filter) => bus.deadLetters(filter),
     replayDeadLetter: (stream, id) => bus.replayDeadLetter(stream, id),
     dropDeadLetter: (stream, id) => bus.dropDeadLetter(stream, id),

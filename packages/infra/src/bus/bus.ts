@@ -23,7 +23,22 @@ export interface StreamSpec {
   subjects: string[];
   /** Publishes with the same msgId inside this window are stored once. */
   duplicateWindowMs?: number;
+  /** Retention, applied when the stream is created and on every later `ensureStream`; default DEFAULT_STREAM_LIMITS. */
+  limits?: StreamLimits;
 }
+
+/**
+ * What a stream keeps: messages older than `maxAgeMs` go; past `maxBytes` either the oldest go (`discard: 'old'`)
+ * or a publish is refused (`'new'`: the publisher retries, nothing unread is dropped for space).
+ */
+export interface StreamLimits {
+  maxAgeMs: number;
+  maxBytes: number;
+  discard: 'old' | 'new';
+}
+
+/** For streams declared without limits (tests, tools): a day, 256 MiB, oldest dropped first. */
+export const DEFAULT_STREAM_LIMITS: StreamLimits = { maxAgeMs: 86_400_000, maxBytes: 256 * 2 ** 20, discard: 'old' };
 
 export interface ConsumerSpec<T> {
   stream: string;
@@ -117,6 +132,11 @@ export interface DeadLetterFilter {
 export interface EventBus {
   ensureStream(spec: StreamSpec): Promise<void>;
   publish(subject: string, data: unknown, options?: { msgId?: string }): Promise<void>;
+  /**
+   * Ephemeral publish: reaches the `subscribe`rs listening now and is stored nowhere (no stream may capture the
+   * subject), for signals only live listeners care about. Resolves once the broker has it.
+   */
+  announce(subject: string, data: unknown): Promise<void>;
   consume<T>(spec: ConsumerSpec<T>): Promise<Consumer>;
   /** Ephemeral fan-out: resolves once the subscription is registered, so a later publish reaches it. */
   subscribe<T>(subject: string): Promise<EventSubscription<T>>;

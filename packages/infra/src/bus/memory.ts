@@ -1,6 +1,7 @@
 import {
   deadLetterSubject,
   deadLetterSubjects,
+  DEFAULT_STREAM_LIMITS,
   replayMsgId,
   type BusEvent,
   type Consumer,
@@ -51,6 +52,8 @@ export const DEFAULT_MEMORY_STREAM_LIMITS: MemoryStreamLimits = { maxMessages: 1
 interface Stream {
   spec: StreamSpec;
   messages: StoredMessage[];
+  /** Payload bytes held, for the stream's `maxBytes`. */
+  bytes: number;
   recentIds: Map<string, number>;
   durables: Map<string, DurableState>;
 }
@@ -105,20 +108,32 @@ export class MemoryEventBus implements EventBus {
     if (!(limits.maxMessages >= 1 && limits.maxAgeMs >= 1)) throw new Error('MemoryEventBus limits must be positive');
   }
 
-  /** Drops what is over the stream's limits, oldest first; durables skip dropped sequences. */
+  /**
+   * Drops what is over the stream's limits (this bus's and the stream's own: age, and bytes when it discards
+   * old), oldest first; durables skip dropped sequences.
+   */
   private trim(stream: Stream, now: number) {
     const { messages } = stream;
+    const limits = stream.spec.limits ?? DEFAULT_STREAM_LIMITS;
+    const maxAgeMs = Math.min(this.limits.maxAgeMs, limits.maxAgeMs);
     let drop = Math.max(0, messages.length - this.limits.maxMessages);
-    while (drop < messages.length && now - messages[drop]!.publishedAt > this.limits.maxAgeMs) drop++;
+    while (drop < messages.length && now - messages[drop]!.publishedAt > maxAgeMs) drop++;
+    let bytes = stream.bytes - messages.slice(0, drop).reduce((sum, m) => sum + m.json.length, 0);
+    if (limits.discard === 'old') {
+      while (drop < messages.length && bytes > limits.maxBytes) bytes -= messages[drop++]!.json.length;
+    }
     if (drop === 0) return;
+    stream.bytes = bytes;
     const dropped = messages.splice(0, drop);
     for (const durable of stream.durables.values()) for (const m of dropped) durable.pending.delete(m.seq);
   }
 
   async ensureStream(spec: StreamSpec) {
     const existing = this.streams.get(spec.name);
-    if (existing) existing.spec = spec;
-    else this.streams.set(spec.name, { spec, messages: [], recentIds: new Map(), durables: new Map() });
+    if (existing) {
+      existing.spec = spec;
+      this.trim(existing, Date.now());
+    } else this.streams.set(spec.name, { spec, messages: [], bytes: 0, recentIds: new Map(), durables: new Map() });
   }
 
   private streamFor(subject: string): Stream {
@@ -133,6 +148,25 @@ export class MemoryEventBus implements EventBus {
     this.publishJson(subject, JSON.stringify(data), options.msgId);
   }
 
+  async announce(subject: string, data: unknown) {
+    if (this.closed) throw new Error('event bus is closed');
+    this.deliverToListeners(subject, JSON.stringify(data));
+  }
+
+  private deliverToListeners(subject: string, json: string) {
+    for (const listener of this.listeners) {
+      if (!subjectMatches(listener.pattern, subject)) continue;
+      let data: unknown;
+      try {
+        data = JSON.parse(json);
+      } catch {
+        continue;
+      }
+      listener.buffered.push({ subject, data });
+      listener.wake?.();
+    }
+  }
+
   private publishJson(subject: string, json: string, msgId: string | undefined) {
     if (this.closed) throw new Error('event bus is closed');
     const stream = this.streamFor(subject);
@@ -143,20 +177,18 @@ export class MemoryEventBus implements EventBus {
       if (stream.recentIds.has(msgId)) return;
       stream.recentIds.set(msgId, now);
     }
+    const limits = stream.spec.limits ?? DEFAULT_STREAM_LIMITS;
+    this.trim(stream, now);
+    // JetStream's words, which isTransientError knows: the publisher retries until there is room.
+    if (limits.discard === 'new' && stream.bytes + json.length > limits.maxBytes) {
+      if (msgId) stream.recentIds.delete(msgId);
+      throw new Error('maximum bytes exceeded');
+    }
     const message: StoredMessage = { seq: ++this.seq, subject, json, msgId, publishedAt: now };
     stream.messages.push(message);
+    stream.bytes += json.length;
     this.trim(stream, now);
-    for (const listener of this.listeners) {
-      if (!subjectMatches(listener.pattern, subject)) continue;
-      let data: unknown;
-      try {
-        data = JSON.parse(message.json);
-      } catch {
-        continue;
-      }
-      listener.buffered.push({ subject, data });
-      listener.wake?.();
-    }
+    this.deliverToListeners(subject, json);
     for (const durable of stream.durables.values()) {
       if (subjectMatches(durable.filterSubject, subject)) {
         durable.pending.set(message.seq, newDelivery());
@@ -350,6 +382,8 @@ export class MemoryEventBus implements EventBus {
   }
 
   private removeMessage(stream: Stream, seq: number) {
+    const removed = stream.messages.find((m) => m.seq === seq);
+    if (removed) stream.bytes -= removed.json.length;
     stream.messages = stream.messages.filter((m) => m.seq !== seq);
     for (const durable of stream.durables.values()) durable.pending.delete(seq);
   }

@@ -2,6 +2,7 @@ import { connect, nanos, type NatsConnection } from '@nats-io/transport-node';
 import {
   AckPolicy,
   DeliverPolicy,
+  DiscardPolicy,
   jetstream,
   jetstreamManager,
   type JetStreamClient,
@@ -13,6 +14,7 @@ import type { Logger } from '../logger.ts';
 import {
   deadLetterSubject,
   deadLetterSubjects,
+  DEFAULT_STREAM_LIMITS,
   replayMsgId,
   type BusEvent,
   type Consumer,
@@ -57,25 +59,42 @@ export class NatsEventBus implements EventBus {
     return this.jsm;
   }
 
+  /**
+   * Creates the stream, or updates an existing one to this spec: subjects, duplicate window and retention limits
+   * (an older stream without limits gets them; JetStream then drops what is over them). Only settings NATS 2.9
+   * can change on a live stream are used.
+   */
   async ensureStream(spec: StreamSpec) {
     const jsm = await this.manager();
+    const limits = spec.limits ?? DEFAULT_STREAM_LIMITS;
     const config = {
-      name: this.streamName(spec.name),
       subjects: [...spec.subjects, deadLetterSubjects(spec.name)].map((s) => `${this.prefix}.${s}`),
       duplicate_window: nanos(spec.duplicateWindowMs ?? 2 * 60_000),
+      max_age: nanos(limits.maxAgeMs),
+      max_bytes: limits.maxBytes,
+      discard: limits.discard === 'new' ? DiscardPolicy.New : DiscardPolicy.Old,
     };
+    const name = this.streamName(spec.name);
+    let exists = true;
     try {
-      await jsm.streams.info(config.name);
-      await jsm.streams.update(config.name, config);
-    } catch {
-      await jsm.streams.add(config);
+      await jsm.streams.info(name);
+    } catch (error) {
+      if (isTransientError(error)) throw error;
+      exists = false;
     }
+    if (exists) await jsm.streams.update(name, config);
+    else await jsm.streams.add({ name, ...config });
   }
 
   async publish(subject: string, data: unknown, options: { msgId?: string } = {}) {
     await this.js.publish(`${this.prefix}.${subject}`, encoder.encode(JSON.stringify(data)), {
       ...(options.msgId ? { msgID: options.msgId } : {}),
     });
+  }
+
+  async announce(subject: string, data: unknown) {
+    this.nc.publish(`${this.prefix}.${subject}`, encoder.encode(JSON.stringify(data)));
+    await this.nc.flush();
   }
 
   async consume<T>(spec: ConsumerSpec<T>): Promise<Consumer> {

@@ -46,9 +46,10 @@ export interface KeyValueStore {
   /**
    * Sorted sets (timelines). Scores are integers below 2^53 (exact in a double). Adds every entry (an existing
    * member keeps one copy, with the new score) and then keeps only the `cap` highest-scored members of each key
-   * touched, all in one round trip. Order between members of equal score is by member, like Redis.
+   * touched, all in one round trip. Order between members of equal score is by member, like Redis. Resolves to
+   * the indexes (in `entries`) of the members that were new in their set, so a redone batch announces nothing.
    */
-  zaddCapped(entries: readonly SortedSetEntry[], cap: number): Promise<void>;
+  zaddCapped(entries: readonly SortedSetEntry[], cap: number): Promise<number[]>;
   /**
    * Up to `limit` members in descending (score, member) order, starting strictly after `after` in that order
    * (from the top when null): the keyset page of a sorted set.

@@ -74,10 +74,12 @@ export class MemoryKeyValueStore implements KeyValueStore {
 
   async zaddCapped(entries: readonly SortedSetEntry[], cap: number) {
     const touched = new Set<string>();
-    for (const { key, member, score } of entries) {
+    const added: number[] = [];
+    for (const [i, { key, member, score }] of entries.entries()) {
       const k = this.prefix + key;
       let set = this.sortedSets.get(k);
       if (!set) this.sortedSets.set(k, (set = new Map()));
+      if (!set.has(member)) added.push(i);
       set.set(member, score);
       touched.add(k);
     }
@@ -87,6 +89,7 @@ export class MemoryKeyValueStore implements KeyValueStore {
       for (const { member } of descending(set).slice(cap)) set.delete(member);
       if (set.size === 0) this.sortedSets.delete(k);
     }
+    return added;
   }
 
   async zrangeDesc(key: string, after: ScoredMember | null, limit: number) {

@@ -18,11 +18,14 @@ export async function connectRedis(url: string, logger?: Pick<Logger, 'warn'>): 
 /** KEYS[i] gets (ARGV[2i], ARGV[2i+1]) as (score, member); each key is then trimmed to its ARGV[1] highest. */
 const ZADD_CAPPED = `
 local cap = tonumber(ARGV[1])
+local added = {}
 for i, key in ipairs(KEYS) do
-  redis.call('ZADD', key, ARGV[2 * i], ARGV[2 * i + 1])
-  if redis.call('ZCARD', key) > cap then redis.call('ZREMRANGEBYRANK', key, 0, -(cap + 1)) end
+  if redis.call('ZADD', key, ARGV[2 * i], ARGV[2 * i + 1]) == 1 then
+    added[#added + 1] = i - 1
+    redis.call('ZREMRANGEBYRANK', key, 0, -(cap + 1))
+  end
 end
-return #KEYS`;
+return added`;
 
 /**
  * Token bucket (the memory adapter's takeFromBucket, on the Redis clock so that every gateway agrees): a hash of
@@ -103,11 +106,11 @@ export class RedisKeyValueStore implements KeyValueStore {
   }
 
   async zaddCapped(entries: readonly SortedSetEntry[], cap: number) {
-    if (entries.length === 0) return;
+    if (entries.length === 0) return [];
     // One script call per batch: far less client work than a pipeline of 2 commands per entry (the fan-out's cost).
     const keys = entries.map((e) => this.prefix + e.key);
     const args = entries.flatMap((e) => [e.score, e.member]);
-    await this.client.eval(ZADD_CAPPED, keys.length, ...keys, cap, ...args);
+    return (await this.client.eval(ZADD_CAPPED, keys.length, ...keys, cap, ...args)) as number[];
   }
 
   async zrangeDesc(key: string, after: ScoredMember | null, limit: number) {
