@@ -10,6 +10,10 @@ import { failureCount, loadAverage, machineFacts, type BenchReport } from './lib
 const benchDir = fileURLToPath(new URL('.', import.meta.url));
 const resultsDir = fileURLToPath(new URL('./results/', import.meta.url));
 
+// Each bench deployment makes its own streams on the shared NATS, which reserves their max_bytes (see
+// NATS_STREAM_MAX_BYTES in packages/infra/src/bus/nats.ts); the processes a bench starts inherit this.
+process.env.NATS_STREAM_MAX_BYTES ??= String(256 * 2 ** 20);
+
 const wanted = process.argv.slice(2);
 const names = (await readdir(benchDir))
   .filter((f) => f.endsWith('.bench.ts'))

@@ -8,6 +8,7 @@ import {
   isTransientError,
   MemoryEventBus,
   NatsEventBus,
+  streamBytesCeilingFromEnv,
   PoisonMessageError,
   TransientError,
   type BusMessage,
@@ -552,11 +553,37 @@ describe('EventBus on NATS JetStream: stream limits', () => {
 
   it('should create a stream with the default limits when none are given', async () => {
     const jsm = await jetstreamManager(nc);
-    await new NatsEventBus(nc, prefix, silentLogger).ensureStream({ name: 'PLAIN', subjects: ['plain.>'] });
+    const bus = new NatsEventBus(nc, prefix, silentLogger);
+    await bus.ensureStream({ name: 'PLAIN', subjects: ['plain.>'] });
     const { config } = await jsm.streams.info(`${prefix}_PLAIN`);
     expect(config.max_age).toBe(nanos(DEFAULT_STREAM_LIMITS.maxAgeMs));
-    expect(config.max_bytes).toBe(DEFAULT_STREAM_LIMITS.maxBytes);
+    // The test run sets NATS_STREAM_MAX_BYTES (vitest.config.ts): the default, under that ceiling.
+    expect(config.max_bytes).toBe(bus.maxBytesOf(DEFAULT_STREAM_LIMITS));
+    expect(config.max_bytes).toBe(Math.min(DEFAULT_STREAM_LIMITS.maxBytes, bus.streamBytesCeiling ?? Infinity));
     expect(config.discard).toBe(DiscardPolicy.Old);
+  });
+
+  it('should cap every stream at the configured byte ceiling, and leave smaller limits as they are', async () => {
+    const jsm = await jetstreamManager(nc);
+    const bus = new NatsEventBus(nc, prefix, silentLogger, { streamBytesCeiling: 64 * 1024 });
+    await bus.ensureStream({
+      name: 'CAPPED',
+      subjects: ['capped.>'],
+      limits: { maxAgeMs: 3_600_000, maxBytes: 2 ** 30, discard: 'new' },
+    });
+    await bus.ensureStream({
+      name: 'SMALL',
+      subjects: ['small.>'],
+      limits: { maxAgeMs: 3_600_000, maxBytes: 2_000, discard: 'old' },
+    });
+    expect((await jsm.streams.info(`${prefix}_CAPPED`)).config.max_bytes).toBe(64 * 1024);
+    expect((await jsm.streams.info(`${prefix}_SMALL`)).config.max_bytes).toBe(2_000);
+  });
+
+  it('should refuse a malformed NATS_STREAM_MAX_BYTES, naming the variable', () => {
+    expect(() => streamBytesCeilingFromEnv({ NATS_STREAM_MAX_BYTES: '1 GiB' })).toThrow(/NATS_STREAM_MAX_BYTES/);
+    expect(streamBytesCeilingFromEnv({ NATS_STREAM_MAX_BYTES: '' })).toBeUndefined();
+    expect(streamBytesCeilingFromEnv({ NATS_STREAM_MAX_BYTES: '16777216' })).toBe(16_777_216);
   });
 });
 

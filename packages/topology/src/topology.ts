@@ -63,8 +63,11 @@ export interface Topology {
   stop(): Promise<void>;
 }
 
-/** Variables every process inherits from the launcher's environment (compose gives a container no more). */
-const INHERITED = ['PATH', 'HOME', 'TMPDIR', 'LANG', 'TZ'];
+/**
+ * Variables every process inherits from the launcher's environment (compose gives a container no more), and
+ * NATS_STREAM_MAX_BYTES, which tests and benches set for the JetStream server they share.
+ */
+const INHERITED = ['PATH', 'HOME', 'TMPDIR', 'LANG', 'TZ', 'NATS_STREAM_MAX_BYTES'];
 
 /**
  * Starts every service as its own OS process on real Postgres, Redis and NATS, with the environment

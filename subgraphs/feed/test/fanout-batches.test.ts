@@ -196,7 +196,7 @@ describe('fan-out batches', () => {
     for (const definition of [FEED_STREAM, FEED_FANOUT_STREAM, POSTS_STREAM]) {
       const config = await info(definition.name);
       expect(config.max_age).toBe(nanos(definition.limits.maxAgeMs));
-      expect(config.max_bytes).toBe(definition.limits.maxBytes);
+      expect(config.max_bytes).toBe(bus.maxBytesOf(definition.limits));
       expect(config.discard).toBe(definition.limits.discard === 'new' ? DiscardPolicy.New : DiscardPolicy.Old);
     }
   });

@@ -37,17 +37,53 @@ export async function connectNats(url: string, name: string): Promise<NatsConnec
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
+/**
+ * `NATS_STREAM_MAX_BYTES` (optional, bytes): a ceiling on every stream's `max_bytes`. JetStream reserves each file
+ * stream's `max_bytes` out of the server's storage when the stream is created, so on a server shared by many
+ * deployments (tests and benches, each under its own prefix, or development) the production limits (1 GiB per
+ * domain stream) exhaust it after a few hundred streams (`insufficient storage resources available`). Production
+ * leaves it unset. Read once per process, when the first bus is made.
+ */
+export function streamBytesCeilingFromEnv(env: NodeJS.ProcessEnv = process.env): number | undefined {
+  const raw = env.NATS_STREAM_MAX_BYTES;
+  if (raw === undefined || raw === '') return undefined;
+  const value = Number(raw);
+  if (!Number.isSafeInteger(value) || value < 1024) {
+    throw new Error(
+      `NATS_STREAM_MAX_BYTES must be a whole number of bytes, at least 1024 (got ${JSON.stringify(raw)})`,
+    );
+  }
+  return value;
+}
+
+let envCeiling: { value: number | undefined } | undefined;
+const streamBytesCeilingOfProcess = () => (envCeiling ??= { value: streamBytesCeilingFromEnv() }).value;
+
+export interface NatsEventBusOptions {
+  /** Caps every stream's `max_bytes` (default: `NATS_STREAM_MAX_BYTES`, unset = the streams' own limits). */
+  streamBytesCeiling?: number;
+}
+
 export class NatsEventBus implements EventBus {
   private readonly js: JetStreamClient;
   private jsm: JetStreamManager | undefined;
+  /** The ceiling on every stream's `max_bytes` (see `streamBytesCeilingFromEnv`), if any. */
+  readonly streamBytesCeiling: number | undefined;
 
   constructor(
     private readonly nc: NatsConnection,
     private readonly prefix: string,
     private readonly logger: Logger,
+    options: NatsEventBusOptions = {},
   ) {
     if (!prefix) throw new Error('NatsEventBus needs a subject prefix');
     this.js = jetstream(nc);
+    this.streamBytesCeiling = options.streamBytesCeiling ?? streamBytesCeilingOfProcess();
+  }
+
+  /** The `max_bytes` a stream with these limits gets on this bus. */
+  maxBytesOf(limits: { maxBytes: number }): number {
+    return Math.min(limits.maxBytes, this.streamBytesCeiling ?? Number.POSITIVE_INFINITY);
   }
 
   private streamName(name: string) {
@@ -71,7 +107,7 @@ export class NatsEventBus implements EventBus {
       subjects: [...spec.subjects, deadLetterSubjects(spec.name)].map((s) => `${this.prefix}.${s}`),
       duplicate_window: nanos(spec.duplicateWindowMs ?? 2 * 60_000),
       max_age: nanos(limits.maxAgeMs),
-      max_bytes: limits.maxBytes,
+      max_bytes: this.maxBytesOf(limits),
       discard: limits.discard === 'new' ? DiscardPolicy.New : DiscardPolicy.Old,
     };
     const name = this.streamName(spec.name);

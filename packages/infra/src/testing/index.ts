@@ -1,4 +1,6 @@
 import { randomBytes } from 'node:crypto';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { connect } from '@nats-io/transport-node';
 import { pino } from 'pino';
 import { IDENTITY_HEADER, requestPath, signIdentity, type Principal } from '../identity.ts';
 import { connectRedis } from '../kv/redis.ts';
@@ -100,3 +102,24 @@ export * from './private-servers.ts';
 export * from './tcp-proxy.ts';
 export * from './metrics.ts';
 export * from './tracing.ts';
+
+/**
+ * Deletes the streams test runs left on the shared JetStream server (named `uniquePrefix(...)_NAME`) that are older
+ * than `olderThanMs`: tests do not delete their streams one by one, and each reserves storage on the server. Runs
+ * still going (younger streams) are left alone. Returns how many were deleted.
+ */
+export async function removeStaleTestStreams(natsUrl: string, olderThanMs = 3_600_000): Promise<number> {
+  const nc = await connect({ servers: natsUrl, name: 'test-stream-janitor' });
+  try {
+    const jsm = await jetstreamManager(nc);
+    const cutoff = Date.now() - olderThanMs;
+    let removed = 0;
+    for await (const stream of jsm.streams.list()) {
+      if (!/^t[0-9a-f]{8}_/.test(stream.config.name) || Date.parse(stream.created) > cutoff) continue;
+      if (await jsm.streams.delete(stream.config.name).catch(() => false)) removed++;
+    }
+    return removed;
+  } finally {
+    await nc.close();
+  }
+}
