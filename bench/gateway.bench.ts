@@ -47,7 +47,7 @@ export default async function gatewayBench(): Promise<BenchReport> {
       rows: [user],
     } = await sql.query<{ id: string }>(
       `INSERT INTO users.users (id, username, email, password_hash, updated_at)
-       VALUES (gen_random_uuid(), $1, $1 || '@example.com', 'not-a-hash', now()) RETURNING id::text`,
+       VALUES (gen_random_uuid(), $1::text, $1::text || '@example.com', 'not-a-hash', now()) RETURNING id::text`,
       [USERNAME],
     );
     const { rows: viewerRows } = await sql.query<{ id: string }>(
@@ -113,7 +113,7 @@ export default async function gatewayBench(): Promise<BenchReport> {
       },
     ].filter((t) => !only || only.includes(t.name));
 
-    const check = (text: string) => text === expected;
+    const check = (text: string) => text.trimEnd() === expected;
     for (const target of targets) {
       const { headers, body: sent } = target.request(0);
       const text = await answersGraphQL(target.url, headers, sent);

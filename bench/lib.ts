@@ -109,6 +109,8 @@ export async function loadDistinct(options: DistinctLoadOptions): Promise<autoca
     url: options.url,
     connections: options.connections,
     duration: options.durationS,
+    // A shared two-core box under five engineers' loads can hold a page past autocannon's default 10 s.
+    timeout: 30,
     ...(options.overallRate ? { overallRate: options.overallRate } : {}),
     requests: [
       {
