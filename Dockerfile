@@ -15,5 +15,7 @@ COPY scripts ./scripts
 # Dev dependencies generate code and bundle; the image keeps only what the bundles and `prisma migrate` load.
 RUN npm ci --include=dev && npm run build && npm prune --omit=dev && npm cache clean --force
 ENV NODE_ENV=production
+# V8 flags of every service process: the same as PRODUCTION_NODE_FLAGS in packages/topology/src/process.ts (ADR 19).
+ENV NODE_OPTIONS="--max-semi-space-size=64"
 USER node
 CMD ["node", "--enable-source-maps", "dist/gateway.mjs"]

@@ -1,112 +1,172 @@
 /**
- * Throughput and latency of one small query through our gateway, a stock Apollo gateway, and straight to the users
- * subgraph. Servers run in one child process (gateway.server.ts), the load generator (autocannon) here.
+ * Throughput and latency of one small query (`user(username:)`, one hop to the users subgraph) through our
+ * gateway, through a stock Apollo gateway, and straight to the users subgraph, on the deployed topology
+ * (`startTopology`: every subgraph and our gateway its own process, compiled bundles; the stock gateway its own
+ * process). Each request is a different signed-in viewer (BENCH_VIEWERS, 1,000): a bearer token to the gateways,
+ * a signature made per request by the load generator to the subgraph. CPU per request of the answering processes
+ * from /proc/<pid>/stat. The targets alternate over BENCH_ROUNDS rounds (order reversed every other round).
  */
-import { fork, type ChildProcess } from 'node:child_process';
-import { isDeepStrictEqual } from 'node:util';
-import { createPrismaClient } from '@insta/db';
-import { createTestDatabase } from '@insta/db/testing';
-import { IDENTITY_HEADER, requestPath, signIdentity } from '@insta/infra';
-import { TEST_SECRETS } from '@insta/infra/testing';
-import type { ServerUrls } from './gateway.server.ts';
-import { intFromEnv, load, toTargetResult, type BenchReport, type TargetResult } from './lib.ts';
+import { randomUUID } from 'node:crypto';
+import type autocannon from 'autocannon';
+import pg from 'pg';
+import { IDENTITY_HEADER, issueAccessToken, requestPath, signIdentity } from '@insta/infra';
+import { answersGraphQL, startBenchTopology } from './bench-topology.ts';
+import {
+  cpuPerRequest,
+  intFromEnv,
+  loadDistinct,
+  toTargetResult,
+  type BenchReport,
+  type DistinctRequest,
+  type TargetResult,
+} from './lib.ts';
 
 const QUERY = 'query($u: String!) { user(username: $u) { id username } }';
 const USERNAME = 'bench_user';
 
-const TARGETS: { name: keyof ServerUrls; description: string }[] = [
-  { name: 'ours', description: 'createGatewayServer (undici fetcher, Redis KeyValueStore) → users subgraph' },
-  {
-    name: 'stock',
-    description: 'ApolloGateway defaults + startStandaloneServer; data source only adds the identity header',
-  },
-  { name: 'direct', description: 'users subgraph, signed identity header sent by the load generator' },
-];
-
-function startServers(databaseUrl: string): Promise<{ child: ChildProcess; urls: ServerUrls }> {
-  const profileDir = process.env.BENCH_PROFILE_DIR;
-  const child = fork(new URL('./gateway.server.ts', import.meta.url), {
-    execArgv: ['--import', 'tsx', ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [])],
-    env: { ...process.env, BENCH_DATABASE_URL: databaseUrl },
-  });
-  return new Promise((resolve, reject) => {
-    child.once('message', (message) => resolve({ child, urls: (message as { urls: ServerUrls }).urls }));
-    child.once('exit', (code) => reject(new Error(`server process exited early (code ${code})`)));
-  });
-}
-
-/** CPU time (user + system, ms) the server process has used so far. */
-function serverCpuMs(child: ChildProcess): Promise<number> {
-  return new Promise((resolve) => {
-    const onMessage = (message: unknown) => {
-      const cpu = (message as { cpu?: NodeJS.CpuUsage }).cpu;
-      if (!cpu) return;
-      child.off('message', onMessage);
-      resolve((cpu.user + cpu.system) / 1000);
-    };
-    child.on('message', onMessage);
-    child.send('cpu');
-  });
-}
-
-function stopServers(child: ChildProcess): Promise<void> {
-  return new Promise((resolve) => {
-    if (child.exitCode !== null) return resolve();
-    const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
-    child.once('exit', () => {
-      clearTimeout(timer);
-      resolve();
-    });
-    child.send('stop');
-  });
-}
+const round = (n: number, digits = 3) => Math.round(n * 10 ** digits) / 10 ** digits;
 
 export default async function gatewayBench(): Promise<BenchReport> {
+  const viewerCount = intFromEnv('BENCH_VIEWERS', 1_000);
   const connections = intFromEnv('BENCH_CONNECTIONS', 50);
   const durationS = intFromEnv('BENCH_DURATION_S', 10);
   const warmupS = intFromEnv('BENCH_WARMUP_S', 3);
+  const rounds = intFromEnv('BENCH_ROUNDS', 3);
   const only = process.env.BENCH_TARGETS?.split(',');
-  const targets = only ? TARGETS.filter((t) => only.includes(t.name)) : TARGETS;
-  const database = await createTestDatabase();
-  let child: ChildProcess | undefined;
+  // observability.bench.ts sets the OTLP endpoint and sampler for the processes it measures.
+  const otel = Object.fromEntries(Object.entries(process.env).filter(([k, v]) => k.startsWith('OTEL_') && v)) as Record<
+    string,
+    string
+  >;
+
+  const bench = await startBenchTopology({ env: otel });
+  const sql = new pg.Client({ connectionString: bench.database.url });
+  await sql.connect();
   try {
-    const db = createPrismaClient({ url: database.url, poolSize: 1 });
-    const user = await db.user.create({
-      data: { username: USERNAME, email: 'bench_user@example.com', passwordHash: 'not-a-hash' },
-    });
-    await db.$disconnect();
-    const expected = { data: { user: { id: user.id, username: USERNAME } } };
-
-    const servers = await startServers(database.url);
-    child = servers.child;
+    const {
+      rows: [user],
+    } = await sql.query<{ id: string }>(
+      `INSERT INTO users.users (id, username, email, password_hash, updated_at)
+       VALUES (gen_random_uuid(), $1::text, $1::text || '@example.com', 'not-a-hash', now()) RETURNING id::text`,
+      [USERNAME],
+    );
+    const { rows: viewerRows } = await sql.query<{ id: string }>(
+      `INSERT INTO users.users (id, username, email, password_hash, updated_at)
+       SELECT gen_random_uuid(), 'gw_viewer_' || i, 'gw_viewer_' || i || '@example.com', 'not-a-hash', now()
+       FROM generate_series(1, $1) i RETURNING id::text`,
+      [viewerCount],
+    );
+    const viewers = await Promise.all(
+      viewerRows.map(async ({ id }) => {
+        const identity = { userId: id, sessionId: randomUUID() };
+        return { identity, token: await issueAccessToken(bench.jwtSecret, identity, 24 * 3600) };
+      }),
+    );
+    const expected = JSON.stringify({ data: { user: { id: user!.id, username: USERNAME } } });
     const body = JSON.stringify({ query: QUERY, variables: { u: USERNAME } });
-    const results: TargetResult[] = [];
-    for (const target of targets) {
-      const url = servers.urls[target.name];
-      const headers: Record<string, string> = { 'content-type': 'application/json' };
-      if (target.name === 'direct') {
-        headers[IDENTITY_HEADER] = signIdentity(TEST_SECRETS.GATEWAY_SIGNING_SECRET, null, {
-          audience: 'users',
-          path: requestPath(url),
-          body,
-        });
-      }
 
-      const check = await fetch(url, { method: 'POST', headers, body });
-      const expectBody = await check.text();
-      if (check.status !== 200 || !isDeepStrictEqual(JSON.parse(expectBody), expected)) {
-        throw new Error(`${target.name}: unexpected response ${check.status} ${expectBody}`);
+    const ours = { url: bench.topology.gatewayUrl, pid: bench.topology.instances('gateway')[0]!.pid! };
+    const stock = only && !only.includes('stock') ? undefined : await bench.startOther('stock');
+    const usersUrl = bench.topology.url('users');
+    const usersPid = bench.subgraphPids().users!;
+    const viaGateway = (n: number): DistinctRequest => ({
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${viewers[n % viewers.length]!.token}` },
+      body,
+    });
+    const direct = (n: number): DistinctRequest => ({
+      headers: {
+        'content-type': 'application/json',
+        [IDENTITY_HEADER]: signIdentity(bench.signingSecret, viewers[n % viewers.length]!.identity, {
+          audience: 'users',
+          path: requestPath(usersUrl),
+          body,
+        }),
+      },
+      body,
+    });
+    const targets = [
+      {
+        name: 'ours',
+        description: 'our gateway (own process) → users subgraph (own process)',
+        url: ours.url,
+        request: viaGateway,
+        pids: { gateway: ours.pid, users: usersPid },
+      },
+      ...(stock
+        ? [
+            {
+              name: 'stock',
+              description:
+                'ApolloGateway defaults + startStandaloneServer (own process); adds only the identity header',
+              url: stock.url,
+              request: viaGateway,
+              pids: { gateway: stock.pid, users: usersPid },
+            },
+          ]
+        : []),
+      {
+        name: 'direct',
+        description: 'users subgraph, identity header signed per request by the load generator',
+        url: usersUrl,
+        request: direct,
+        pids: { users: usersPid },
+      },
+    ].filter((t) => !only || only.includes(t.name));
+
+    const check = (text: string) => text.trimEnd() === expected;
+    for (const target of targets) {
+      const { headers, body: sent } = target.request(0);
+      const text = await answersGraphQL(target.url, headers, sent);
+      if (!check(text)) throw new Error(`${target.name}: unexpected answer ${text}`);
+      process.stderr.write(`gateway bench: ${target.name} warm-up ${warmupS} s\n`);
+      await loadDistinct({ url: target.url, connections, durationS: warmupS, request: target.request, check });
+    }
+    const measured = new Map<string, { runs: autocannon.Result[]; cpuMs: Record<string, number>; requests: number }>();
+    for (let i = 0; i < rounds; i++) {
+      for (const target of i % 2 === 0 ? targets : [...targets].reverse()) {
+        process.stderr.write(`gateway bench: round ${i + 1}/${rounds}, ${target.name} ${durationS} s\n`);
+        const { result, cpuMsPerRequest } = await cpuPerRequest(
+          target.pids,
+          () => loadDistinct({ url: target.url, connections, durationS, request: target.request, check }),
+          (r) => r.requests.total,
+        );
+        const entry = measured.get(target.name) ?? { runs: [], cpuMs: {}, requests: 0 };
+        entry.runs.push(result);
+        for (const [name, ms] of Object.entries(cpuMsPerRequest))
+          entry.cpuMs[name] = (entry.cpuMs[name] ?? 0) + ms * result.requests.total;
+        entry.requests += result.requests.total;
+        measured.set(target.name, entry);
       }
-      process.stderr.write(`gateway bench: ${target.name} ${url} (warm-up ${warmupS} s, then ${durationS} s)\n`);
-      const options = { url, connections, headers, body, expectBody };
-      await load({ ...options, durationS: warmupS });
-      const cpuBefore = await serverCpuMs(servers.child);
-      const result = toTargetResult(target.name, target.description, url, await load({ ...options, durationS }));
-      const cpuMs = (await serverCpuMs(servers.child)) - cpuBefore;
-      results.push({ ...result, serverCpuMsPerRequest: Math.round((cpuMs / result.requestsTotal) * 1000) / 1000 });
     }
 
-    const round3 = (n: number) => Math.round(n * 1000) / 1000;
+    const results: TargetResult[] = targets.map((t) => {
+      const entry = measured.get(t.name)!;
+      const each = entry.runs.map((r) => toTargetResult(t.name, t.description, t.url, r));
+      const median = (pick: (r: TargetResult) => number) => each.map(pick).sort((a, b) => a - b)[each.length >> 1]!;
+      const sum = (pick: (r: TargetResult) => number) => each.reduce((total, r) => total + pick(r), 0);
+      return {
+        target: t.name,
+        description: t.description,
+        url: t.url,
+        requestsPerSec: round(sum((r) => r.requestsPerSec) / each.length, 1),
+        requestsTotal: sum((r) => r.requestsTotal),
+        latencyMs: {
+          p50: median((r) => r.latencyMs.p50),
+          p90: median((r) => r.latencyMs.p90),
+          p99: median((r) => r.latencyMs.p99),
+          mean: median((r) => r.latencyMs.mean),
+          max: Math.max(...each.map((r) => r.latencyMs.max)),
+        },
+        serverCpuMsPerRequest: round(Object.values(entry.cpuMs).reduce((a, b) => a + b, 0) / entry.requests),
+        failures: {
+          errors: sum((r) => r.failures.errors),
+          timeouts: sum((r) => r.failures.timeouts),
+          non2xx: sum((r) => r.failures.non2xx),
+          mismatches: sum((r) => r.failures.mismatches),
+        },
+      };
+    });
+
     const ratios: Record<string, number> = {};
     for (const [a, b] of [
       ['ours', 'stock'],
@@ -116,31 +176,40 @@ export default async function gatewayBench(): Promise<BenchReport> {
       const x = results.find((r) => r.target === a);
       const y = results.find((r) => r.target === b);
       if (!x || !y) continue;
-      ratios[`${a}/${b} req/s`] = round3(x.requestsPerSec / y.requestsPerSec);
+      ratios[`${a}/${b} req/s`] = round(x.requestsPerSec / y.requestsPerSec);
       if (x.serverCpuMsPerRequest && y.serverCpuMsPerRequest) {
-        ratios[`${a}/${b} server CPU per request`] = round3(x.serverCpuMsPerRequest / y.serverCpuMsPerRequest);
+        ratios[`${a}/${b} server CPU per request`] = round(x.serverCpuMsPerRequest / y.serverCpuMsPerRequest);
       }
     }
     return {
       settings: {
         query: QUERY,
+        viewers: viewerCount,
         connections,
         durationS,
         warmupS,
+        rounds,
         pipelining: 1,
+        reqPerSecByRound: Object.fromEntries(
+          [...measured].map(([name, entry]) => [name, entry.runs.map((r) => round(r.requests.average, 1))]),
+        ),
+        cpuMsPerRequestByProcess: Object.fromEntries(
+          [...measured].map(([name, entry]) => [
+            name,
+            Object.fromEntries(Object.entries(entry.cpuMs).map(([p, ms]) => [p, round(ms / entry.requests)])),
+          ]),
+        ),
         layout:
-          'one server process (users subgraph + our gateway + stock gateway, only the target under load is busy) ' +
-          'and the load generator (autocannon) in the parent process, over loopback; real Postgres (fresh database), ' +
-          'real Redis for the KV store, in-process event bus (unused by this query)',
+          'startTopology (compiled bundles): every subgraph and our gateway each their own process; the stock gateway ' +
+          'its own process; autocannon in the bench process; real Postgres (fresh database), Redis, NATS',
         NODE_ENV: 'production',
-        dbPoolSize: 10,
         order: targets.map((t) => t.name),
       },
       results,
       ratios,
     };
   } finally {
-    if (child) await stopServers(child);
-    await database.drop();
+    await sql.end();
+    await bench.stop();
   }
 }

@@ -1,7 +1,13 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { ApolloServer, type ApolloServerPlugin, type BaseContext } from '@apollo/server';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
-import { ApolloServerPluginInlineTraceDisabled } from '@apollo/server/plugin/disabled';
+import {
+  ApolloServerPluginCacheControlDisabled,
+  ApolloServerPluginInlineTraceDisabled,
+  ApolloServerPluginLandingPageDisabled,
+  ApolloServerPluginSchemaReportingDisabled,
+  ApolloServerPluginUsageReportingDisabled,
+} from '@apollo/server/plugin/disabled';
 import { unwrapResolverError } from '@apollo/server/errors';
 import {
   GraphQLError,
@@ -236,7 +242,14 @@ export async function startSubgraphServer<TContext extends BaseContext>(
         httpServer,
         stopGracePeriodMillis: options.drainMs ?? httpDrainMs(DEFAULT_SHUTDOWN_GRACE_MS),
       }),
+      // Defaults a subgraph behind our gateway has no use for (ADR 19): the cache-control plugin wraps every
+      // resolver to compute a policy nobody reads (the gateway sets no Cache-Control from subgraphs), and the
+      // federated trace, usage/schema reporting and landing page serve Apollo's hosted tools, not this API.
+      ApolloServerPluginCacheControlDisabled(),
       ApolloServerPluginInlineTraceDisabled(),
+      ApolloServerPluginUsageReportingDisabled(),
+      ApolloServerPluginSchemaReportingDisabled(),
+      ApolloServerPluginLandingPageDisabled(),
       internalFieldsGuard() as ApolloServerPlugin<TContext>,
       graphqlMetricsPlugin(options.name),
     ],

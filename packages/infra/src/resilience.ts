@@ -92,7 +92,13 @@ export class CallPolicy {
     });
     this.breaker.onReset(() => logger?.info({ dependency: name }, 'circuit breaker closed'));
     registerBreaker(name, this);
-    this.attempt = wrap(this.breaker, timeout(settings.timeoutMs, TimeoutStrategy.Aggressive));
+    // abortOnReturn off: an attempt that returned has read its whole response, so nothing is left to cancel, and
+    // aborting anyway built a DOMException (with its stack) on every call: 1.5% of the gateway's CPU (ADR 19).
+    // A timeout still aborts the attempt's signal.
+    this.attempt = wrap(
+      this.breaker,
+      timeout(settings.timeoutMs, { strategy: TimeoutStrategy.Aggressive, abortOnReturn: false }),
+    );
     // Retrying an open breaker is pointless: it would only wait out the backoff to fail again.
     const retryable = handleWhen((error) => isTransientError(error) && !(error instanceof BrokenCircuitError));
     this.retrying = wrap(

@@ -46,6 +46,8 @@ export interface TopologyOptions {
   migrate?: boolean;
   /** 'dist' (default): node on the compiled bundles, built first when missing or older than the sources. */
   runtime?: Runtime;
+  /** Extra Node.js flags of every service process (not HAProxy or s3rver), e.g. `--cpu-prof`. */
+  nodeArgs?: readonly string[];
   /** Port of the public GraphQL endpoint (the gateway, or its balancer); default: a free one. */
   gatewayPort?: number;
 }
@@ -199,7 +201,10 @@ export async function startTopology(options: TopologyOptions): Promise<Topology>
         };
         const list = instancePorts
           .get(name)!
-          .map((p, index) => new ServiceInstance(name, index, p, { runtime, env, logDir: options.logDir }));
+          .map(
+            (p, index) =>
+              new ServiceInstance(name, index, p, { runtime, env, logDir: options.logDir, nodeArgs: options.nodeArgs }),
+          );
         instances.set(name, list);
         tierInstances.push(...list);
       }
