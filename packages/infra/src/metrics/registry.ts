@@ -146,6 +146,91 @@ export const redisCommandDuration = new Histogram({
   registers,
 });
 
+// ---- Postgres pools and DataLoader batches (issue 14, ops) ----
+
+/** Keys per batch: 1 … 1,000 (a page of 100 ids is common; a fan-out of ids bigger). */
+const BATCH_BUCKETS = [1, 2, 5, 10, 25, 50, 100, 250, 500, 1000];
+
+export const dataloaderBatchSize = new Histogram({
+  name: 'dataloader_batch_size',
+  help: 'Keys of one DataLoader batch (one I/O call), by loader (a name in the code: "posts.postById", ...)',
+  labelNames: ['loader'] as const,
+  buckets: BATCH_BUCKETS,
+  registers,
+});
+
+/** What prom-client reads of a node-postgres Pool (pg.Pool has these). */
+export interface PgPoolStats {
+  readonly totalCount: number;
+  readonly idleCount: number;
+  readonly waitingCount: number;
+  readonly options: { readonly max?: number | undefined };
+}
+
+const pgPools = new Map<string, Set<WeakRef<PgPoolStats>>>();
+
+/** The pools of each name, live ones only (a dropped pool stops being reported); the sum over them. */
+function pgPoolTotals(read: (pool: PgPoolStats) => number): Array<[string, number]> {
+  const totals: Array<[string, number]> = [];
+  for (const [name, refs] of pgPools) {
+    let sum = 0;
+    for (const ref of refs) {
+      const pool = ref.deref();
+      if (pool) sum += read(pool);
+      else refs.delete(ref);
+    }
+    if (refs.size === 0) pgPools.delete(name);
+    else totals.push([name, sum]);
+  }
+  return totals;
+}
+
+new Gauge({
+  name: 'pg_pool_connections',
+  help: 'Postgres connections of the process pool, by pool (the service owning it) and state: open (total) or idle',
+  labelNames: ['pool', 'state'],
+  registers,
+  collect() {
+    this.reset();
+    for (const [pool, value] of pgPoolTotals((p) => p.totalCount)) this.set({ pool, state: 'total' }, value);
+    for (const [pool, value] of pgPoolTotals((p) => p.idleCount)) this.set({ pool, state: 'idle' }, value);
+  },
+});
+
+new Gauge({
+  name: 'pg_pool_waiting_requests',
+  help: 'Queries waiting for a Postgres connection of the pool (every connection busy), by pool',
+  labelNames: ['pool'],
+  registers,
+  collect() {
+    this.reset();
+    for (const [pool, value] of pgPoolTotals((p) => p.waitingCount)) this.set({ pool }, value);
+  },
+});
+
+new Gauge({
+  name: 'pg_pool_max_connections',
+  help: 'The size limit of the Postgres pool (DB_POOL_SIZE), by pool',
+  labelNames: ['pool'],
+  registers,
+  collect() {
+    this.reset();
+    for (const [pool, value] of pgPoolTotals((p) => p.options.max ?? 10)) this.set({ pool }, value);
+  },
+});
+
+/**
+ * Reports a Postgres pool while it lives (held weakly), under `name` (the service: bounded); pools of one name
+ * add up (embedded mode shares one, tests make several).
+ */
+export function registerPgPool(name: string, pool: PgPoolStats): void {
+  let refs = pgPools.get(name);
+  if (!refs) pgPools.set(name, (refs = new Set()));
+  refs.add(new WeakRef(pool));
+}
+
+// ---- end of Postgres pools and DataLoader batches ----
+
 /** Gauges read when scraped: each source is asked for its current values (breakers, open subscriptions). */
 type GaugeSource = () => Iterable<[labels: Record<string, string>, value: number]>;
 
