@@ -231,6 +231,74 @@ export function registerPgPool(name: string, pool: PgPoolStats): void {
 
 // ---- end of Postgres pools and DataLoader batches ----
 
+// ---- Consumer redeliveries and outbox backlog (issue 14, ops) ----
+
+export const eventRedeliveries = new Counter({
+  name: 'event_consumer_redeliveries_total',
+  help: 'Messages a durable received again (a retry it asked for, or an ack that never came: a crash, an ack wait exceeded)',
+  labelNames: ['durable'] as const,
+  registers,
+});
+
+/** What an outbox table holds now: rows not yet published and the commit time of the oldest. */
+type OutboxBacklogSource = () => Promise<{ count: number; oldestAt: Date | null }>;
+const outboxSources = new Map<string, OutboxBacklogSource>();
+type OutboxBacklogs = Map<string, { count: number; ageSeconds: number }>;
+let outboxReading: Promise<OutboxBacklogs> | null = null;
+
+/**
+ * Reads every outbox once per scrape for both gauges: prom-client collects them at once, so the first starts the
+ * reading and the second waits for the same one.
+ */
+function readOutboxes(): Promise<OutboxBacklogs> {
+  outboxReading ??= (async () => {
+    const backlogs: OutboxBacklogs = new Map();
+    await Promise.all(
+      [...outboxSources].map(async ([outbox, source]) => {
+        try {
+          const { count, oldestAt } = await source();
+          const ageSeconds = oldestAt ? Math.max(0, (Date.now() - +oldestAt) / 1000) : 0;
+          backlogs.set(outbox, { count, ageSeconds });
+        } catch {
+          // Postgres unreachable: no sample (the relay's failures gauge and /readyz say why).
+        }
+      }),
+    );
+    return backlogs;
+  })().finally(() => (outboxReading = null));
+  return outboxReading;
+}
+
+new Gauge({
+  name: 'outbox_backlog_messages',
+  help: 'Events committed to an outbox and not yet published, by outbox (read when scraped)',
+  labelNames: ['outbox'],
+  registers,
+  async collect() {
+    this.reset();
+    for (const [outbox, { count }] of await readOutboxes()) this.set({ outbox }, count);
+  },
+});
+
+new Gauge({
+  name: 'outbox_oldest_message_age_seconds',
+  help: 'Age of the oldest unpublished event of an outbox (0 when empty), by outbox (read when scraped)',
+  labelNames: ['outbox'],
+  registers,
+  async collect() {
+    this.reset();
+    for (const [outbox, { ageSeconds }] of await readOutboxes()) this.set({ outbox }, ageSeconds);
+  },
+});
+
+/** Reports an outbox's backlog while its relay runs; the returned function stops it. */
+export function addOutboxBacklogSource(outbox: string, source: OutboxBacklogSource) {
+  outboxSources.set(outbox, source);
+  return () => void (outboxSources.get(outbox) === source && outboxSources.delete(outbox));
+}
+
+// ---- end of consumer redeliveries and outbox backlog ----
+
 /** Gauges read when scraped: each source is asked for its current values (breakers, open subscriptions). */
 type GaugeSource = () => Iterable<[labels: Record<string, string>, value: number]>;
 
