@@ -11,8 +11,8 @@ import { TEST_SECRETS } from '@insta/infra/testing';
 import type { ServerUrls } from './gateway.server.ts';
 import { intFromEnv, load, toTargetResult, type BenchReport, type TargetResult } from './lib.ts';
 
-const QUERY = 'query($u: String!) { user(username: $u) { id username } }';
-const USERNAME = 'bench_user';
+export const QUERY = 'query($u: String!) { user(username: $u) { id username } }';
+export const USERNAME = 'bench_user';
 
 const TARGETS: { name: keyof ServerUrls; description: string }[] = [
   { name: 'ours', description: 'createGatewayServer (undici fetcher, Redis KeyValueStore) → users subgraph' },
@@ -23,7 +23,7 @@ const TARGETS: { name: keyof ServerUrls; description: string }[] = [
   { name: 'direct', description: 'users subgraph, signed identity header sent by the load generator' },
 ];
 
-function startServers(databaseUrl: string): Promise<{ child: ChildProcess; urls: ServerUrls }> {
+export function startServers(databaseUrl: string): Promise<{ child: ChildProcess; urls: ServerUrls }> {
   const profileDir = process.env.BENCH_PROFILE_DIR;
   const child = fork(new URL('./gateway.server.ts', import.meta.url), {
     execArgv: ['--import', 'tsx', ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [])],
@@ -36,7 +36,7 @@ function startServers(databaseUrl: string): Promise<{ child: ChildProcess; urls:
 }
 
 /** CPU time (user + system, ms) the server process has used so far. */
-function serverCpuMs(child: ChildProcess): Promise<number> {
+export function serverCpuMs(child: ChildProcess): Promise<number> {
   return new Promise((resolve) => {
     const onMessage = (message: unknown) => {
       const cpu = (message as { cpu?: NodeJS.CpuUsage }).cpu;
@@ -49,7 +49,7 @@ function serverCpuMs(child: ChildProcess): Promise<number> {
   });
 }
 
-function stopServers(child: ChildProcess): Promise<void> {
+export function stopServers(child: ChildProcess): Promise<void> {
   return new Promise((resolve) => {
     if (child.exitCode !== null) return resolve();
     const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);

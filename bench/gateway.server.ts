@@ -10,7 +10,7 @@ import { startStandaloneServer } from '@apollo/server/standalone';
 import { createPrismaClient } from '@insta/db';
 import { createGatewayServer, loadGatewayConfig } from '@insta/gateway';
 import { signingFetcher } from '../gateway/src/subgraph-data-source.ts';
-import { connectRedis, MemoryEventBus, RedisKeyValueStore, startTracing } from '@insta/infra';
+import { connectRedis, MemoryEventBus, metricsRegistry, RedisKeyValueStore, startTracing } from '@insta/infra';
 import { silentLogger, TEST_SECRETS, testServices, uniquePrefix } from '@insta/infra/testing';
 import { loadUsersConfig, startUsersSubgraph } from '@insta/users';
 
@@ -28,8 +28,8 @@ if (!databaseUrl || !process.send) throw new Error('gateway.server.ts runs as a 
 // One load generator on one address is exactly what rate limits refuse; this bench measures the gateway's overhead.
 const env = { ...TEST_SECRETS, NODE_ENV: 'production', LOG_LEVEL: 'silent', PORT: '0', RATE_LIMITS: 'false' };
 
-// Off unless the parent sets OTEL_EXPORTER_OTLP_ENDPOINT (observability.bench.ts).
-const tracing = startTracing('bench');
+// Off unless the parent sets OTEL_EXPORTER_OTLP_ENDPOINT, or turns it on over IPC (observability.bench.ts).
+let tracing = startTracing('bench');
 const db = createPrismaClient({ url: databaseUrl, poolSize: 10 });
 const kv = new RedisKeyValueStore(await connectRedis(testServices.redisUrl), uniquePrefix('bench:'));
 const bus = new MemoryEventBus(uniquePrefix('bench'), silentLogger);
@@ -85,9 +85,55 @@ async function stop() {
   await tracing?.shutdown();
   process.exit(0);
 }
+/**
+ * observability.bench.ts switches between its settings in this one process, round after round: tracing at a ratio
+ * (OTLP/HTTP to its sink) or off, and metrics on or off. Metrics off makes every series' recording methods no-ops
+ * (Node's default metrics keep their event-loop and GC hooks), which is what recording costs per request.
+ */
+interface Observability {
+  metrics: boolean;
+  tracing: { endpoint: string; ratio: number } | null;
+}
+const recording = ['observe', 'inc', 'dec', 'set', 'startTimer'] as const;
+type Recorder = Record<(typeof recording)[number], unknown>;
+const saved = new Map<Recorder, Partial<Recorder>>();
+function setMetrics(on: boolean) {
+  for (const metric of metricsRegistry.getMetricsAsArray() as unknown as Recorder[]) {
+    if (on) {
+      if (!saved.has(metric)) continue;
+      Object.assign(metric, saved.get(metric));
+      for (const method of recording) if (!saved.get(metric)?.[method]) delete metric[method];
+      continue;
+    }
+    if (saved.has(metric)) continue;
+    const own: Partial<Recorder> = {};
+    for (const method of recording) {
+      if (Object.hasOwn(metric, method)) own[method] = metric[method];
+      metric[method] = method === 'startTimer' ? () => () => 0 : () => undefined;
+    }
+    saved.set(metric, own);
+  }
+  if (on) saved.clear();
+}
+async function setObservability({ metrics, tracing: wanted }: Observability) {
+  setMetrics(metrics);
+  await tracing?.shutdown();
+  tracing = null;
+  if (wanted) {
+    // The OTLP exporter reads its endpoint from the environment.
+    process.env.OTEL_EXPORTER_OTLP_ENDPOINT = wanted.endpoint;
+    tracing = startTracing('bench', {
+      OTEL_EXPORTER_OTLP_ENDPOINT: wanted.endpoint,
+      OTEL_TRACES_SAMPLER_ARG: String(wanted.ratio),
+    });
+  }
+}
+
 process.on('message', (message) => {
   if (message === 'stop') void stop();
   if (message === 'cpu') process.send?.({ cpu: process.cpuUsage() });
+  const observability = (message as { observability?: Observability }).observability;
+  if (observability) void setObservability(observability).then(() => process.send?.({ observed: true }));
 });
 process.on('disconnect', () => void stop());
 
