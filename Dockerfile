@@ -12,7 +12,12 @@ COPY gateway ./gateway
 COPY subgraphs ./subgraphs
 COPY schema ./schema
 COPY scripts ./scripts
-# Dev dependencies generate code and bundle; the image keeps only what the bundles and `prisma migrate` load.
+# web/: the reference client, built into web/dist by `npm run build` (its generate step) and served by the gateway
+# at /app. faults/: a workspace of the lockfile (the fault tests), copied so that `npm ci` sees every workspace.
+COPY web ./web
+COPY faults ./faults
+# Dev dependencies generate code and bundle (the web client included); the image keeps only what the bundles,
+# the web client's files and `prisma migrate` load.
 RUN npm ci --include=dev && npm run build && npm prune --omit=dev && npm cache clean --force
 ENV NODE_ENV=production
 # V8 flags of every service process: the same as PRODUCTION_NODE_FLAGS in packages/topology/src/process.ts (ADR 19).

@@ -15,10 +15,35 @@ export interface PrismaClientOptions {
   url: string;
   /** Maximum number of pooled connections. */
   poolSize: number;
+  /**
+   * Called with the node-postgres pool each time the client opens one (its first query, and again after a
+   * `$disconnect`), so its usage can be reported (`registerPgPool` of @insta/infra: pg_pool_* metrics).
+   */
+  onPool?: (pool: PoolUsage) => void;
 }
 
-export function createPrismaClient({ url, poolSize }: PrismaClientOptions): PrismaClient {
-  return new PrismaClient({ adapter: new PrismaPg({ connectionString: url, max: poolSize }) });
+/** What a node-postgres pool tells of its use (a pg.Pool has it). */
+export interface PoolUsage {
+  readonly totalCount: number;
+  readonly idleCount: number;
+  readonly waitingCount: number;
+  readonly options: { readonly max?: number | undefined };
+}
+
+export function createPrismaClient({ url, poolSize, onPool }: PrismaClientOptions): PrismaClient {
+  return new PrismaClient({ adapter: observedAdapter(new PrismaPg({ connectionString: url, max: poolSize }), onPool) });
+}
+
+/** The adapter factory, telling `onPool` about the pool of every connection it makes. */
+export function observedAdapter(adapter: PrismaPg, onPool?: (pool: PoolUsage) => void): PrismaPg {
+  if (!onPool) return adapter;
+  const connect = adapter.connect.bind(adapter);
+  adapter.connect = async () => {
+    const connected = await connect();
+    onPool(connected.underlyingDriver());
+    return connected;
+  };
+  return adapter;
 }
 
 export class MigrateDeployError extends Error {

@@ -18,6 +18,14 @@ interface OutboxRow {
  */
 export function outboxStore(db: PrismaClient, table: OutboxTable) {
   return {
+    name: table.split('.', 1)[0]!,
+    /** Rows not yet published and when the oldest was committed (read when Prometheus scrapes). */
+    async backlog(): Promise<{ count: number; oldestAt: Date | null }> {
+      const [row] = await db.$queryRawUnsafe<{ count: number; oldest: Date | null }[]>(
+        `SELECT count(*)::int AS count, min(created_at) AS oldest FROM ${table}`,
+      );
+      return { count: row?.count ?? 0, oldestAt: row?.oldest ?? null };
+    },
     drain(
       limit: number,
       publish: (messages: { subject: string; payload: unknown; msgId: string }[]) => Promise<void>,

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { connectNats, NatsEventBus, OutboxRelay, type BusMessage, type Consumer } from '@insta/infra';
-import { silentLogger, testServices, uniquePrefix } from '@insta/infra/testing';
+import { connectNats, metricsText, NatsEventBus, OutboxRelay, type BusMessage, type Consumer } from '@insta/infra';
+import { metricValue, parseMetrics, silentLogger, testServices, uniquePrefix } from '@insta/infra/testing';
 import { createPrismaClient, outboxRow, outboxStore, type PrismaClient } from '../src/index';
 import { createTestDatabase, type TestDatabase } from '../src/testing';
 
@@ -75,5 +75,24 @@ describe('outbox relay', () => {
     expect(await store.drain(10, async () => undefined)).toBe(0);
     release();
     expect(await holding).toBe(1);
+  });
+
+  it('should report the backlog of its outbox and the age of the oldest event while it runs', async () => {
+    const minuteAgo = new Date(Date.now() - 60_000);
+    await db.usersOutbox.createMany({
+      data: [1, 2].map((n) => ({ ...outboxRow('outbox.backlog', { n }), createdAt: minuteAgo })),
+    });
+    // A relay whose drains find nothing (another instance holds the lock): the rows stay, as in an outage.
+    const store = { ...outboxStore(db, 'users.outbox'), drain: async () => 0 };
+    const relay = new OutboxRelay(store, bus, silentLogger, { pollIntervalMs: 20 });
+    const scrape = async () => parseMetrics(await metricsText());
+    relay.start();
+    const running = await scrape();
+    await relay.stop();
+    expect(metricValue(running, 'outbox_backlog_messages', { outbox: 'users' })).toBe(2);
+    expect(metricValue(running, 'outbox_oldest_message_age_seconds', { outbox: 'users' })).toBeGreaterThanOrEqual(59);
+    const stopped = await scrape();
+    expect(stopped.filter((s) => s.name === 'outbox_backlog_messages' && s.labels.outbox === 'users')).toEqual([]);
+    await db.usersOutbox.deleteMany({});
   });
 });

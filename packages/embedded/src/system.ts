@@ -18,9 +18,11 @@ import {
   startEmbeddedObjectStore,
   NatsEventBus,
   RedisKeyValueStore,
+  registerPgPool,
   type EventBus,
   type KeyValueStore,
   type Logger,
+  type PgPoolStats,
   type RunningServer,
 } from '@insta/infra';
 import { loadFeedConfig, startFeedSubgraph } from '@insta/feed';
@@ -99,7 +101,9 @@ export async function startSystem({ env: source, logger }: SystemOptions): Promi
       backends.postgres = 'embedded';
     }
     await migrateDeploy(databaseUrl);
-    const db = createPrismaClient({ url: databaseUrl, poolSize: config.DB_POOL_SIZE });
+    // One pool for every service of the process: pg_pool_* metrics under pool="embedded".
+    const onPool = (pool: PgPoolStats) => registerPgPool('embedded', pool);
+    const db = createPrismaClient({ url: databaseUrl, poolSize: config.DB_POOL_SIZE, onPool });
     stops.push(() => db.$disconnect());
 
     let kv: KeyValueStore;

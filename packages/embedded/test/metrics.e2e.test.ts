@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createClient, type Client } from 'graphql-ws';
+import sharp from 'sharp';
 import WebSocket from 'ws';
 import { metricValue, postGraphQL, scrapeMetrics, type MetricSample } from '@insta/infra/testing';
 import type { RunningSystem } from '../src/system.ts';
@@ -21,7 +22,8 @@ describe('Prometheus metrics of a running system (gateway and subgraphs, real Po
   let client: Client | undefined;
 
   beforeAll(async () => {
-    real = await startRealSystem('metrics', { ...secrets, METRICS_PORT: '0' });
+    // One search a minute: the second search of a test is refused (RATE_LIMITED).
+    real = await startRealSystem('metrics', { ...secrets, METRICS_PORT: '0', RATE_LIMIT_SEARCH: '1/60' });
     system = real.system;
   });
   afterAll(async () => {
@@ -130,6 +132,86 @@ describe('Prometheus metrics of a running system (gateway and subgraphs, real Po
       { timeout: 10_000 },
     );
   });
+
+  it('should move the media processing, rate-limit, Postgres pool and DataLoader batch series', async () => {
+    const owner = await signUp('metrics_media');
+    const before = await scrape();
+
+    // A photo that processes, and a file that starts like a JPEG and is none (FAILED, with a reason).
+    const photo = await jpeg();
+    const ready = await upload(owner.accessToken, photo);
+    const broken = await upload(
+      owner.accessToken,
+      Buffer.concat([Buffer.from([0xff, 0xd8, 0xff, 0xe0]), Buffer.from('then no picture at all '.repeat(20))]),
+    );
+    const status = async (id: string) =>
+      (await gql('query($id: ID!) { media(id: $id) { status } }', { id }, owner.accessToken)).media.status as string;
+    await vi.waitFor(async () => expect(await status(ready)).toBe('READY'), { timeout: 30_000, interval: 200 });
+    await vi.waitFor(async () => expect(await status(broken)).toBe('FAILED'), { timeout: 30_000, interval: 200 });
+
+    // Reading a post resolves it through a loader of the posts subgraph.
+    const postId = (
+      await gql(
+        'mutation CreatePost($i: CreatePostInput!) { createPost(input: $i) { id } }',
+        { i: { text: 'with a photo', mediaIds: [ready] } },
+        owner.accessToken,
+      )
+    ).createPost.id as string;
+    await gql('query Post($id: ID!) { post(id: $id) { id media { id } } }', { id: postId }, owner.accessToken);
+
+    const search = 'query Search($q: String!) { searchUsers(query: $q, first: 1) { edges { node { id } } } }';
+    await gql(search, { q: 'metrics' }, owner.accessToken);
+    const refused = await postGraphQL(
+      system.gatewayUrl,
+      search,
+      { q: 'metrics' },
+      {
+        authorization: `Bearer ${owner.accessToken}`,
+      },
+    );
+    expect(refused.body.errors?.[0]?.extensions?.code).toBe('RATE_LIMITED');
+
+    const after = await scrape();
+    expect(grew(before, after, 'media_processing_duration_seconds_count', { kind: 'IMAGE', outcome: 'ready' })).toBe(1);
+    expect(grew(before, after, 'media_processing_duration_seconds_count', { kind: 'IMAGE', outcome: 'failed' })).toBe(
+      1,
+    );
+    expect(grew(before, after, 'media_processing_failures_total')).toBe(1);
+    expect(grew(before, after, 'gateway_rate_limit_rejections_total', { class: 'search' })).toBe(1);
+    expect(grew(before, after, 'graphql_errors_total', { service: 'gateway', code: 'RATE_LIMITED' })).toBe(1);
+    expect(grew(before, after, 'dataloader_batch_size_count', { loader: 'posts.postById' })).toBeGreaterThanOrEqual(1);
+    expect(grew(before, after, 'dataloader_batch_size_sum', { loader: 'posts.postById' })).toBeGreaterThanOrEqual(1);
+    // The embedded process has one pool for every service; its connections were opened and are within its size.
+    const pool = (state: string) => metricValue(after, 'pg_pool_connections', { pool: 'embedded', state });
+    expect(pool('total')).toBeGreaterThan(0);
+    expect(pool('idle')).toBeLessThanOrEqual(pool('total'));
+    expect(metricValue(after, 'pg_pool_max_connections', { pool: 'embedded' })).toBe(10);
+    expect(metricValue(after, 'pg_pool_waiting_requests', { pool: 'embedded' })).toBeGreaterThanOrEqual(0);
+    expect(pool('total')).toBeLessThanOrEqual(10);
+  });
+
+  /** A 64×48 JPEG. */
+  const jpeg = () =>
+    sharp({ create: { width: 64, height: 48, channels: 3, background: { r: 30, g: 120, b: 200 } } })
+      .jpeg()
+      .toBuffer();
+
+  /** Uploads `file` as a JPEG and completes the upload (processing then runs); returns the media id. */
+  const upload = async (token: string, file: Buffer) => {
+    const { requestUpload: ticket } = await gql(
+      'mutation Upload($i: RequestUploadInput!) { requestUpload(input: $i) { media { id } url fields { name value } } }',
+      { i: { contentType: 'image/jpeg', size: file.length } },
+      token,
+    );
+    const form = new FormData();
+    for (const { name, value } of ticket.fields as { name: string; value: string }[]) form.append(name, value);
+    form.append('file', new Blob([file], { type: 'image/jpeg' }), 'upload');
+    const res = await fetch(ticket.url, { method: 'POST', body: form });
+    await res.arrayBuffer();
+    expect(res.status).toBeLessThan(300);
+    await gql('mutation Complete($id: ID!) { completeUpload(mediaId: $id) { id } }', { id: ticket.media.id }, token);
+    return ticket.media.id as string;
+  };
 
   it('should echo a well-formed client request id and replace a malformed one', async () => {
     const send = (id: string) =>

@@ -44,7 +44,7 @@ describe('OpenTelemetry traces of one like, gateway → posts → NATS → consu
       })
     ).signUp as Account;
 
-  it('should make one connected trace from the likePost mutation to the subscriber’s delivery', async () => {
+  it('should make one connected trace from the likePost mutation to the subscriber’s delivery, with its SQL, Redis and loader batches', async () => {
     const author = await signUp('trace_author');
     const fan = await signUp('trace_fan');
     const postId = (
@@ -107,5 +107,23 @@ describe('OpenTelemetry traces of one like, gateway → posts → NATS → consu
         expect.arrayContaining(['posts POST /graphql', 'fetch posts', 'gateway POST /graphql']),
       );
     }
+    // Inside the posts request: the loader batches it ran, each SQL statement (Prisma's tracing), none of Prisma's
+    // CPU-only steps; inside the gateway's: the Redis round trips of its rate limit (one script per request).
+    const under = (name: string, ancestor: string) =>
+      trace.filter((s) => s.name === name && ancestors(s).includes(ancestor));
+    expect(under('load posts.postById', 'posts POST /graphql')).not.toHaveLength(0);
+    const sql = under('prisma:client:db_query', 'posts POST /graphql').map((s) =>
+      String(s.attributes['db.query.text']),
+    );
+    expect(sql).toEqual(expect.arrayContaining([expect.stringMatching(/^INSERT INTO "posts"\."likes"/)]));
+    const loadSql = trace.filter(
+      (s) => s.name === 'prisma:client:db_query' && ancestors(s).includes('load posts.postById'),
+    );
+    expect(loadSql).not.toHaveLength(0);
+    expect(trace.filter((s) => /^prisma:client:(serialize|compile)$/.test(s.name))).toEqual([]);
+    expect(under('redis eval', 'gateway POST /graphql')).not.toHaveLength(0);
+    // Background queries (the outbox relays poll every second) start no trace of their own.
+    const prismaRoots = tracing.spans().filter((s) => s.name.startsWith('prisma:') && !s.parentSpanId);
+    expect(prismaRoots.map((s) => s.name)).toEqual([]);
   });
 });

@@ -1,7 +1,13 @@
 import type { EventBus } from './bus/bus.ts';
 import { backoffDelayMs, isTransientError } from './failures.ts';
 import type { Logger } from './logger.ts';
-import { outboxFailures, outboxLag, outboxPublished, secondsSince } from './metrics/registry.ts';
+import {
+  addOutboxBacklogSource,
+  outboxFailures,
+  outboxLag,
+  outboxPublished,
+  secondsSince,
+} from './metrics/registry.ts';
 
 export interface OutboxMessage {
   subject: string;
@@ -17,6 +23,10 @@ export interface OutboxMessage {
  */
 export interface OutboxStore {
   drain(limit: number, publish: (messages: OutboxMessage[]) => Promise<void>): Promise<number>;
+  /** The `outbox` label of its metrics (the table's schema), when the store knows it. */
+  readonly name?: string;
+  /** Rows not yet published and the commit time of the oldest (outbox_backlog_messages, ..._age_seconds). */
+  backlog?(): Promise<{ count: number; oldestAt: Date | null }>;
 }
 
 export interface OutboxRelayOptions {
@@ -59,12 +69,16 @@ export class OutboxRelay {
     this.batchSize = options.batchSize ?? 100;
     this.maxRetryDelayMs = options.maxRetryDelayMs ?? 10_000;
     this.alertAfterFailures = options.alertAfterFailures ?? 10;
-    this.name = options.name;
+    this.name = options.name ?? store.name;
   }
+
+  private stopReporting: (() => void) | null = null;
 
   start(): void {
     if (this.running) return;
     this.running = true;
+    const { store } = this;
+    if (store.backlog && this.name) this.stopReporting = addOutboxBacklogSource(this.name, () => store.backlog!());
     this.loop = this.run();
   }
 
@@ -76,6 +90,8 @@ export class OutboxRelay {
 
   async stop(): Promise<void> {
     this.running = false;
+    this.stopReporting?.();
+    this.stopReporting = null;
     this.wake?.();
     await this.loop;
   }

@@ -1,6 +1,7 @@
 import { connectionsEnvSchema, loadConfig, type ConnectionsEnv, type SubgraphEnv } from './config.ts';
 import type { RunningServer } from './graphql-server.ts';
 import { createLogger } from './logger.ts';
+import { registerPgPool, type PgPoolStats } from './metrics/registry.ts';
 import { connectSharedServices } from './services.ts';
 import { onShutdown, runMain } from './shutdown.ts';
 import type { SubgraphDeps, SubgraphName } from './subgraph.ts';
@@ -13,7 +14,8 @@ import { startTracing } from './tracing/tracing.ts';
 export function runSubgraphProcess<TConfig extends SubgraphEnv, TDb extends { $disconnect(): Promise<void> }>(options: {
   name: SubgraphName;
   loadConfig: () => TConfig;
-  connectDb: (connections: ConnectionsEnv) => TDb;
+  /** `onPool` reports the client's Postgres pool as this process's (pg_pool_* metrics). */
+  connectDb: (connections: ConnectionsEnv, onPool: (pool: PgPoolStats) => void) => TDb;
   start: (deps: SubgraphDeps<TConfig, TDb>) => Promise<RunningServer>;
 }): void {
   runMain(async () => {
@@ -21,7 +23,7 @@ export function runSubgraphProcess<TConfig extends SubgraphEnv, TDb extends { $d
     const connections = loadConfig(connectionsEnvSchema);
     const logger = createLogger(options.name, config.LOG_LEVEL);
     const tracing = startTracing(options.name);
-    const db = options.connectDb(connections);
+    const db = options.connectDb(connections, (pool) => registerPgPool(options.name, pool));
     const shared = await connectSharedServices(connections, options.name, logger);
     const server = await options.start({ config, db, kv: shared.kv, bus: shared.bus, logger });
     onShutdown(logger, config.SHUTDOWN_GRACE_MS, async () => {

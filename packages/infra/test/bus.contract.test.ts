@@ -6,6 +6,7 @@ import {
   deadLetterSubject,
   DEFAULT_STREAM_LIMITS,
   isTransientError,
+  metricsText,
   MemoryEventBus,
   NatsEventBus,
   streamBytesCeilingFromEnv,
@@ -15,7 +16,7 @@ import {
   type Consumer,
   type EventBus,
 } from '../src/index.ts';
-import { silentLogger, testServices, uniquePrefix } from '../src/testing/index.ts';
+import { metricValue, parseMetrics, silentLogger, testServices, uniquePrefix } from '../src/testing/index.ts';
 
 interface Harness {
   bus: EventBus;
@@ -99,7 +100,10 @@ describe.each(adapters)('EventBus contract: %s', (_name, create) => {
     await consumer.stop();
   });
 
-  it('should redeliver a message whose handler failed', async () => {
+  it('should redeliver a message whose handler failed, and count the redelivery', async () => {
+    const redeliveries = async () =>
+      metricValue(parseMetrics(await metricsText()), 'event_consumer_redeliveries_total', { durable: 'retry' });
+    const before = await redeliveries();
     const seen: number[] = [];
     const consumer = await h.bus.consume<{ n: number }>({
       stream: 'TEST',
@@ -115,6 +119,7 @@ describe.each(adapters)('EventBus contract: %s', (_name, create) => {
     await h.bus.publish('test.retry', { n: 1 });
     await vi.waitFor(() => expect(seen).toEqual([1, 2]));
     await consumer.stop();
+    expect((await redeliveries()) - before).toBe(1);
   });
 
   it('should retry a transiently failing message past maxDeliver and never dead-letter it', async () => {

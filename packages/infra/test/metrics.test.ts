@@ -1,7 +1,14 @@
 import { ApolloServer } from '@apollo/server';
 import { GraphQLError } from 'graphql';
 import { describe, expect, it } from 'vitest';
-import { CallPolicy, MAX_OPERATION_LABELS, OperationLabels, graphqlMetricsPlugin, metricsText } from '../src/index.ts';
+import {
+  CallPolicy,
+  MAX_OPERATION_LABELS,
+  OperationLabels,
+  graphqlMetricsPlugin,
+  metricsText,
+  namedLoader,
+} from '../src/index.ts';
 import { parseMetrics, metricValue } from '../src/testing/index.ts';
 
 const typeDefs = /* GraphQL */ `
@@ -49,6 +56,25 @@ describe('metrics labels', () => {
     for (const sample of samples) {
       for (const value of Object.values(sample.labels)) expect(value).not.toMatch(/^E_u\d+$/);
     }
+  });
+
+  it('should measure DataLoader batches by loader name only, whatever keys 1,000 users load', async () => {
+    const before = parseMetrics(await metricsText());
+    for (let request = 0; request < 10; request++) {
+      // A loader per request, as the subgraphs make them; each request loads 100 users' ids at once.
+      const loader = namedLoader<string, string>('cardinality.userById', async (ids) => ids.map((id) => `user ${id}`));
+      const ids = Array.from({ length: 100 }, (_, i) => `u${String(request * 100 + i).padStart(4, '0')}`);
+      expect(await Promise.all(ids.map((id) => loader.load(id)))).toEqual(ids.map((id) => `user ${id}`));
+    }
+    const after = parseMetrics(await metricsText());
+    const grew = (name: string) =>
+      metricValue(after, name, { loader: 'cardinality.userById' }) -
+      metricValue(before, name, { loader: 'cardinality.userById' });
+    expect(grew('dataloader_batch_size_count')).toBe(10);
+    expect(grew('dataloader_batch_size_sum')).toBe(1_000);
+    const loaders = new Set(after.filter((s) => s.name.startsWith('dataloader_')).map((s) => s.labels.loader));
+    expect([...loaders].every((name) => /^[a-z-]+\.[A-Za-z]+$/.test(name!))).toBe(true);
+    for (const sample of after) for (const value of Object.values(sample.labels)) expect(value).not.toMatch(/^u\d{4}$/);
   });
 
   it('should label only well-formed names and keep a name once it is known', () => {

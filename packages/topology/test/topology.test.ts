@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '@insta/db/testing';
-import { postGraphQL, testServices, uniquePrefix } from '@insta/infra/testing';
+import { metricValue, postGraphQL, scrapeMetrics, testServices, uniquePrefix } from '@insta/infra/testing';
 import { startTopology, type Topology } from '../src/index.ts';
 import { deleteStreams } from '../src/testing.ts';
 
@@ -76,6 +76,29 @@ describe('the deployed topology', () => {
   it('should sign up and answer me through the gateway', async () => {
     const me = await signUpAndMe();
     expect(me.username).toMatch(/^user_/);
+  });
+
+  it('should serve each subgraph process’s own metrics on its /metrics, its Postgres pool among them', async () => {
+    await signUpAndMe();
+    const scrape = (url: string) => scrapeMetrics(url.replace(/\/graphql$/, '/metrics'));
+    for (const instance of topology.all().filter((i) => i.name !== 'gateway')) {
+      const samples = await scrape(instance.url);
+      expect(metricValue(samples, 'process_resident_memory_bytes')).toBeGreaterThan(0);
+      // One registry per process: only its own service's GraphQL series and pool, never another's.
+      const services = new Set(samples.filter((s) => s.labels.service).map((s) => s.labels.service));
+      expect([...services].every((name) => name === instance.name)).toBe(true);
+      const pools = new Set(samples.filter((s) => s.name.startsWith('pg_pool_')).map((s) => s.labels.pool));
+      expect([...pools].every((name) => name === instance.name)).toBe(true);
+    }
+    // The users replicas answered the sign-up and me: their requests, and the pool they used.
+    const users = await Promise.all(topology.instances('users').map((i) => scrape(i.url)));
+    const total = (name: string, labels: Record<string, string>) =>
+      users.reduce((sum, samples) => sum + metricValue(samples, name, labels), 0);
+    expect(total('graphql_request_duration_seconds_count', { service: 'users' })).toBeGreaterThanOrEqual(2);
+    expect(total('pg_pool_connections', { pool: 'users', state: 'total' })).toBeGreaterThan(0);
+    expect(total('pg_pool_max_connections', { pool: 'users' })).toBeGreaterThan(0);
+    expect(total('outbox_backlog_messages', { outbox: 'users' })).toBeGreaterThanOrEqual(0);
+    expect(users.some((samples) => samples.some((s) => s.name === 'outbox_backlog_messages'))).toBe(true);
   });
 
   it('should keep the API working when one users replica is killed', async () => {

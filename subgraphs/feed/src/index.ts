@@ -6,6 +6,6 @@ import { startFeedSubgraph } from './server.ts';
 runSubgraphProcess({
   name: 'feed',
   loadConfig: loadFeedConfig,
-  connectDb: (c) => createPrismaClient({ url: c.DATABASE_URL, poolSize: c.DB_POOL_SIZE }),
+  connectDb: (c, onPool) => createPrismaClient({ url: c.DATABASE_URL, poolSize: c.DB_POOL_SIZE, onPool }),
   start: startFeedSubgraph,
 });

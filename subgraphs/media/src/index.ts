@@ -6,6 +6,6 @@ import { startMediaSubgraph } from './server.ts';
 runSubgraphProcess({
   name: 'media',
   loadConfig: loadMediaConfig,
-  connectDb: (c) => createPrismaClient({ url: c.DATABASE_URL, poolSize: c.DB_POOL_SIZE }),
+  connectDb: (c, onPool) => createPrismaClient({ url: c.DATABASE_URL, poolSize: c.DB_POOL_SIZE, onPool }),
   start: (deps) => startMediaSubgraph({ ...deps, storage: createObjectStorage(deps.config, deps.logger) }),
 });

@@ -1,5 +1,4 @@
-import DataLoader from 'dataloader';
-import { keyedLoader } from '@insta/infra';
+import { keyedLoader, namedLoader } from '@insta/infra';
 import type { MediaRepository, VariantRecord } from './media.repository.ts';
 import type { Relation, SocialGraphClient } from '@insta/social-graph/client';
 
@@ -10,15 +9,16 @@ export type OwnerRelation = Pick<Relation, 'targetId' | 'following' | 'blocked' 
 export function createLoaders(media: MediaRepository, social: SocialGraphClient, viewerId: string | null) {
   return {
     mediaById: keyedLoader(
+      'media.mediaById',
       (ids: readonly string[]) => media.findByIds(ids),
       (m) => m.id,
     ),
-    variantsByMediaId: new DataLoader<string, VariantRecord[]>(async (ids) => {
+    variantsByMediaId: namedLoader<string, VariantRecord[]>('media.variantsByMediaId', async (ids) => {
       const variants = await media.variantsOf(ids);
       return ids.map((id) => variants.filter((v) => v.mediaId === id));
     }),
     /** The viewer's relation to each media owner (and whether the owner is private), one social-graph call per batch. */
-    relationToOwner: new DataLoader<string, OwnerRelation>(async (ownerIds) => {
+    relationToOwner: namedLoader<string, OwnerRelation>('media.relationToOwner', async (ownerIds) => {
       const relations = await social.relations(viewerId, ownerIds);
       const byId = new Map(relations.map((r) => [r.targetId, r]));
       // An owner social-graph left out is treated as private and unrelated: fail closed.

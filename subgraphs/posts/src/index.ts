@@ -6,6 +6,6 @@ import { startPostsSubgraph } from './server.ts';
 runSubgraphProcess({
   name: 'posts',
   loadConfig: loadPostsConfig,
-  connectDb: (c) => createPrismaClient({ url: c.DATABASE_URL, poolSize: c.DB_POOL_SIZE }),
+  connectDb: (c, onPool) => createPrismaClient({ url: c.DATABASE_URL, poolSize: c.DB_POOL_SIZE, onPool }),
   start: startPostsSubgraph,
 });

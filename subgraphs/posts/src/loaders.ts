@@ -1,5 +1,4 @@
-import DataLoader from 'dataloader';
-import { keyedLoader } from '@insta/infra';
+import { keyedLoader, namedLoader } from '@insta/infra';
 import type { CommentPageKey, CommentRecord, CommentsRepository } from './comments.repository.ts';
 import type { PostRecord, PostsRepository } from './posts.repository.ts';
 import { ANONYMOUS_VIEWER_ID, type Relation, type SocialGraphClient } from '@insta/social-graph/client';
@@ -23,11 +22,13 @@ function groupBy<R, K extends keyof R>(keys: readonly string[], rows: R[], key: 
 /** Per-request loaders: every per-post or per-author lookup of a page is one query (or one internal call). */
 export function createLoaders({ posts, comments, socialGraph }: LoaderDeps, viewerId: string | null) {
   const relationTo = keyedLoader(
+    'posts.relationTo',
     (authorIds: readonly string[]) => socialGraph.relations(viewerId ?? ANONYMOUS_VIEWER_ID, authorIds),
     (r) => r.targetId,
   );
   const canSeeAuthor = async (authorId: string) => authorId === viewerId || canSeeWith(await relationTo.load(authorId));
   const postById = keyedLoader(
+    'posts.postById',
     (ids: readonly string[]) => posts.findByIds(ids),
     (p) => p.id,
   );
@@ -40,23 +41,25 @@ export function createLoaders({ posts, comments, socialGraph }: LoaderDeps, view
       return post && (await canSeeAuthor(post.authorId)) ? post : null;
     },
     postById,
-    mediaIds: new DataLoader<string, string[]>(async (postIds) =>
+    mediaIds: namedLoader<string, string[]>('posts.mediaIds', async (postIds) =>
       groupBy(postIds, await posts.mediaOf(postIds), 'postId', (r) => r.mediaId),
     ),
-    mentionIds: new DataLoader<string, string[]>(async (postIds) =>
+    mentionIds: namedLoader<string, string[]>('posts.mentionIds', async (postIds) =>
       groupBy(postIds, await posts.mentionsOf(postIds), 'postId', (r) => r.userId),
     ),
-    viewerHasLiked: new DataLoader<string, boolean>(async (postIds) => {
+    viewerHasLiked: namedLoader<string, boolean>('posts.viewerHasLiked', async (postIds) => {
       if (!viewerId) return postIds.map(() => false);
       const liked = new Set(await posts.likedBy(viewerId, postIds));
       return postIds.map((id) => liked.has(id));
     }),
     commentById: keyedLoader(
+      'posts.commentById',
       (ids: readonly string[]) => comments.findByIds(ids),
       (c) => c.id,
     ),
     /** Lists requested with the same scope, cursor and size are fetched together. */
-    commentPage: new DataLoader<CommentPageKey, CommentRecord[], string>(
+    commentPage: namedLoader<CommentPageKey, CommentRecord[], string>(
+      'posts.commentPage',
       async (keys) => {
         const groups = new Map<string, CommentPageKey[]>();
         for (const key of keys) {

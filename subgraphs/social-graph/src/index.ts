@@ -6,6 +6,6 @@ import { startSocialGraphSubgraph } from './server.ts';
 runSubgraphProcess({
   name: 'social-graph',
   loadConfig: loadSocialGraphConfig,
-  connectDb: (c) => createPrismaClient({ url: c.DATABASE_URL, poolSize: c.DB_POOL_SIZE }),
+  connectDb: (c, onPool) => createPrismaClient({ url: c.DATABASE_URL, poolSize: c.DB_POOL_SIZE, onPool }),
   start: startSocialGraphSubgraph,
 });

@@ -1,5 +1,4 @@
-import DataLoader from 'dataloader';
-import { keyedLoader } from '@insta/infra';
+import { keyedLoader, namedLoader } from '@insta/infra';
 import type { SocialRepository } from './social.repository.ts';
 import type { SocialService } from './social.service.ts';
 
@@ -7,10 +6,11 @@ import type { SocialService } from './social.service.ts';
 export function createLoaders(repo: SocialRepository, social: SocialService, viewerId: string | null) {
   return {
     statsByUserId: keyedLoader(
+      'social-graph.statsByUserId',
       (ids: readonly string[]) => repo.findStats(ids),
       (s) => s.userId,
     ),
-    relation: new DataLoader((ids: readonly string[]) => social.relationsOf(viewerId, ids)),
+    relation: namedLoader('social-graph.relation', (ids: readonly string[]) => social.relationsOf(viewerId, ids)),
   };
 }
 export type Loaders = ReturnType<typeof createLoaders>;

@@ -1,8 +1,9 @@
-import DataLoader from 'dataloader';
+import type DataLoader from 'dataloader';
 import {
   badUserInput,
   forbidden,
   isUuid,
+  namedLoader,
   notFound,
   pageSize,
   toConnection,
@@ -72,7 +73,8 @@ export class SocialService {
     accounts: AccountSource,
     private readonly logger?: Logger,
   ) {
-    this.owner = new DataLoader(
+    this.owner = namedLoader<string, boolean>(
+      'social-graph.accountStates',
       async (ids) => {
         const states = await accounts.accountStates(ids);
         for (const state of states) await this.syncAccount(state.userId, state.isPrivate, state.updatedAt);

@@ -6,6 +6,6 @@ import { startUsersSubgraph } from './server.ts';
 runSubgraphProcess({
   name: 'users',
   loadConfig: loadUsersConfig,
-  connectDb: (c) => createPrismaClient({ url: c.DATABASE_URL, poolSize: c.DB_POOL_SIZE }),
+  connectDb: (c, onPool) => createPrismaClient({ url: c.DATABASE_URL, poolSize: c.DB_POOL_SIZE, onPool }),
   start: startUsersSubgraph,
 });

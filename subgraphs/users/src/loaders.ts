@@ -3,7 +3,11 @@ import type { UsersRepository } from './users.repository.ts';
 
 export function createLoaders(users: UsersRepository) {
   return {
-    userById: keyedLoader((ids: readonly string[]) => users.findByIds(ids), (u) => u.id),
+    userById: keyedLoader(
+      'users.userById',
+      (ids: readonly string[]) => users.findByIds(ids),
+      (u) => u.id,
+    ),
   };
 }
 export type Loaders = ReturnType<typeof createLoaders>;

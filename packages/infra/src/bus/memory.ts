@@ -14,7 +14,7 @@ import {
   type StreamSpec,
 } from './bus.ts';
 import type { Logger } from '../logger.ts';
-import { eventHandleDuration, eventsHandled } from '../metrics/registry.ts';
+import { eventHandleDuration, eventRedeliveries, eventsHandled } from '../metrics/registry.ts';
 import { eventTraceparent, withEventSpan } from '../tracing/tracing.ts';
 import { consumerSettings, onFailure, type Tries } from './retry.ts';
 
@@ -284,6 +284,7 @@ export class MemoryEventBus implements EventBus {
       this.deadLetter(spec, message, state, { data: message.json, raw: true, reason: 'unparseable payload' }, delivery);
       return;
     }
+    if (delivery.count > 1) eventRedeliveries.inc({ durable: spec.durable });
     const timer = eventHandleDuration.startTimer({ durable: spec.durable });
     try {
       const attributes = { durable: spec.durable, subject: message.subject };

@@ -26,7 +26,12 @@ import {
   type EventSubscription,
   type StreamSpec,
 } from './bus.ts';
-import { addConsumerPendingSource, eventHandleDuration, eventsHandled } from '../metrics/registry.ts';
+import {
+  addConsumerPendingSource,
+  eventHandleDuration,
+  eventRedeliveries,
+  eventsHandled,
+} from '../metrics/registry.ts';
 import { eventTraceparent, withEventSpan } from '../tracing/tracing.ts';
 import { consumerSettings, onFailure, TryLedger, type ConsumerSettings } from './retry.ts';
 
@@ -224,6 +229,7 @@ export class NatsEventBus implements EventBus {
       () => this.settle(() => msg.working()),
       Math.max(500, Math.floor(settings.ackWaitMs / 3)),
     );
+    if (msg.info.deliveryCount > 1) eventRedeliveries.inc({ durable: spec.durable });
     const timer = eventHandleDuration.startTimer({ durable: spec.durable });
     try {
       await withEventSpan(`consume ${spec.durable}`, eventTraceparent(data), { durable: spec.durable, subject }, () =>

@@ -1,6 +1,7 @@
 import { Redis, type Command } from 'ioredis';
 import { redisCommandDuration } from '../metrics/registry.ts';
 import type { Logger } from '../logger.ts';
+import { traceCommand } from '../tracing/tracing.ts';
 import type { KeyValueStore, ScoredMember, SortedSetEntry, TokenBucket, TokenBucketResult } from './kv.ts';
 
 /**
@@ -61,12 +62,18 @@ export class RedisKeyValueStore implements KeyValueStore {
     private readonly prefix: string,
   ) {
     if (!prefix) throw new Error('RedisKeyValueStore needs a key prefix');
-    // Every command of this (owned) client is timed from sent to reply: redis_command_duration_seconds.
+    // Every command of this (owned) client is timed from sent to reply (redis_command_duration_seconds) and, in a
+    // trace, is a client span `redis <command>` (auto-pipelining sends the commands of one tick together).
     const send = client.sendCommand.bind(client);
     client.sendCommand = (command: Command, stream?: Parameters<Redis['sendCommand']>[1]) => {
       const end = redisCommandDuration.startTimer({ command: command.name });
       const done = () => void end();
       command.promise.then(done, done);
+      traceCommand(
+        `redis ${command.name}`,
+        { 'db.system.name': 'redis', 'db.operation.name': command.name },
+        command.promise,
+      );
       return send(command, stream);
     };
   }

@@ -146,6 +146,159 @@ export const redisCommandDuration = new Histogram({
   registers,
 });
 
+// ---- Postgres pools and DataLoader batches (issue 14, ops) ----
+
+/** Keys per batch: 1 … 1,000 (a page of 100 ids is common; a fan-out of ids bigger). */
+const BATCH_BUCKETS = [1, 2, 5, 10, 25, 50, 100, 250, 500, 1000];
+
+export const dataloaderBatchSize = new Histogram({
+  name: 'dataloader_batch_size',
+  help: 'Keys of one DataLoader batch (one I/O call), by loader (a name in the code: "posts.postById", ...)',
+  labelNames: ['loader'] as const,
+  buckets: BATCH_BUCKETS,
+  registers,
+});
+
+/** What prom-client reads of a node-postgres Pool (pg.Pool has these). */
+export interface PgPoolStats {
+  readonly totalCount: number;
+  readonly idleCount: number;
+  readonly waitingCount: number;
+  readonly options: { readonly max?: number | undefined };
+}
+
+const pgPools = new Map<string, Set<WeakRef<PgPoolStats>>>();
+
+/** The pools of each name, live ones only (a dropped pool stops being reported); the sum over them. */
+function pgPoolTotals(read: (pool: PgPoolStats) => number): Array<[string, number]> {
+  const totals: Array<[string, number]> = [];
+  for (const [name, refs] of pgPools) {
+    let sum = 0;
+    for (const ref of refs) {
+      const pool = ref.deref();
+      if (pool) sum += read(pool);
+      else refs.delete(ref);
+    }
+    if (refs.size === 0) pgPools.delete(name);
+    else totals.push([name, sum]);
+  }
+  return totals;
+}
+
+new Gauge({
+  name: 'pg_pool_connections',
+  help: 'Postgres connections of the process pool, by pool (the service owning it) and state: open (total) or idle',
+  labelNames: ['pool', 'state'],
+  registers,
+  collect() {
+    this.reset();
+    for (const [pool, value] of pgPoolTotals((p) => p.totalCount)) this.set({ pool, state: 'total' }, value);
+    for (const [pool, value] of pgPoolTotals((p) => p.idleCount)) this.set({ pool, state: 'idle' }, value);
+  },
+});
+
+new Gauge({
+  name: 'pg_pool_waiting_requests',
+  help: 'Queries waiting for a Postgres connection of the pool (every connection busy), by pool',
+  labelNames: ['pool'],
+  registers,
+  collect() {
+    this.reset();
+    for (const [pool, value] of pgPoolTotals((p) => p.waitingCount)) this.set({ pool }, value);
+  },
+});
+
+new Gauge({
+  name: 'pg_pool_max_connections',
+  help: 'The size limit of the Postgres pool (DB_POOL_SIZE), by pool',
+  labelNames: ['pool'],
+  registers,
+  collect() {
+    this.reset();
+    for (const [pool, value] of pgPoolTotals((p) => p.options.max ?? 10)) this.set({ pool }, value);
+  },
+});
+
+/**
+ * Reports a Postgres pool while it lives (held weakly), under `name` (the service: bounded); pools of one name
+ * add up (embedded mode shares one, tests make several).
+ */
+export function registerPgPool(name: string, pool: PgPoolStats): void {
+  let refs = pgPools.get(name);
+  if (!refs) pgPools.set(name, (refs = new Set()));
+  refs.add(new WeakRef(pool));
+}
+
+// ---- end of Postgres pools and DataLoader batches ----
+
+// ---- Consumer redeliveries and outbox backlog (issue 14, ops) ----
+
+export const eventRedeliveries = new Counter({
+  name: 'event_consumer_redeliveries_total',
+  help: 'Messages a durable received again (a retry it asked for, or an ack that never came: a crash, an ack wait exceeded)',
+  labelNames: ['durable'] as const,
+  registers,
+});
+
+/** What an outbox table holds now: rows not yet published and the commit time of the oldest. */
+type OutboxBacklogSource = () => Promise<{ count: number; oldestAt: Date | null }>;
+const outboxSources = new Map<string, OutboxBacklogSource>();
+type OutboxBacklogs = Map<string, { count: number; ageSeconds: number }>;
+let outboxReading: Promise<OutboxBacklogs> | null = null;
+
+/**
+ * Reads every outbox once per scrape for both gauges: prom-client collects them at once, so the first starts the
+ * reading and the second waits for the same one.
+ */
+function readOutboxes(): Promise<OutboxBacklogs> {
+  outboxReading ??= (async () => {
+    const backlogs: OutboxBacklogs = new Map();
+    await Promise.all(
+      [...outboxSources].map(async ([outbox, source]) => {
+        try {
+          const { count, oldestAt } = await source();
+          const ageSeconds = oldestAt ? Math.max(0, (Date.now() - +oldestAt) / 1000) : 0;
+          backlogs.set(outbox, { count, ageSeconds });
+        } catch {
+          // Postgres unreachable: no sample (the relay's failures gauge and /readyz say why).
+        }
+      }),
+    );
+    return backlogs;
+  })().finally(() => (outboxReading = null));
+  return outboxReading;
+}
+
+new Gauge({
+  name: 'outbox_backlog_messages',
+  help: 'Events committed to an outbox and not yet published, by outbox (read when scraped)',
+  labelNames: ['outbox'],
+  registers,
+  async collect() {
+    this.reset();
+    for (const [outbox, { count }] of await readOutboxes()) this.set({ outbox }, count);
+  },
+});
+
+new Gauge({
+  name: 'outbox_oldest_message_age_seconds',
+  help: 'Age of the oldest unpublished event of an outbox (0 when empty), by outbox (read when scraped)',
+  labelNames: ['outbox'],
+  registers,
+  async collect() {
+    this.reset();
+    for (const [outbox, { ageSeconds }] of await readOutboxes()) this.set({ outbox }, ageSeconds);
+  },
+});
+
+/** Reports an outbox's backlog while its relay runs; the returned function stops it. */
+export function addOutboxBacklogSource(outbox: string, source: OutboxBacklogSource) {
+  outboxSources.set(outbox, source);
+  return () => void (outboxSources.get(outbox) === source && outboxSources.delete(outbox));
+}
+
+// ---- end of consumer redeliveries and outbox backlog ----
+
 /** Gauges read when scraped: each source is asked for its current values (breakers, open subscriptions). */
 type GaugeSource = () => Iterable<[labels: Record<string, string>, value: number]>;
 

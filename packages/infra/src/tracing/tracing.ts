@@ -16,9 +16,13 @@ import { resourceFromAttributes } from '@opentelemetry/resources';
 import {
   BatchSpanProcessor,
   ParentBasedSampler,
+  SamplingDecision,
   TraceIdRatioBasedSampler,
+  type Sampler,
+  type SamplingResult,
   type SpanProcessor,
 } from '@opentelemetry/sdk-trace-base';
+import { PrismaInstrumentation } from '@prisma/instrumentation';
 import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
 import { addLogMixin } from '../logger.ts';
 
@@ -41,24 +45,53 @@ export interface Tracing {
   shutdown(): Promise<void>;
 }
 
-let installed: NodeTracerProvider | null = null;
+/**
+ * The sampler of spans that start a trace: `ratio` of them, except Prisma's. Prisma makes a span for every query,
+ * so its spans belong in a request's trace (children, sampled as their parent is); one with no parent is the
+ * outbox relay's poll or another background query, which would be a root trace per second per process.
+ */
+class RootSampler implements Sampler {
+  constructor(private readonly ratio: Sampler) {}
 
-/** Registers the global tracer provider with `processors`; idempotent per process (the first one wins). */
+  shouldSample(...args: Parameters<Sampler['shouldSample']>): SamplingResult {
+    const name = args[2];
+    if (name.startsWith('prisma:')) return { decision: SamplingDecision.NOT_RECORD };
+    return this.ratio.shouldSample(...args);
+  }
+
+  toString() {
+    return `RootSampler{not prisma:*, ${this.ratio.toString()}}`;
+  }
+}
+
+let installed: { provider: NodeTracerProvider; prisma: PrismaInstrumentation } | null = null;
+
+/**
+ * Registers the global tracer provider with `processors`; idempotent per process (the first one wins). Prisma's
+ * tracing is turned on with it (@prisma/instrumentation, the version of @prisma/client): a span per query
+ * (`prisma:client:operation`) with one per SQL statement (`prisma:client:db_query`) under it.
+ */
 export function installTracing(service: string, processors: SpanProcessor[], ratio = 1): Tracing {
   if (!installed) {
-    installed = new NodeTracerProvider({
+    const provider = new NodeTracerProvider({
       resource: resourceFromAttributes({ 'service.name': service }),
-      sampler: new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(ratio) }),
+      sampler: new ParentBasedSampler({ root: new RootSampler(new TraceIdRatioBasedSampler(ratio)) }),
       spanProcessors: processors,
     });
-    installed.register({ propagator: new W3CTraceContextPropagator() });
+    provider.register({ propagator: new W3CTraceContextPropagator() });
+    // Compiling a query plan and turning rows into objects are CPU steps an operator need not see.
+    const prisma = new PrismaInstrumentation({ ignoreSpanTypes: ['prisma:client:serialize', 'prisma:client:compile'] });
+    prisma.setTracerProvider(provider);
+    prisma.enable();
+    installed = { provider, prisma };
   }
-  const provider = installed;
+  const mine = installed;
   return {
     shutdown: async () => {
-      if (installed !== provider) return;
+      if (installed !== mine) return;
       installed = null;
-      await provider.shutdown();
+      mine.prisma.disable();
+      await mine.provider.shutdown();
       trace.disable();
       propagation.disable();
       context.disable();
@@ -110,6 +143,23 @@ export function withServerSpan<T>(
   return inSpan(span, parent, fn);
 }
 
+/**
+ * A client span for one command to a store (a Redis command, or a batch of them sent as one), ended when `reply`
+ * settles. Only inside a sampled trace: a command no request waits for (a poller's) starts no trace of its own.
+ */
+export function traceCommand(name: string, attributes: Attributes, reply: Promise<unknown>): void {
+  const parent = context.active();
+  if (!trace.getSpan(parent)?.isRecording()) return;
+  const span = tracer().startSpan(name, { kind: SpanKind.CLIENT, attributes }, parent);
+  reply.then(
+    () => span.end(),
+    (error: unknown) => {
+      span.setStatus({ code: SpanStatusCode.ERROR, message: error instanceof Error ? error.message : String(error) });
+      span.end();
+    },
+  );
+}
+
 /** A client span for an outgoing call; `inject` receives the headers that carry it (`traceparent`). */
 export function withClientSpan<T>(
   name: string,
@@ -121,6 +171,17 @@ export function withClientSpan<T>(
   const headers: Record<string, string> = {};
   propagation.inject(trace.setSpan(parent, span), headers);
   return inSpan(span, parent, () => fn(headers));
+}
+
+/**
+ * An internal span (a unit of work inside a request: a DataLoader batch), child of the active span. Outside a
+ * sampled trace it is not started at all: background work (pollers, timers) makes no root traces of its own, and
+ * the 90 % of requests a 10 % sampler drops pay nothing for it.
+ */
+export function withInternalSpan<T>(name: string, attributes: Attributes, fn: () => Promise<T>): Promise<T> {
+  const parent = context.active();
+  if (!trace.getSpan(parent)?.isRecording()) return fn();
+  return inSpan(tracer().startSpan(name, { kind: SpanKind.INTERNAL, attributes }, parent), parent, fn);
 }
 
 /** The active span's `traceparent`, to store with an event (the outbox) so its consumers join the trace. */
