@@ -146,6 +146,16 @@ export class PostsRepository {
     return rows.map((r) => r.postId);
   }
 
+  /** Who among these users liked this post. */
+  async likersAmong(postId: string, userIds: readonly string[]): Promise<string[]> {
+    if (userIds.length === 0) return [];
+    const rows = await this.db.like.findMany({
+      where: { postId, userId: { in: [...userIds] } },
+      select: { userId: true },
+    });
+    return rows.map((r) => r.userId);
+  }
+
   async create(data: {
     authorId: string;
     text: string | null;

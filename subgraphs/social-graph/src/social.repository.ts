@@ -306,6 +306,27 @@ export class SocialRepository {
       LEFT JOIN social.accounts a ON a.user_id = t.id`;
   }
 
+  /**
+   * How each viewer relates to one target, in the order given (`targetId` is the target's in every row). Every
+   * check is a primary-key probe.
+   */
+  audience(targetId: string, viewerIds: string[]): Promise<(RelationRecord & { viewerId: string })[]> {
+    const t = Prisma.sql`${targetId}::uuid`;
+    return this.db.$queryRaw<(RelationRecord & { viewerId: string })[]>`
+      SELECT v.id::text AS "viewerId", ${targetId}::text AS "targetId",
+        EXISTS (SELECT 1 FROM social.follows WHERE follower_id = v.id AND followee_id = ${t}) AS following,
+        EXISTS (SELECT 1 FROM social.follows WHERE follower_id = ${t} AND followee_id = v.id) AS "followedBy",
+        EXISTS (SELECT 1 FROM social.follow_requests WHERE requester_id = v.id AND target_id = ${t}) AS requested,
+        EXISTS (SELECT 1 FROM social.blocks WHERE blocker_id = v.id AND blocked_id = ${t}) AS blocking,
+        EXISTS (SELECT 1 FROM social.blocks WHERE blocker_id = ${t} AND blocked_id = v.id) AS "blockedBy",
+        EXISTS (SELECT 1 FROM social.mutes WHERE muter_id = v.id AND muted_id = ${t}) AS muted,
+        coalesce(a.is_private, true) AS "targetIsPrivate",
+        a.user_id IS NOT NULL AS known
+      FROM unnest(${viewerIds}::uuid[]) WITH ORDINALITY AS v(id, n)
+      LEFT JOIN social.accounts a ON a.user_id = ${t}
+      ORDER BY v.n`;
+  }
+
   /** In the order given. */
   pairs(pairs: { userId: string; otherId: string }[]): Promise<PairRecord[]> {
     return this.db.$queryRaw<PairRecord[]>`

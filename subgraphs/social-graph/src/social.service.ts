@@ -288,6 +288,31 @@ export class SocialService {
     }));
   }
 
+  /**
+   * Internal `audience`: `relations` turned around, many viewers and one target (up to MAX_PAIRS viewers, in the
+   * order given; a viewer id naming nobody relates to nothing). An unknown target is private (fail closed).
+   */
+  async audience(targetId: string, viewerIds: string[]): Promise<Relation[]> {
+    if (viewerIds.length > MAX_PAIRS) throw badUserInput(`At most ${MAX_PAIRS} viewers`, 'viewerIds');
+    const target = normalizeId(targetId);
+    const [targetRelation] = await this.relationsOf(null, [target]);
+    const valid = isUuid(target) ? [...new Set(viewerIds.map(normalizeId).filter(isUuid))] : [];
+    const rows = valid.length ? await this.repo.audience(target, valid) : [];
+    const byViewer = new Map(rows.map((r) => [r.viewerId, r]));
+    const targetIsPrivate = targetRelation?.targetIsPrivate ?? true;
+    return viewerIds.map((viewerId) => {
+      const r = byViewer.get(normalizeId(viewerId));
+      return {
+        targetId,
+        following: r?.following ?? false,
+        requested: r?.requested ?? false,
+        blocked: !!r && (r.blocking || r.blockedBy),
+        muted: r?.muted ?? false,
+        targetIsPrivate,
+      };
+    });
+  }
+
   /** Internal `mutedOrBlocked`: up to 5000 pairs, in the order given; pairs naming nobody are all false. */
   async mutedOrBlocked(pairs: { userId: string; otherId: string }[]): Promise<PairRecord[]> {
     if (pairs.length > MAX_PAIRS) throw badUserInput(`At most ${MAX_PAIRS} pairs`, 'pairs');
