@@ -154,7 +154,7 @@ export class MemoryEventBus implements EventBus {
       } catch {
         continue;
       }
-      listener.buffered.push({ subject, data });
+      listener.buffered.push({ subject, data, ...(msgId ? { msgId } : {}) });
       listener.wake?.();
     }
     for (const durable of stream.durables.values()) {
