@@ -50,7 +50,6 @@ export { loadGatewayConfig, type GatewayConfig } from './config.ts';
 export { operationLimitRules, parseWithLimits } from './operation-limits.ts';
 export { SUBSCRIPTION_QUEUE_OVERFLOW } from './realtime/subscriptions.ts';
 
-
 export interface GatewayServerOptions {
   config: GatewayConfig;
   /** Connected store; the gateway reads revoked sessions from it and does not close it. */

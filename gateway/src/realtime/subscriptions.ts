@@ -222,7 +222,8 @@ export class SubscriptionService {
     const split = splitByViewer(this.apiSchema, request.document);
     const prepared: PreparedOperation = {
       plan: planned,
-      split: split.kind === 'batched' ? { kind: 'batched', shared: this.plan(split.shared, operationName).planned } : split,
+      split:
+        split.kind === 'batched' ? { kind: 'batched', shared: this.plan(split.shared, operationName).planned } : split,
       operationContext: planned.operationContext,
       fieldName: fieldNode.name.value,
       source,
@@ -325,12 +326,7 @@ export class SubscriptionService {
    * viewer part from the audience; a selection with other viewer-dependent fields runs once per distinct viewer.
    * A result without data (an entity became invisible between the check and the fetch) is skipped.
    */
-  private async deliver(
-    group: Group,
-    prepared: PreparedOperation,
-    variables: Record<string, unknown>,
-    event: unknown,
-  ) {
+  private async deliver(group: Group, prepared: PreparedOperation, variables: Record<string, unknown>, event: unknown) {
     try {
       if (group.members.size === 0) return;
       const { members, audience } = await this.recipients(group, prepared, event);

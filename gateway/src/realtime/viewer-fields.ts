@@ -18,6 +18,7 @@ export const VIEWER_DEPENDENT_FIELDS: readonly string[] = [
   'User.viewerFollowStatus',
   'User.followsViewer',
   'Media.failureReason',
+  'PostEdge.node',
   'Notification.type',
   'Notification.actors',
   'Notification.post',
