@@ -179,7 +179,7 @@ export async function createGatewayServer(options: GatewayServerOptions): Promis
     dataSources,
     queueSize: config.SUBSCRIPTION_QUEUE_SIZE,
     logger,
-    isSignedOut: (identity) => isRevoked(identity.sessionId),
+    signedOut: (sessionIds) => revocations.revokedAmong(sessionIds),
     postAudience: postAudienceClient(postsInternal),
   });
   const guard = edge.socketGuard(() => subscriptions.apiSchema);

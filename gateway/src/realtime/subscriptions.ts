@@ -35,7 +35,7 @@ export interface SubscriptionServiceOptions {
    */
   postAudience(postId: string, viewerIds: readonly string[]): Promise<PostAudience | null>;
   /** Whether the session was signed out since the connection was authenticated (checked per event). */
-  isSignedOut(identity: Identity): Promise<boolean>;
+  signedOut(sessionIds: readonly string[]): Promise<ReadonlySet<string>>;
   /** Results that may wait for one client subscription (and events for one group) before it ends. */
   queueSize: number;
   logger: Logger;
@@ -288,18 +288,15 @@ export class SubscriptionService {
    */
   private async recipients(group: Group, prepared: PreparedOperation, event: unknown) {
     const addressed: Member[] = [];
-    const signedOut = new Map<string, Promise<boolean>>();
+    const sessions = new Set<string>();
     const to = prepared.source.addressedTo(event);
     for (const member of group.members) {
       const { identity } = member;
       if (to && !(identity && to.has(identity.userId))) continue;
-      if (identity && !signedOut.has(identity.sessionId)) {
-        signedOut.set(identity.sessionId, this.options.isSignedOut(identity));
-      }
+      if (identity) sessions.add(identity.sessionId);
       addressed.push(member);
     }
-    const ended = new Set<string>();
-    for (const [sessionId, check] of signedOut) if (await check) ended.add(sessionId);
+    const ended = sessions.size > 0 ? await this.options.signedOut([...sessions]) : new Set<string>();
     let members = addressed;
     if (ended.size > 0) {
       const error = new graphql.GraphQLError('The session has been signed out', {

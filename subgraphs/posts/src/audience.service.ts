@@ -28,15 +28,23 @@ export class AudienceService {
     if (!isUuid(postId)) return null;
     const [post] = await this.posts.findByIds([postId]);
     if (!post) return null;
-    const [anonymous] = await this.socialGraph.relations(null, [post.authorId]);
     const asked = viewerIds.filter(isUuid);
-    const relations = asked.length ? await this.socialGraph.audience(post.authorId, asked) : [];
+    // Both at once; the likes of viewers who may not see the post are dropped below.
+    const [relations, likers] = await Promise.all([
+      asked.length
+        ? this.socialGraph.audience(post.authorId, asked)
+        : this.socialGraph.relations(null, [post.authorId]),
+      this.posts.likersAmong(post.id, asked),
+    ]);
     const visibleTo = asked.filter((id, i) => id === post.authorId || canSeeWith(relations[i] ?? null));
+    const visible = new Set(visibleTo);
+    // Anonymous viewers: no block and no follow can exist, so the author's privacy alone decides.
+    const targetIsPrivate = relations[0]?.targetIsPrivate ?? true;
     return {
       postId: post.id,
-      public: canSeeWith(anonymous ?? null),
+      public: !targetIsPrivate,
       visibleTo,
-      likedBy: await this.posts.likersAmong(post.id, visibleTo),
+      likedBy: likers.filter((id) => visible.has(id)),
     };
   }
 }
