@@ -288,14 +288,18 @@ export default async function subscriptionsBench(): Promise<BenchReport> {
     }
     const sent = new Map<number, number[]>();
     const mixLatencies: number[] = [];
+    const fromUpsert: number[] = [];
     let delivered = 0;
     const mixClients = await open(
       mixSubscribers,
       (i) => ({ query: NOTIFICATIONS, token: mixUsers[i]!.token }),
-      (i) => {
+      (i, data) => {
         delivered++;
         const at = sent.get(i)?.shift();
         if (at !== undefined) mixLatencies.push(performance.now() - at);
+        // From the notification's write in feed (the event's updatedAt): the bus and the gateway alone.
+        const updatedAt = Date.parse(data?.notificationReceived?.updatedAt ?? '');
+        if (!Number.isNaN(updatedAt)) fromUpsert.push(Date.now() - updatedAt);
       },
     );
     const total = mixRate * mixSeconds;
@@ -330,6 +334,16 @@ export default async function subscriptionsBench(): Promise<BenchReport> {
       latencyMs: summary(mixLatencies),
       serverCpuMsPerRequest: round(mixCpu / Math.max(1, delivered), 3),
       failures: { ...failures, mismatches: Math.max(0, total - delivered) },
+    });
+    const upsert = summary(fromUpsert);
+    results.push({
+      target: `mix-from-upsert-${mixSubscribers}`,
+      description: 'the same deliveries, from the notification written in feed (event updatedAt) to the `next` message',
+      url: topology.gatewayUrl,
+      requestsPerSec: 0,
+      requestsTotal: fromUpsert.length,
+      latencyMs: upsert,
+      failures: { errors: 0, timeouts: 0, non2xx: 0, mismatches: 0 },
     });
     await close(mixClients);
 

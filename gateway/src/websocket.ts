@@ -24,6 +24,8 @@ const MAX_MESSAGE_BYTES = 256 * 1024;
 /** WebSocket close code "Try Again Later" (RFC 6455 registry): a dependency of authentication is unavailable. */
 export const TRY_AGAIN_LATER = 1013;
 const DID_YOU_MEAN = / ?Did you mean(.+?)\?$/;
+/** Parsed and validated operations kept by their text (cleared when full). */
+const MAX_VALID_DOCUMENTS = 1_000;
 
 export interface OperationRequest {
   query: string;
@@ -92,7 +94,19 @@ export function startWebSocketServer(options: WebSocketServerOptions) {
       options.guard.allowsUpgrade(req) ? done(true) : done(false, 403, 'Origin not allowed'),
   });
 
+  // Valid documents by text: the same operation on thousands of sockets is parsed and validated once, and they
+  // share one AST instead of a copy each (memory per idle subscription, ADR 15).
+  const valid = new Map<string, DocumentNode>();
   const validate = (query: string): DocumentNode | ReturnType<typeof toGraphQLError>[] => {
+    const cached = valid.get(query);
+    if (cached) return cached;
+    const checked = parseAndValidate(query);
+    if (Array.isArray(checked)) return checked;
+    if (valid.size >= MAX_VALID_DOCUMENTS) valid.clear();
+    valid.set(query, checked);
+    return checked;
+  };
+  const parseAndValidate = (query: string): DocumentNode | ReturnType<typeof toGraphQLError>[] => {
     let document: DocumentNode;
     try {
       document = parseWithLimits(query, config);

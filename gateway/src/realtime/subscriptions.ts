@@ -19,7 +19,7 @@ import { graphql } from '../graphql-runtime.ts';
 import { EventHub } from './event-hub.ts';
 import { EventQueue } from './event-queue.ts';
 import { EVENT_SOURCES, MAX_CACHED, type EventSource } from './realtime-subgraph.ts';
-import { checkViewerFields, fillViewerFields, splitByViewer } from './viewer-fields.ts';
+import { fillViewerFields, splitByViewer } from './viewer-fields.ts';
 
 /** `extensions.code` of the error that ends a subscription whose client fell more than the queue size behind. */
 export const SUBSCRIPTION_QUEUE_OVERFLOW = 'SUBSCRIPTION_QUEUE_OVERFLOW';
@@ -125,7 +125,6 @@ export class SubscriptionService {
     this.planner = new QueryPlanner(supergraph);
     this.hub = new EventHub(options.bus, options.logger);
     this.stopReporting = addSubscriptionSource(() => this.sizeByField());
-    checkViewerFields(this.apiSchema);
   }
 
   private sizeByField(): [Record<string, string>, number][] {

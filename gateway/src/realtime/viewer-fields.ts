@@ -5,8 +5,8 @@ import { graphql } from '../graphql-runtime.ts';
  * Fields whose value depends on who asks (resolved with the caller's identity), as `Type.field` of the API
  * schema (docs/adr/0015-shared-subscription-execution.md). Every other field of an entity the subscriber may see
  * has the same value for every subscriber who may see it, so a subscription event runs it once for all of them.
- * The gateway checks at start that each entry names a field of the API schema; a test checks that every field
- * whose description speaks of the viewer or the signed-in user is listed.
+ * A test checks against the committed supergraph that each entry names a field, and that every field whose
+ * description speaks of the viewer or the signed-in user is listed.
  */
 export const VIEWER_DEPENDENT_FIELDS: readonly string[] = [
   'Post.viewerHasLiked',
@@ -43,7 +43,7 @@ export type ViewerSplit =
   /** Another viewer-dependent field: one execution per distinct viewer of the event. */
   | { kind: 'per-viewer' };
 
-/** Fails at start when an entry does not name a field of the API schema. */
+/** Throws when an entry does not name a field of this API schema (the supergraph test). */
 export function checkViewerFields(schema: GraphQLSchema): void {
   for (const entry of VIEWER_DEPENDENT_FIELDS) {
     const [typeName, fieldName] = entry.split('.');
