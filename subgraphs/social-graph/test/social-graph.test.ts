@@ -477,6 +477,51 @@ describe('internal readers', () => {
     ]);
   });
 
+  it('should answer audience as relations does, for many viewers of one target, in the order asked', async () => {
+    const priv = await createUser(h, { isPrivate: true });
+    const [fan, asker, blocked, stranger] = [
+      await createUser(h),
+      await createUser(h),
+      await createUser(h),
+      await createUser(h),
+    ];
+    await run(FOLLOW, fan, priv);
+    await run(APPROVE, priv, fan);
+    await run(FOLLOW, asker, priv);
+    await run(BLOCK, priv, blocked);
+    const Q =
+      'query($t: ID!, $v: [ID!]!) { audience(targetId: $t, viewerIds: $v) { targetId following requested blocked targetIsPrivate } }';
+    const viewers = [stranger, fan, blocked, asker];
+    const res = await h.request(Q, { t: priv.id, v: [...viewers.map((u) => u.id), 'not-a-uuid'] }, TEST_SERVICE);
+    const row = (following: boolean, requested: boolean, blocked: boolean) => ({
+      targetId: priv.id,
+      following,
+      requested,
+      blocked,
+      targetIsPrivate: true,
+    });
+    expect(res.body.data!.audience).toEqual([
+      row(false, false, false),
+      row(true, false, false),
+      row(false, false, true),
+      row(false, true, false),
+      row(false, false, false),
+    ]);
+    for (const viewer of viewers) {
+      const one = await h.request(RELATIONS, { v: viewer.id, t: [priv.id] }, TEST_SERVICE);
+      const [relation] = one.body.data!.relations as Record<string, unknown>[];
+      const answered = (res.body.data!.audience as Record<string, unknown>[])[viewers.indexOf(viewer)];
+      expect(answered).toEqual({
+        targetId: relation!.targetId,
+        following: relation!.following,
+        requested: relation!.requested,
+        blocked: relation!.blocked,
+        targetIsPrivate: relation!.targetIsPrivate,
+      });
+    }
+    expect(codeOf(await h.request(Q, { t: priv.id, v: [fan.id] }, fan.identity))).toBe('FORBIDDEN');
+  });
+
   it('should answer FORBIDDEN to internal fields signed for a user or an anonymous client, revealing nothing', async () => {
     const priv = await createUser(h, { isPrivate: true });
     const [fan, outsider] = [await createUser(h), await createUser(h)];
