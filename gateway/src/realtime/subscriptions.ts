@@ -73,6 +73,9 @@ interface PlannedDocument {
   operationContext: ReturnType<typeof buildOperationContext>;
 }
 
+/** One result for some members of a group. */
+type Delivery = [members: readonly Member[], result: ExecutionResult];
+
 /** One client subscription: its results and who it runs as. */
 interface Member {
   queue: EventQueue<ExecutionResult>;
@@ -91,7 +94,7 @@ interface Group {
   /** The bus subscription is registered: an event published from now on reaches the members. */
   listening: boolean;
   stopListening: (() => void) | null;
-  /** Events accepted and not yet executed. */
+  /** Events accepted and not yet delivered. */
   pending: number;
   chain: Promise<void>;
 }
@@ -254,11 +257,23 @@ export class SubscriptionService {
           return;
         }
         group.pending++;
-        group.chain = group.chain.then(() =>
-          withEventSpan(`deliver ${prepared.fieldName}`, eventTraceparent(event), { field: prepared.fieldName }, () =>
-            this.deliver(group, prepared, variables, event),
-          ),
+        // Events are worked on at once (authorization and execution read the state as of their arrival) and
+        // delivered in the order they came, so one slow event does not hold back the ones addressed to others.
+        const work = withEventSpan(
+          `deliver ${prepared.fieldName}`,
+          eventTraceparent(event),
+          { field: prepared.fieldName },
+          () => this.resolve(group, prepared, variables, event),
         );
+        group.chain = group.chain.then(async () => {
+          const deliveries = await work;
+          group.pending--;
+          for (const [members, result] of deliveries) for (const member of members) member.queue.push(result);
+          const latency = deliveries.length
+            ? secondsSince((event as { occurredAt?: unknown } | null)?.occurredAt)
+            : null;
+          if (latency !== null) subscriptionDeliveryLatency.observe({ field: prepared.fieldName }, latency);
+        });
       })
       .then((stopListening) => {
         group.stopListening = stopListening;
@@ -322,11 +337,17 @@ export class SubscriptionService {
    * viewer part from the audience; a selection with other viewer-dependent fields runs once per distinct viewer.
    * A result without data (an entity became invisible between the check and the fetch) is skipped.
    */
-  private async deliver(group: Group, prepared: PreparedOperation, variables: Record<string, unknown>, event: unknown) {
+  private async resolve(
+    group: Group,
+    prepared: PreparedOperation,
+    variables: Record<string, unknown>,
+    event: unknown,
+  ): Promise<Delivery[]> {
+    const out: Delivery[] = [];
     try {
-      if (group.members.size === 0) return;
+      if (group.members.size === 0) return out;
       const { members, audience } = await this.recipients(group, prepared, event);
-      if (members.length === 0) return;
+      if (members.length === 0) return out;
       const byViewer = new Map<string, Member[]>();
       for (const member of members) {
         const viewer = member.identity?.sessionId ?? '';
@@ -336,28 +357,24 @@ export class SubscriptionService {
       }
       const root = { [prepared.fieldName]: prepared.source.value(event) };
       const { split } = prepared;
-      let delivered = false;
       if (byViewer.size === 1 || split.kind === 'per-viewer') {
         await Promise.all(
           [...byViewer.values()].map(async (viewers) => {
             const result = await this.execute(prepared.plan, variables, viewers[0]!.identity, root);
-            if (result) delivered = this.push(viewers, result) || delivered;
+            if (result) out.push([viewers, result]);
           }),
         );
       } else if (split.kind === 'shared') {
         const result = await this.execute(prepared.plan, variables, members[0]!.identity, root);
-        if (result) delivered = this.push(members, result);
+        if (result) out.push([members, result]);
       } else {
         const shared = await this.execute(split.shared, variables, members[0]!.identity, root);
-        if (shared) delivered = await this.deliverBatched(prepared, variables, root, shared, byViewer, audience);
+        if (shared) await this.resolveBatched(prepared, variables, root, shared, byViewer, audience, out);
       }
-      const latency = delivered ? secondsSince((event as { occurredAt?: unknown } | null)?.occurredAt) : null;
-      if (latency !== null) subscriptionDeliveryLatency.observe({ field: prepared.fieldName }, latency);
     } catch (error) {
       this.options.logger.error({ err: error, field: prepared.fieldName }, 'subscription event failed');
-    } finally {
-      group.pending--;
     }
+    return out;
   }
 
   /**
@@ -365,16 +382,16 @@ export class SubscriptionService {
    * see the same values share one result object; a marker on another post (not in the audience) makes that
    * viewer's result come from an execution of its own.
    */
-  private async deliverBatched(
+  private async resolveBatched(
     prepared: PreparedOperation,
     variables: Record<string, unknown>,
     root: Record<string, unknown>,
     shared: ExecutionResult,
     byViewer: Map<string, Member[]>,
     audience: ({ postId: string } & PostAudience) | null,
+    out: Delivery[],
   ) {
     const variants = new Map<boolean, ExecutionResult | null>();
-    let delivered = false;
     const own: Member[][] = [];
     for (const viewers of byViewer.values()) {
       const userId = viewers[0]!.identity?.userId ?? null;
@@ -385,21 +402,15 @@ export class SubscriptionService {
         result = filled.complete ? { ...shared, data: filled.data as ExecutionResult['data'] } : null;
         variants.set(liked, result);
       }
-      if (result) delivered = this.push(viewers, result) || delivered;
+      if (result) out.push([viewers, result]);
       else own.push(viewers);
     }
     await Promise.all(
       own.map(async (viewers) => {
         const result = await this.execute(prepared.plan, variables, viewers[0]!.identity, root);
-        if (result) delivered = this.push(viewers, result) || delivered;
+        if (result) out.push([viewers, result]);
       }),
     );
-    return delivered;
-  }
-
-  private push(members: readonly Member[], result: ExecutionResult) {
-    for (const member of members) member.queue.push(result);
-    return members.length > 0;
   }
 
   /** One plan for one event as `identity`; null when the result has no data (skipped, ADR 7). */

@@ -25,6 +25,18 @@ export interface ListRow {
 export type ListKey = ListRow;
 
 /** How a viewer (or nobody) relates to a target. */
+/** For `audience`: which of the viewers asked have each relation to the target. */
+export interface AudienceSets {
+  following: string[];
+  requested: string[];
+  /** The viewer blocks the target. */
+  blocking: string[];
+  /** The target blocks the viewer. */
+  blockedBy: string[];
+  /** The viewer has muted the target. */
+  muted: string[];
+}
+
 export interface RelationRecord {
   targetId: string;
   /** viewer → target, approved. */
@@ -307,24 +319,20 @@ export class SocialRepository {
   }
 
   /**
-   * How each viewer relates to one target, in the order given (`targetId` is the target's in every row). Every
-   * check is a primary-key probe.
+   * How each viewer relates to one target: one statement, each relation one index scan over all the viewers at
+   * once (not a probe per viewer and relation), answered as the sets of viewers that have it.
    */
-  audience(targetId: string, viewerIds: string[]): Promise<(RelationRecord & { viewerId: string })[]> {
+  async audience(targetId: string, viewerIds: string[]): Promise<AudienceSets> {
     const t = Prisma.sql`${targetId}::uuid`;
-    return this.db.$queryRaw<(RelationRecord & { viewerId: string })[]>`
-      SELECT v.id::text AS "viewerId", ${targetId}::text AS "targetId",
-        EXISTS (SELECT 1 FROM social.follows WHERE follower_id = v.id AND followee_id = ${t}) AS following,
-        EXISTS (SELECT 1 FROM social.follows WHERE follower_id = ${t} AND followee_id = v.id) AS "followedBy",
-        EXISTS (SELECT 1 FROM social.follow_requests WHERE requester_id = v.id AND target_id = ${t}) AS requested,
-        EXISTS (SELECT 1 FROM social.blocks WHERE blocker_id = v.id AND blocked_id = ${t}) AS blocking,
-        EXISTS (SELECT 1 FROM social.blocks WHERE blocker_id = ${t} AND blocked_id = v.id) AS "blockedBy",
-        EXISTS (SELECT 1 FROM social.mutes WHERE muter_id = v.id AND muted_id = ${t}) AS muted,
-        coalesce(a.is_private, true) AS "targetIsPrivate",
-        a.user_id IS NOT NULL AS known
-      FROM unnest(${viewerIds}::uuid[]) WITH ORDINALITY AS v(id, n)
-      LEFT JOIN social.accounts a ON a.user_id = ${t}
-      ORDER BY v.n`;
+    const v = Prisma.sql`${viewerIds}::uuid[]`;
+    const [row] = await this.db.$queryRaw<AudienceSets[]>`
+      SELECT
+        ARRAY(SELECT follower_id::text FROM social.follows WHERE followee_id = ${t} AND follower_id = ANY(${v})) AS following,
+        ARRAY(SELECT requester_id::text FROM social.follow_requests WHERE target_id = ${t} AND requester_id = ANY(${v})) AS requested,
+        ARRAY(SELECT blocker_id::text FROM social.blocks WHERE blocked_id = ${t} AND blocker_id = ANY(${v})) AS blocking,
+        ARRAY(SELECT blocked_id::text FROM social.blocks WHERE blocker_id = ${t} AND blocked_id = ANY(${v})) AS "blockedBy",
+        ARRAY(SELECT muter_id::text FROM social.mutes WHERE muted_id = ${t} AND muter_id = ANY(${v})) AS muted`;
+    return row ?? { following: [], requested: [], blocking: [], blockedBy: [], muted: [] };
   }
 
   /** In the order given. */

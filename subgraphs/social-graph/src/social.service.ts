@@ -297,17 +297,24 @@ export class SocialService {
     const target = normalizeId(targetId);
     const [targetRelation] = await this.relationsOf(null, [target]);
     const valid = isUuid(target) ? [...new Set(viewerIds.map(normalizeId).filter(isUuid))] : [];
-    const rows = valid.length ? await this.repo.audience(target, valid) : [];
-    const byViewer = new Map(rows.map((r) => [r.viewerId, r]));
+    const sets = valid.length ? await this.repo.audience(target, valid) : null;
+    const has = (list: string[] | undefined) => new Set(list ?? []);
+    const [following, requested, blocking, blockedBy, muted] = [
+      has(sets?.following),
+      has(sets?.requested),
+      has(sets?.blocking),
+      has(sets?.blockedBy),
+      has(sets?.muted),
+    ];
     const targetIsPrivate = targetRelation?.targetIsPrivate ?? true;
     return viewerIds.map((viewerId) => {
-      const r = byViewer.get(normalizeId(viewerId));
+      const id = normalizeId(viewerId);
       return {
         targetId,
-        following: r?.following ?? false,
-        requested: r?.requested ?? false,
-        blocked: !!r && (r.blocking || r.blockedBy),
-        muted: r?.muted ?? false,
+        following: following.has(id),
+        requested: requested.has(id),
+        blocked: blocking.has(id) || blockedBy.has(id),
+        muted: muted.has(id),
         targetIsPrivate,
       };
     });
