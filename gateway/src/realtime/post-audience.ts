@@ -8,14 +8,14 @@ const POST_AUDIENCE = /* GraphQL */ `
   query PostAudience($postId: ID!, $viewerIds: [ID!]!) {
     postAudience(postId: $postId, viewerIds: $viewerIds) {
       public
-      visibleTo
+      hiddenFrom
       likedBy
     }
   }
 `;
 
 interface Answer {
-  postAudience: { public: boolean; visibleTo: string[]; likedBy: string[] } | null;
+  postAudience: { public: boolean; hiddenFrom: string[]; likedBy: string[] } | null;
 }
 
 /**
@@ -34,7 +34,7 @@ export function postAudienceClient(client: InternalClient) {
     if (!first || answers.some((a) => a.postAudience === null)) return null;
     return {
       public: first.public,
-      visibleTo: new Set(answers.flatMap((a) => a.postAudience!.visibleTo)),
+      hiddenFrom: new Set(answers.flatMap((a) => a.postAudience!.hiddenFrom)),
       likedBy: new Set(answers.flatMap((a) => a.postAudience!.likedBy)),
     };
   };

@@ -41,9 +41,10 @@ export interface SubscriptionServiceOptions {
   logger: Logger;
 }
 
+/** Of the viewers asked (every signed-in recipient of the event): who may not see the post, who liked it. */
 export interface PostAudience {
   public: boolean;
-  visibleTo: ReadonlySet<string>;
+  hiddenFrom: ReadonlySet<string>;
   likedBy: ReadonlySet<string>;
 }
 
@@ -327,7 +328,7 @@ export class SubscriptionService {
     const viewerIds = [...new Set(members.flatMap((m) => (m.identity ? [m.identity.userId] : [])))];
     const audience = await this.options.postAudience(postId, viewerIds);
     if (!audience) return { members: [], audience: null };
-    members = members.filter((m) => (m.identity ? audience.visibleTo.has(m.identity.userId) : audience.public));
+    members = members.filter((m) => (m.identity ? !audience.hiddenFrom.has(m.identity.userId) : audience.public));
     return { members, audience: { postId, ...audience } };
   }
 

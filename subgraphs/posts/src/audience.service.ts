@@ -1,6 +1,5 @@
 import { badUserInput, isUuid } from '@insta/infra';
 import type { SocialGraphClient } from '@insta/social-graph/client';
-import { canSeeWith } from './loaders.ts';
 import type { PostsRepository } from './posts.repository.ts';
 
 /** Viewers per `postAudience` call: social-graph's `audience` answers as many in one call. */
@@ -9,13 +8,14 @@ export const MAX_AUDIENCE = 5000;
 export interface PostAudience {
   postId: string;
   public: boolean;
-  visibleTo: string[];
+  hiddenFrom: string[];
   likedBy: string[];
 }
 
 /**
- * Many viewers and one post: the same visibility rule as `post(id:)` (loaders.ts) and the same likes as
- * `viewerHasLiked`, for every viewer of a subscription event at once (one social-graph call, one query).
+ * Many viewers and one post: the same visibility rule as `post(id:)` (loaders.ts: the author, or no block either
+ * way and a public author or an approved follower) and the same likes as `viewerHasLiked`, for every viewer of a
+ * subscription event at once (one social-graph call, one query). Answered sparsely: who may not see it.
  */
 export class AudienceService {
   constructor(
@@ -30,21 +30,18 @@ export class AudienceService {
     if (!post) return null;
     const asked = viewerIds.filter(isUuid);
     // Both at once; the likes of viewers who may not see the post are dropped below.
-    const [relations, likers] = await Promise.all([
-      asked.length
-        ? this.socialGraph.audience(post.authorId, asked)
-        : this.socialGraph.relations(null, [post.authorId]),
+    const [audience, likers] = await Promise.all([
+      this.socialGraph.audience(post.authorId, asked),
       this.posts.likersAmong(post.id, asked),
     ]);
-    const visibleTo = asked.filter((id, i) => id === post.authorId || canSeeWith(relations[i] ?? null));
-    const visible = new Set(visibleTo);
-    // Anonymous viewers: no block and no follow can exist, so the author's privacy alone decides.
-    const targetIsPrivate = relations[0]?.targetIsPrivate ?? true;
+    const sees = (id: string) =>
+      id === post.authorId || (!audience.blocked.has(id) && (!audience.targetIsPrivate || audience.following.has(id)));
     return {
       postId: post.id,
-      public: !targetIsPrivate,
-      visibleTo,
-      likedBy: likers.filter((id) => visible.has(id)),
+      // Anonymous viewers: no block and no follow can exist, so the author's privacy alone decides.
+      public: !audience.targetIsPrivate,
+      hiddenFrom: viewerIds.filter((id) => !isUuid(id) || !sees(id)),
+      likedBy: likers.filter(sees),
     };
   }
 }

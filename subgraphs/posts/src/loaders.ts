@@ -11,7 +11,7 @@ export interface LoaderDeps {
 }
 
 /** Visible iff the viewer is the author, or no block either way and (public author or approved follower). */
-export const canSeeWith = (relation: Relation | null) =>
+const canSeeWith = (relation: Relation | null) =>
   !!relation && !relation.blocked && (!relation.targetIsPrivate || relation.following);
 
 function groupBy<R, K extends keyof R>(keys: readonly string[], rows: R[], key: K, value: (row: R) => string) {

@@ -145,7 +145,7 @@ describe('private accounts', () => {
 
 describe('postAudience (internal)', () => {
   const AUDIENCE =
-    'query($p: ID!, $v: [ID!]!) { postAudience(postId: $p, viewerIds: $v) { postId public visibleTo likedBy } }';
+    'query($p: ID!, $v: [ID!]!) { postAudience(postId: $p, viewerIds: $v) { postId public hiddenFrom likedBy } }';
 
   it('should answer for many viewers what post(id:) and viewerHasLiked answer each, to services only', async () => {
     const [author, follower, requester, stranger] = await Promise.all([s.signUp(), s.signUp(), s.signUp(), s.signUp()]);
@@ -160,7 +160,7 @@ describe('postAudience (internal)', () => {
     expect(res.body.data!.postAudience).toEqual({
       postId: post.id,
       public: false,
-      visibleTo: [follower.id, author.id],
+      hiddenFrom: [stranger.id, requester.id, 'not-a-uuid'],
       likedBy: [follower.id],
     });
     for (const viewer of viewers) {
@@ -169,8 +169,8 @@ describe('postAudience (internal)', () => {
         { id: post.id },
         viewer.identity,
       );
-      const audience = res.body.data!.postAudience as { visibleTo: string[]; likedBy: string[] };
-      expect(one.body.data!.post !== null).toBe(audience.visibleTo.includes(viewer.id));
+      const audience = res.body.data!.postAudience as { hiddenFrom: string[]; likedBy: string[] };
+      expect(one.body.data!.post !== null).toBe(!audience.hiddenFrom.includes(viewer.id));
       if (one.body.data!.post) expect(one.body.data!.post.viewerHasLiked).toBe(audience.likedBy.includes(viewer.id));
     }
     const forUser = await s.request(AUDIENCE, { p: post.id, v: [follower.id] }, follower.identity);
@@ -186,7 +186,12 @@ describe('postAudience (internal)', () => {
     const post = await s.createPost(author, { text: 'open audience' });
     await social(author, 'block', blocked, true);
     const res = await s.request(AUDIENCE, { p: post.id, v: [blocked.id, fan.id] }, TEST_SERVICE);
-    expect(res.body.data!.postAudience).toEqual({ postId: post.id, public: true, visibleTo: [fan.id], likedBy: [] });
+    expect(res.body.data!.postAudience).toEqual({
+      postId: post.id,
+      public: true,
+      hiddenFrom: [blocked.id],
+      likedBy: [],
+    });
   });
 });
 
