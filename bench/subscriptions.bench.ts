@@ -6,7 +6,9 @@
  *     users and anonymous, N = 1 000 and 5 000: both populations open at once on two posts of one author, likes
  *     alternating between them (same run, same load), so their ratio compares like with like;
  *  2. a mix: M signed-in `notificationReceived` subscribers (each their own), while likes land at R/s on posts of
- *     100 of them: delivery p99, and the gateway's CPU time per delivered event (/proc/<pid>/stat);
+ *     100 of them: delivery p99 (from the like, from the notification write, and from the event on NATS, heard by
+ *     this process too: the gateway's share), and the gateway's CPU time per delivered event (/proc/<pid>/stat);
+ *     gateway CPU figures include serving the like mutations themselves, which go through the gateway;
  *  3. RSS of the gateway process per idle socket (one subscription each) with I open, above the same fresh process.
  * Users and sessions are written straight into the databases (sign-up hashes passwords: minutes for 5 000) and their
  * access tokens issued with the topology's JWT secret. Sizes via env (quick mode: BENCH_SUBSCRIPTIONS_QUICK=1).
