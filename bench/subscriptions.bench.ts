@@ -1,143 +1,161 @@
 /**
- * GraphQL subscriptions through the gateway (ADR 7), on the whole system (`startSystem`) over the real Postgres
- * (fresh database), Redis and NATS, with the measured gateway in a child process (this file, forked with
- * BENCH_SUBSCRIPTIONS_GATEWAY=1) so its memory is its own:
- *  1. like → subscriber delivery latency (from sending `likePost` to the `next` message at each subscriber) with
- *     1 000 and 5 000 concurrent `postLiked` subscriptions, one websocket each, selecting fields of users, media
- *     and posts: `{ likeCount user { username avatar { url } } post { likeCount } }`;
- *  2. RSS (and V8 heap) of the gateway process per idle subscription with 10 000 open, one websocket each
- *     (after a GC, above the same fresh process with none; measured first).
- * The subscribers are anonymous, as readers of a public post: identical subscriptions, which the gateway runs
- * once per event and fans out (a subscriber with its own identity costs its own subgraph calls per event).
+ * GraphQL subscriptions at scale (ADR 7, ADR 15) on the deployed topology (`startTopology`: the gateway and each
+ * subgraph in an OS process of its own, on the real Postgres, Redis and NATS); this process is the load generator.
+ *  1. like → `next` latency (from sending `likePost` to the message at each subscriber) with N subscriptions of
+ *     `postLiked { likeCount user { username } post { likeCount } }`, one socket each, signed in as N DISTINCT
+ *     users and anonymous, N = 1 000 and 5 000: both populations open at once on two posts of one author, likes
+ *     alternating between them (same run, same load), so their ratio compares like with like;
+ *  2. a mix: M signed-in `notificationReceived` subscribers (each their own), while likes land at R/s on posts of
+ *     100 of them: delivery p99 (from the like, from the notification write, and from the event on NATS, heard by
+ *     this process too: the gateway's share), and the gateway's CPU time per delivered event (/proc/<pid>/stat);
+ *     gateway CPU figures include serving the like mutations themselves, which go through the gateway;
+ *  3. RSS of the gateway process per idle socket (one subscription each) with I open, above the same fresh process.
+ * Users and sessions are written straight into the databases (sign-up hashes passwords: minutes for 5 000) and their
+ * access tokens issued with the topology's JWT secret. Sizes via env (quick mode: BENCH_SUBSCRIPTIONS_QUICK=1).
  */
-import { fork, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { randomUUID } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { createClient, type Client } from 'graphql-ws';
+import pg from 'pg';
 import WebSocket from 'ws';
-import { createTestDatabase, prepareTemplateDatabase } from '@insta/db/testing';
-import { createGatewayServer, loadGatewayConfig } from '@insta/gateway';
-import { connectNats, connectRedis, NatsEventBus, RedisKeyValueStore } from '@insta/infra';
+import { createTestDatabase } from '@insta/db/testing';
+import { FeedSubjects, type NotificationUpsertedEvent } from '@insta/events';
+import { connectNats, issueAccessToken, NatsEventBus } from '@insta/infra';
 import { postGraphQL, silentLogger, TEST_SECRETS, testServices, uniquePrefix } from '@insta/infra/testing';
-import { startSystem } from '../packages/embedded/src/system.ts';
-import { intFromEnv, type BenchReport, type TargetResult } from './lib.ts';
+import { freePort, startTopology } from '@insta/topology';
+import { intFromEnv, loadAverage, type BenchReport, type TargetResult } from './lib.ts';
 
 const POST_LIKED =
-  'subscription($postId: ID!) { postLiked(postId: $postId) { likeCount user { username avatar { url } } post { likeCount } } }';
-const CHILD_FLAG = 'BENCH_SUBSCRIPTIONS_GATEWAY';
+  'subscription($postId: ID!) { postLiked(postId: $postId) { likeCount user { username } post { likeCount } } }';
+const NOTIFICATIONS = 'subscription { notificationReceived { id actorCount updatedAt } }';
+const CLOCK_TICKS = 100;
 
-type ChildMessage = { url: string } | { count: number } | { memory: { rss: number; heapUsed: number } };
-
-/** The child: one gateway on the parent's subgraphs and NATS; answers "count" and "rss" over IPC. */
-async function runGatewayChild() {
-  const env = JSON.parse(process.env.BENCH_GATEWAY_ENV ?? '{}') as Record<string, string>;
-  const prefix = env.DEPLOYMENT_PREFIX ?? '';
-  const bus = new NatsEventBus(await connectNats(testServices.natsUrl, 'subscriptions-bench'), prefix, silentLogger);
-  const kv = new RedisKeyValueStore(await connectRedis(testServices.redisUrl), `${prefix}:`);
-  const gateway = await createGatewayServer({ config: loadGatewayConfig(env), kv, bus, logger: silentLogger });
-  const send = (message: ChildMessage) => process.send?.(message);
-  process.on('message', (message) => {
-    if (message === 'count') send({ count: gateway.openSubscriptions() });
-    if (message === 'memory') {
-      globalThis.gc?.();
-      const { rss, heapUsed } = process.memoryUsage();
-      send({ memory: { rss, heapUsed } });
-    }
-    if (message === 'stop') {
-      void gateway
-        .stop()
-        .then(() => bus.close())
-        .then(() => kv.close())
-        .then(() => process.exit(0));
-    }
-  });
-  send({ url: gateway.url });
-}
-
-if (process.env[CHILD_FLAG] === '1') await runGatewayChild();
-
-function ask<T extends ChildMessage>(child: ChildProcess, question: string, key: keyof T): Promise<T> {
-  return new Promise((resolve) => {
-    const onMessage = (message: unknown) => {
-      if (typeof message !== 'object' || message === null || !(key in message)) return;
-      child.off('message', onMessage);
-      resolve(message as T);
-    };
-    child.on('message', onMessage);
-    child.send(question);
-  });
-}
-
-async function until(condition: () => boolean | Promise<boolean>, timeoutMs: number, what: string) {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
+interface BenchUser {
+  id: string;
+  token: string;
 }
 
 const round = (n: number, digits = 1) => Math.round(n * 10 ** digits) / 10 ** digits;
 const percentile = (sorted: number[], p: number) =>
   sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;
+const summary = (values: number[]) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  return {
+    p50: round(percentile(sorted, 50)),
+    p90: round(percentile(sorted, 90)),
+    p99: round(percentile(sorted, 99)),
+    mean: round(sorted.reduce((a, b) => a + b, 0) / Math.max(1, sorted.length)),
+    max: round(sorted.at(-1) ?? 0),
+  };
+};
 
-function jpeg(dir: string): Promise<Buffer> {
-  const out = join(dir, 'avatar.jpg');
-  return new Promise<void>((resolve, reject) => {
-    const args = ['-hide_banner', '-loglevel', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc2=size=320x320'];
-    const child = spawn('ffmpeg', [...args, '-frames:v', '1', out], { stdio: 'inherit' });
-    child.on('error', reject);
-    child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`ffmpeg exited with ${code}`))));
-  }).then(() => readFile(out));
+async function until(condition: () => boolean | Promise<boolean>, timeoutMs: number, what: string) {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+/** utime + stime of a process, in ms. */
+async function cpuMs(pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
+}
+
+async function rssBytes(pid: number): Promise<number> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8');
+  return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? 0) * 1024;
+}
+
+/** N users, one session each, straight into users and social-graph's replica (public accounts). */
+async function createUsers(databaseUrl: string, n: number, tag: string): Promise<BenchUser[]> {
+  const db = new pg.Client({ connectionString: databaseUrl });
+  await db.connect();
+  const users: BenchUser[] = [];
+  try {
+    for (let start = 0; start < n; start += 1000) {
+      const ids = Array.from({ length: Math.min(1000, n - start) }, () => randomUUID());
+      const sessions = ids.map(() => randomUUID());
+      const names = ids.map((_, i) => `b${tag}_${start + i}`);
+      await db.query(
+        `INSERT INTO users.users (id, username, email, password_hash, updated_at)
+         SELECT id, name, name || '@bench.invalid', 'x', now() FROM unnest($1::uuid[], $2::text[]) AS t(id, name)`,
+        [ids, names],
+      );
+      await db.query(
+        `INSERT INTO users.sessions (id, user_id, expires_at)
+         SELECT s, u, now() + interval '1 day' FROM unnest($1::uuid[], $2::uuid[]) AS t(s, u)`,
+        [sessions, ids],
+      );
+      await db.query(
+        `INSERT INTO social.accounts (user_id, is_private, synced_at) SELECT u, false, now() FROM unnest($1::uuid[]) AS t(u)`,
+        [ids],
+      );
+      for (let i = 0; i < ids.length; i++) {
+        const token = await issueAccessToken(
+          TEST_SECRETS.JWT_SECRET,
+          { userId: ids[i]!, sessionId: sessions[i]! },
+          3600,
+        );
+        users.push({ id: ids[i]!, token });
+      }
+    }
+  } finally {
+    await db.end();
+  }
+  return users;
 }
 
 export default async function subscriptionsBench(): Promise<BenchReport> {
-  const sizes = [intFromEnv('BENCH_SUBSCRIPTIONS_SMALL', 1_000), intFromEnv('BENCH_SUBSCRIPTIONS_LARGE', 5_000)];
-  const idle = intFromEnv('BENCH_SUBSCRIPTIONS_IDLE', 10_000);
-  const likes = intFromEnv('BENCH_LIKES', 20);
-  const prefix = uniquePrefix('subsbench').toLowerCase();
+  const quick = process.env.BENCH_SUBSCRIPTIONS_QUICK === '1';
+  const sizes = [
+    intFromEnv('BENCH_SUBSCRIPTIONS_SMALL', quick ? 200 : 1_000),
+    intFromEnv('BENCH_SUBSCRIPTIONS_LARGE', quick ? 500 : 5_000),
+  ];
+  const likes = intFromEnv('BENCH_LIKES', quick ? 6 : 20);
+  const idle = intFromEnv('BENCH_SUBSCRIPTIONS_IDLE', quick ? 1_000 : 10_000);
+  const mixSubscribers = intFromEnv('BENCH_MIX_SUBSCRIBERS', quick ? 500 : 5_000);
+  const mixRate = intFromEnv('BENCH_MIX_LIKES_PER_SECOND', 50);
+  const mixSeconds = intFromEnv('BENCH_MIX_SECONDS', quick ? 4 : 20);
+  const mixAuthors = Math.min(100, mixSubscribers);
+  const prefix = uniquePrefix('subsbench')
+    .toLowerCase()
+    .replace(/[^a-z0-9_-]/g, '_');
 
-  const dropTemplate = await prepareTemplateDatabase();
   const database = await createTestDatabase();
-  const dataDir = await mkdtemp(join(tmpdir(), 'subscriptions-bench-'));
-  const system = await startSystem({
-    env: {
-      DATABASE_URL: database.url,
-      REDIS_URL: testServices.redisUrl,
-      NATS_URL: testServices.natsUrl,
-      PORT: '0',
-      DATA_DIR: dataDir,
-      DEPLOYMENT_PREFIX: prefix,
-      LOG_LEVEL: 'warn',
-      NODE_ENV: 'production',
-      ...TEST_SECRETS,
+  const metricsPort = await freePort();
+  const topology = await startTopology({
+    databaseUrl: database.url,
+    redisUrl: testServices.redisUrl,
+    natsUrl: testServices.natsUrl,
+    prefix,
+    logDir: join(tmpdir(), `${prefix}-logs`),
+    env: { NODE_ENV: 'production', LOG_LEVEL: 'warn', ...TEST_SECRETS },
+    // One load generator on one address is exactly what rate limits and the per-address connection cap refuse
+    // (ADR 16); this bench measures fan-out.
+    serviceEnv: {
+      gateway: {
+        RATE_LIMITS: 'false',
+        REALTIME_MAX_CONNECTIONS_PER_IP: '0',
+        REALTIME_MAX_CONNECTIONS_PER_USER: '0',
+        METRICS_PORT: String(metricsPort),
+      },
     },
-    logger: silentLogger,
   });
-  const gatewayEnv = {
-    ...TEST_SECRETS,
-    ...system.subgraphUrls,
-    DEPLOYMENT_PREFIX: prefix,
-    NODE_ENV: 'production',
-    LOG_LEVEL: 'silent',
-    PORT: '0',
-    // One load generator on one address is exactly what rate limits refuse; this bench measures fan-out.
-    RATE_LIMITS: 'false',
-  };
-  const child = fork(new URL(import.meta.url), {
-    execArgv: ['--import', 'tsx', '--expose-gc'],
-    env: { ...process.env, [CHILD_FLAG]: '1', BENCH_GATEWAY_ENV: JSON.stringify(gatewayEnv) },
-  });
+  const gateway = topology.instances('gateway')[0]!;
+  const gatewayPid = gateway.pid!;
+  const wsUrl = topology.gatewayUrl.replace(/^http/, 'ws');
   const clients: Client[] = [];
+  const failures = { errors: 0, timeouts: 0, non2xx: 0, mismatches: 0 };
   try {
-    const { url: gatewayUrl } = await new Promise<{ url: string }>((resolve, reject) => {
-      child.once('message', (message) => resolve(message as { url: string }));
-      child.once('exit', (code) => reject(new Error(`gateway process exited early (code ${code})`)));
-    });
     const gql = async (query: string, variables: Record<string, unknown>, token?: string) => {
       const res = await postGraphQL(
-        system.gatewayUrl,
+        topology.gatewayUrl,
         query,
         variables,
         token ? { authorization: `Bearer ${token}` } : {},
@@ -145,45 +163,42 @@ export default async function subscriptionsBench(): Promise<BenchReport> {
       if (res.body.errors) throw new Error(JSON.stringify(res.body.errors));
       return res.body.data as Record<string, any>;
     };
-    const signUp = async (username: string) =>
-      (
-        await gql('mutation($i: SignUpInput!) { signUp(input: $i) { accessToken user { id } } }', {
-          i: { username, email: `${username}@example.com`, password: 'a long enough password' },
-        })
-      ).signUp.accessToken as string;
-    const author = await signUp('bench_author');
-    const liker = await signUp('bench_liker');
-    await setAvatar(liker);
-    const postId = (await gql('mutation { createPost(input: { text: "Popular" }) { id } }', {}, author)).createPost
-      .id as string;
-
-    /** A subscription that ends (error or complete) while the bench runs is a failure. */
-    const failures = { errors: 0, timeouts: 0, non2xx: 0, mismatches: 0 };
-    const count = async () => (await ask<{ count: number }>(child, 'count', 'count')).count;
-    /** Opens `n` sockets with one subscription each; `onEvent` gets the client index per `next`. */
-    const open = async (n: number, onEvent: (index: number) => void) => {
+    /** Open subscriptions, from the gateway's `gateway_subscriptions` gauge. */
+    const openCount = async () => {
+      const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+      let total = 0;
+      for (const line of text.split('\n'))
+        if (line.startsWith('gateway_subscriptions{')) total += Number(line.split(' ').at(-1));
+      return total;
+    };
+    const open = async (
+      n: number,
+      subscription: (index: number) => { query: string; variables?: Record<string, unknown>; token?: string },
+      onEvent: (index: number, data: Record<string, any> | null | undefined) => void,
+    ) => {
+      const before = await openCount();
       const opened: Client[] = [];
       for (let start = 0; start < n; start += 500) {
-        const batch = Array.from({ length: Math.min(500, n - start) }, (_, i) => {
-          const index = start + i;
+        for (let index = start; index < Math.min(n, start + 500); index++) {
+          const { query, variables, token } = subscription(index);
           const client = createClient({
-            url: gatewayUrl.replace(/^http/, 'ws'),
+            url: wsUrl,
             webSocketImpl: WebSocket,
             lazy: false,
             retryAttempts: 0,
+            ...(token ? { connectionParams: { authorization: `Bearer ${token}` } } : {}),
           });
           client.subscribe(
-            { query: POST_LIKED, variables: { postId } },
+            { query, variables: variables ?? {} },
             {
-              next: () => onEvent(index),
+              next: (result) => onEvent(index, result.data as Record<string, any> | null | undefined),
               error: () => void failures.errors++,
-              complete: () => void failures.errors++,
+              complete: () => undefined,
             },
           );
-          return client;
-        });
-        opened.push(...batch);
-        await until(async () => (await count()) >= clients.length + opened.length, 60_000, 'subscriptions to open');
+          opened.push(client);
+        }
+        await until(async () => (await openCount()) >= before + opened.length, 120_000, 'subscriptions to open');
       }
       clients.push(...opened);
       return opened;
@@ -192,105 +207,210 @@ export default async function subscriptionsBench(): Promise<BenchReport> {
       await Promise.all(opened.map((c) => c.dispose()));
       const closed = new Set(opened);
       clients.splice(0, clients.length, ...clients.filter((c) => !closed.has(c)));
-      await until(async () => (await count()) === clients.length, 60_000, 'subscriptions to close');
+      await until(async () => (await openCount()) === clients.length, 60_000, 'subscriptions to close');
     };
 
-    // Memory first, on a fresh gateway process: later runs raise its RSS high-water mark.
-    const memory = async () =>
-      (await ask<{ memory: { rss: number; heapUsed: number } }>(child, 'memory', 'memory')).memory;
-    const before = await memory();
-    const idleClients = await open(idle, () => undefined);
-    const after = await memory();
+    // 3 first, on the fresh gateway process: later phases raise its RSS high-water mark.
+    const users = await createUsers(database.url, Math.max(sizes[1]!, mixSubscribers) + 1, 'u');
+    const [author, ...viewers] = users as [BenchUser, ...BenchUser[]];
+    const liker = viewers[viewers.length - 1]!;
+    const idlePost = (await gql('mutation { createPost(input: { text: "Quiet" }) { id } }', {}, author.token))
+      .createPost.id as string;
+    const rssBefore = await rssBytes(gatewayPid);
+    const idleClients = await open(
+      idle,
+      () => ({ query: POST_LIKED, variables: { postId: idlePost } }),
+      () => undefined,
+    );
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    const rssAfter = await rssBytes(gatewayPid);
     await close(idleClients);
 
+    // 1: signed-in and anonymous populations at once, likes alternating between their posts.
     const results: TargetResult[] = [];
-    const likeMs: number[] = [];
+    const ratios: Record<string, number> = {};
+    const signedPost = (await gql('mutation { createPost(input: { text: "Popular" }) { id } }', {}, author.token))
+      .createPost.id as string;
+    const anonymousPost = (
+      await gql('mutation { createPost(input: { text: "Popular too" }) { id } }', {}, author.token)
+    ).createPost.id as string;
     for (const size of sizes) {
       failures.errors = 0;
-      const received = new Array<number>(size).fill(0);
-      const latencies: number[] = [];
+      const received = { signed: new Array<number>(size).fill(0), anonymous: new Array<number>(size).fill(0) };
+      const latencies = { signed: [] as number[], anonymous: [] as number[] };
       let sentAt = 0;
-      const opened = await open(size, (index) => {
-        received[index] = (received[index] ?? 0) + 1;
-        latencies.push(performance.now() - sentAt);
-      });
-      const started = performance.now();
-      for (let k = 1; k <= likes; k++) {
-        sentAt = performance.now();
-        await gql('mutation($id: ID!) { likePost(postId: $id) { id } }', { id: postId }, liker);
-        likeMs.push(performance.now() - sentAt);
-        await until(() => received.every((r) => r >= k), 30_000, `like ${k} to reach ${size} subscribers`);
-        await gql('mutation($id: ID!) { unlikePost(postId: $id) { id } }', { id: postId }, liker);
-      }
-      const elapsedS = (performance.now() - started) / 1000;
-      const sorted = latencies.sort((a, b) => a - b);
-      results.push({
-        target: `${size}`,
-        description: `likePost → postLiked delivered to each of ${size} subscriptions (one socket each); ${likes} likes`,
-        url: gatewayUrl,
-        requestsPerSec: round(latencies.length / elapsedS),
-        requestsTotal: latencies.length,
-        latencyMs: {
-          p50: round(percentile(sorted, 50)),
-          p90: round(percentile(sorted, 90)),
-          p99: round(percentile(sorted, 99)),
-          mean: round(sorted.reduce((a, b) => a + b, 0) / Math.max(1, sorted.length)),
-          max: round(sorted.at(-1) ?? 0),
+      const signedClients = await open(
+        size,
+        (i) => ({ query: POST_LIKED, variables: { postId: signedPost }, token: viewers[i]!.token }),
+        (i) => {
+          received.signed[i]!++;
+          latencies.signed.push(performance.now() - sentAt);
         },
-        failures: { ...failures },
-      });
-      await close(opened);
+      );
+      const anonymousClients = await open(
+        size,
+        () => ({ query: POST_LIKED, variables: { postId: anonymousPost } }),
+        (i) => {
+          received.anonymous[i]!++;
+          latencies.anonymous.push(performance.now() - sentAt);
+        },
+      );
+      const cpuStart = await cpuMs(gatewayPid);
+      for (let k = 1; k <= likes; k++) {
+        for (const kind of ['signed', 'anonymous'] as const) {
+          const postId = kind === 'signed' ? signedPost : anonymousPost;
+          sentAt = performance.now();
+          await gql('mutation($id: ID!) { likePost(postId: $id) { id } }', { id: postId }, liker.token);
+          await until(() => received[kind].every((r) => r >= k), 60_000, `like ${k} to reach ${size} ${kind}`);
+          await gql('mutation($id: ID!) { unlikePost(postId: $id) { id } }', { id: postId }, liker.token);
+        }
+      }
+      const cpu = (await cpuMs(gatewayPid)) - cpuStart;
+      for (const kind of ['signed', 'anonymous'] as const) {
+        results.push({
+          target: `${kind}-${size}`,
+          description: `likePost → postLiked at each of ${size} ${kind === 'signed' ? 'signed-in (distinct users)' : 'anonymous'} subscriptions (one socket each); ${likes} likes`,
+          url: topology.gatewayUrl,
+          requestsPerSec: 0,
+          requestsTotal: latencies[kind].length,
+          latencyMs: summary(latencies[kind]),
+          failures: { ...failures },
+        });
+      }
+      const signed = summary(latencies.signed);
+      const anonymous = summary(latencies.anonymous);
+      ratios[`p99SignedOverAnonymous@${size}`] = round(signed.p99 / Math.max(0.1, anonymous.p99), 2);
+      ratios[`p50SignedOverAnonymous@${size}`] = round(signed.p50 / Math.max(0.1, anonymous.p50), 2);
+      ratios[`gatewayCpuMsPerDelivery@${size}`] = round(
+        cpu / (latencies.signed.length + latencies.anonymous.length),
+        3,
+      );
+      await close([...signedClients, ...anonymousClients]);
     }
 
+    // 2: notificationReceived, each subscriber their own; likes at mixRate/s on posts of the first mixAuthors.
+    const mixUsers = viewers.slice(0, mixSubscribers);
+    const authors = mixUsers.slice(0, mixAuthors);
+    const posts: string[] = [];
+    for (const a of authors) {
+      posts.push(
+        (await gql('mutation { createPost(input: { text: "Mine" }) { id } }', {}, a.token)).createPost.id as string,
+      );
+    }
+    const sent = new Map<number, number[]>();
+    const mixLatencies: number[] = [];
+    const fromUpsert: number[] = [];
+    // The same events as the gateway hears them, heard here too: delivery minus arrival is the gateway's share.
+    const busHeard = new Map<string, number>();
+    const fromBus: number[] = [];
+    const bus = new NatsEventBus(await connectNats(testServices.natsUrl, 'subscriptions-bench'), prefix, silentLogger);
+    const heard = await bus.subscribe<NotificationUpsertedEvent>(FeedSubjects.notificationUpserted);
+    void (async () => {
+      for await (const event of heard) {
+        busHeard.set(`${event.data.notificationId}:${event.data.actorCount}`, performance.now());
+      }
+    })();
+    let delivered = 0;
+    const mixClients = await open(
+      mixSubscribers,
+      (i) => ({ query: NOTIFICATIONS, token: mixUsers[i]!.token }),
+      (i, data) => {
+        delivered++;
+        const at = sent.get(i)?.shift();
+        if (at !== undefined) mixLatencies.push(performance.now() - at);
+        // From the notification's write in feed (the event's updatedAt): the bus and the gateway alone.
+        const notification = data?.notificationReceived as { id: string; actorCount: number; updatedAt: string };
+        const updatedAt = Date.parse(notification?.updatedAt ?? '');
+        if (!Number.isNaN(updatedAt)) fromUpsert.push(Date.now() - updatedAt);
+        const onBus = busHeard.get(`${notification?.id}:${notification?.actorCount}`);
+        if (onBus !== undefined) fromBus.push(performance.now() - onBus);
+      },
+    );
+    const total = mixRate * mixSeconds;
+    const likers = mixUsers.slice(mixAuthors);
+    const mixCpuStart = await cpuMs(gatewayPid);
+    const started = performance.now();
+    const inFlight: Promise<unknown>[] = [];
+    // A like the posts subgraph refuses (an overloaded box) is no event: counted apart, not a subscription failure.
+    let likesRefused = 0;
+    for (let n = 0; n < total; n++) {
+      const due = started + (n * 1000) / mixRate;
+      const wait = due - performance.now();
+      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+      const a = n % mixAuthors;
+      const who = likers[Math.floor(n / mixAuthors) % Math.max(1, likers.length)] ?? liker;
+      const list = sent.get(a) ?? [];
+      sent.set(a, list);
+      list.push(performance.now());
+      inFlight.push(
+        gql('mutation($id: ID!) { likePost(postId: $id) { id } }', { id: posts[a] }, who.token).catch(() => {
+          likesRefused++;
+          sent.get(a)?.pop();
+        }),
+      );
+    }
+    await Promise.all(inFlight);
+    await until(() => delivered >= total - likesRefused, 60_000, 'the mix notifications').catch(
+      () => void failures.timeouts++,
+    );
+    const mixCpu = (await cpuMs(gatewayPid)) - mixCpuStart;
+    results.push({
+      target: `mix-${mixSubscribers}`,
+      description: `notificationReceived at ${mixSubscribers} signed-in subscribers (each their own), ${mixRate} likes/s for ${mixSeconds} s on posts of ${mixAuthors} of them`,
+      url: topology.gatewayUrl,
+      requestsPerSec: round(delivered / ((performance.now() - started) / 1000)),
+      requestsTotal: delivered,
+      latencyMs: summary(mixLatencies),
+      serverCpuMsPerRequest: round(mixCpu / Math.max(1, delivered), 3),
+      failures: { ...failures, mismatches: Math.max(0, total - likesRefused - delivered) },
+    });
+    results.push({
+      target: `mix-gateway-${mixSubscribers}`,
+      description: 'the same deliveries, from the event heard on NATS (by this process too) to the `next` message',
+      url: topology.gatewayUrl,
+      requestsPerSec: 0,
+      requestsTotal: fromBus.length,
+      latencyMs: summary(fromBus),
+      failures: { errors: 0, timeouts: 0, non2xx: 0, mismatches: 0 },
+    });
+    heard.unsubscribe();
+    await bus.close();
+    const upsert = summary(fromUpsert);
+    results.push({
+      target: `mix-from-upsert-${mixSubscribers}`,
+      description: 'the same deliveries, from the notification written in feed (event updatedAt) to the `next` message',
+      url: topology.gatewayUrl,
+      requestsPerSec: 0,
+      requestsTotal: fromUpsert.length,
+      latencyMs: upsert,
+      failures: { errors: 0, timeouts: 0, non2xx: 0, mismatches: 0 },
+    });
+    await close(mixClients);
+
     return {
-      settings: { sizes, idle, likes, selection: POST_LIKED },
+      settings: {
+        sizes,
+        likes,
+        idle,
+        mix: { subscribers: mixSubscribers, likesPerSecond: mixRate, seconds: mixSeconds, authors: mixAuthors },
+        selection: POST_LIKED,
+        topology: 'startTopology: gateway and each subgraph their own process; this process generates load',
+        loadAverageAtEnd: loadAverage(),
+      },
       results,
       ratios: {
-        [`rssKiBPerIdleSubscription@${idle}`]: round((after.rss - before.rss) / idle / 1024, 2),
-        [`heapKiBPerIdleSubscription@${idle}`]: round((after.heapUsed - before.heapUsed) / idle / 1024, 2),
-        [`gatewayRssMiB@${idle}`]: round(after.rss / 2 ** 20),
-        gatewayRssMiBWithout: round(before.rss / 2 ** 20),
-        likeMutationMsP50: round(
-          percentile(
-            [...likeMs].sort((a, b) => a - b),
-            50,
-          ),
-        ),
+        ...ratios,
+        [`rssKiBPerIdleSocket@${idle}`]: round((rssAfter - rssBefore) / idle / 1024, 2),
+        gatewayRssMiBFresh: round(rssBefore / 2 ** 20),
+        [`gatewayRssMiB@${idle}`]: round(rssAfter / 2 ** 20),
+        mixGatewayCpuMsPerDeliveredEvent: round(mixCpu / Math.max(1, delivered), 3),
+        mixLikesSent: total,
+        mixLikesRefusedByPosts: likesRefused,
       },
     };
   } finally {
     await Promise.all(clients.map((c) => c.dispose()));
-    child.send('stop');
-    await new Promise((resolve) => (child.exitCode !== null ? resolve(null) : child.once('exit', resolve)));
-    await system.stop();
+    await topology.stop();
     await database.drop();
-    await rm(dataDir, { recursive: true, force: true });
-    await dropTemplate();
-  }
-
-  async function setAvatar(token: string) {
-    const file = await jpeg(dataDir);
-    const gqlAs = (query: string, variables: Record<string, unknown>) =>
-      postGraphQL(system.gatewayUrl, query, variables, { authorization: `Bearer ${token}` }).then((r) => {
-        if (r.body.errors) throw new Error(JSON.stringify(r.body.errors));
-        return r.body.data as Record<string, any>;
-      });
-    const { requestUpload: ticket } = await gqlAs(
-      'mutation($i: RequestUploadInput!) { requestUpload(input: $i) { media { id } url fields { name value } } }',
-      { i: { contentType: 'image/jpeg', size: file.length } },
-    );
-    const form = new FormData();
-    for (const { name, value } of ticket.fields as { name: string; value: string }[]) form.append(name, value);
-    form.append('file', new Blob([new Uint8Array(file)], { type: 'image/jpeg' }), 'upload');
-    await (await fetch(ticket.url, { method: 'POST', body: form })).arrayBuffer();
-    await gqlAs('mutation($id: ID!) { completeUpload(mediaId: $id) { id } }', { id: ticket.media.id });
-    await until(
-      async () =>
-        (await gqlAs('query($id: ID!) { media(id: $id) { status } }', { id: ticket.media.id })).media.status ===
-        'READY',
-      60_000,
-      'the avatar to be processed',
-    );
-    await gqlAs('mutation($id: ID!) { updateProfile(input: { avatarMediaId: $id }) { id } }', { id: ticket.media.id });
   }
 }

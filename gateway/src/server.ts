@@ -42,6 +42,7 @@ import { loadWebApp, WEB_APP_PREFIX } from './web-app.ts';
 import { formatOperationLimitError, operationLimitRules } from './operation-limits.ts';
 import { RealtimeDataSource, loadRealtimeSchema } from './realtime/realtime-subgraph.ts';
 import { SubscriptionService } from './realtime/subscriptions.ts';
+import { postAudienceClient } from './realtime/post-audience.ts';
 import { subgraphHealthCheck } from './resilience/subgraph-health.ts';
 import { subgraphPolicy } from './resilience/subgraph-policy.ts';
 import { unavailableStatusPlugin } from './resilience/unavailable-status.ts';
@@ -55,9 +56,6 @@ export { loadGatewayConfig, type GatewayConfig } from './config.ts';
 export { operationLimitRules, parseWithLimits } from './operation-limits.ts';
 export { SUBSCRIPTION_QUEUE_OVERFLOW } from './realtime/subscriptions.ts';
 export { RedisEntityCacheStore, type EntityCacheStore } from './cache/entity-cache-store.ts';
-
-/** Per-event authorization of subscriptions: can the subscriber see the event's post right now? (ADR 7) */
-const POST_VISIBILITY_QUERY = 'query SubscriptionPostVisibility($id: ID!) { post(id: $id) { id } }';
 
 export interface GatewayServerOptions {
   config: GatewayConfig;
@@ -106,6 +104,13 @@ export async function createGatewayServer(options: GatewayServerOptions): Promis
   });
   // Realtime connections follow their session (ADR 16): a revocation heard on the bus, or found by a sync, closes them.
   const live = new LiveConnections(config);
+  // Per-event authorization of subscriptions, batched for all viewers of an event (ADR 15).
+  const postsInternal = createInternalClient(config.POSTS_URL, config.GATEWAY_SIGNING_SECRET, {
+    from: 'gateway',
+    to: 'posts',
+    policy: subgraphPolicy(config, 'posts', logger).settings,
+    logger,
+  });
   const revocations = new RevocationList({
     source: options.revocationSource ?? usersRevocationSource(usersInternal),
     kv,
@@ -211,13 +216,8 @@ export async function createGatewayServer(options: GatewayServerOptions): Promis
     queueSize: config.SUBSCRIPTION_QUEUE_SIZE,
     ...(entityCache && { beforeDeliver: (subject, event) => entityCache.invalidateForEvent(subject, event) }),
     logger,
-    isSignedOut: (identity) => isRevoked(identity.sessionId),
-    canSeePost: async (identity, postId) => {
-      const request = { query: POST_VISIBILITY_QUERY, variables: { id: postId }, operationName: null };
-      // A post the subscriber may not see answers null (or NOT_FOUND): either way, not visible.
-      const result = await executeOperation(request, identity);
-      return result.data?.post != null;
-    },
+    signedOut: (sessionIds) => revocations.revokedAmong(sessionIds),
+    postAudience: postAudienceClient(postsInternal),
   });
   const guard = edge.socketGuard(() => subscriptions.apiSchema);
   const websockets = startWebSocketServer({
@@ -303,6 +303,7 @@ export async function createGatewayServer(options: GatewayServerOptions): Promis
         await apollo.stop();
         await agent.close();
         await usersInternal.close();
+        await postsInternal.close();
         await metrics?.close();
       })()),
   };

@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { MemoryEventBus, createLogger } from '@insta/infra';
 import { EventHub } from '../src/realtime/event-hub.ts';
 import { EventQueue } from '../src/realtime/event-queue.ts';
+import { RecentIds } from '../src/realtime/recent-ids.ts';
 
 const logger = createLogger('realtime-test', 'silent');
 
@@ -38,6 +39,42 @@ describe('EventHub', () => {
     await bus.publish('hub.again', 'x');
     await vi.waitFor(() => expect(seen).toEqual(['x']), { timeout: 2_000 });
     stop();
+  });
+});
+
+describe('repeated events', () => {
+  const bus = new MemoryEventBus('dedupe-test', logger);
+
+  it('should hand an event whose id it has just seen to nobody', async () => {
+    await bus.ensureStream({ name: 'DUP', subjects: ['dup.>'] });
+    const hub = new EventHub(bus, logger, 3);
+    const seen: unknown[] = [];
+    const stop = await hub.listen('dup.liked', (data) => void seen.push((data as { n: number }).n));
+    // No msgId: the envelope's eventId is the id (the memory bus drops repeated msgIds itself, as JetStream does).
+    for (const [eventId, n] of [
+      ['a', 1],
+      ['a', 2],
+      ['b', 3],
+      ['c', 4],
+      ['d', 5],
+      ['a', 6],
+    ] as const) {
+      await bus.publish('dup.liked', { eventId, n });
+    }
+    await bus.publish('dup.liked', { n: 7 });
+    await bus.publish('dup.liked', { n: 8 });
+    // 'a' again after three others: forgotten (a window of 3), so delivered; events without an id always are.
+    await vi.waitFor(() => expect(seen).toEqual([1, 3, 4, 5, 6, 7, 8]), { timeout: 2_000 });
+    stop();
+  });
+
+  it('should forget the oldest id first', () => {
+    const ids = new RecentIds(2);
+    expect([ids.firstSeen('x'), ids.firstSeen('y'), ids.firstSeen('x')]).toEqual([true, true, false]);
+    expect(ids.firstSeen('z')).toBe(true);
+    expect(ids.size).toBe(2);
+    expect(ids.firstSeen('x')).toBe(true);
+    expect(ids.firstSeen('z')).toBe(false);
   });
 });
 

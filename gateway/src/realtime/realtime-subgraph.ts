@@ -7,11 +7,11 @@ import {
   FeedSubjects,
   PostsSubjects,
   type CommentAddedEvent,
+  type EventEnvelope,
   type FeedItemsAddedEvent,
   type NotificationUpsertedEvent,
   type PostLikedEvent,
 } from '@insta/events';
-import type { Identity } from '@insta/infra';
 import type { GatewayContext } from '../context.ts';
 import { graphql } from '../graphql-runtime.ts';
 
@@ -31,10 +31,13 @@ export interface EventSource<E> {
   subject: string;
   /** Anonymous connections may not subscribe to it (UNAUTHENTICATED). */
   requiresViewer: boolean;
-  matches(event: E, args: Record<string, unknown>, viewer: Identity | null): boolean;
+  /** Whether a subscription with these arguments receives the event, whoever subscribed. */
+  filter(event: E, args: Record<string, unknown>): boolean;
+  /** The signed-in users the event is addressed to, or null for every subscriber who may see its post. */
+  addressedTo(event: E): ReadonlySet<string> | null;
   /**
    * The post the event is about: delivered only while the subscriber can see it (per-event authorization).
-   * Null for events addressed to the subscriber alone (their own notifications), which `matches` authorizes.
+   * Null for events addressed to the subscriber alone (their own notifications), which `addressedTo` authorizes.
    */
   postId(event: E): string | null;
   /** The field's value, the root of the subscription's primary fetch. */
@@ -44,33 +47,44 @@ export interface EventSource<E> {
 const source = <E>(definition: EventSource<E>): EventSource<unknown> => definition as EventSource<unknown>;
 
 export const EVENT_SOURCES: Readonly<Record<string, EventSource<unknown>>> = {
-  postLiked: source<PostLikedEvent>({
+  postLiked: source<PostLikedEvent & EventEnvelope>({
     subject: PostsSubjects.postLiked,
     requiresViewer: false,
-    matches: (event, args) => event.postId === args.postId,
+    filter: (event, args) => event.postId === args.postId,
+    addressedTo: () => null,
     postId: (event) => event.postId,
-    value: (event) => ({ post: { id: event.postId }, user: { id: event.userId }, likeCount: event.likeCount }),
+    value: (event) => ({
+      post: { id: event.postId },
+      user: { id: event.userId },
+      likeCount: event.likeCount,
+      eventId: event.eventId,
+      occurredAt: event.occurredAt,
+    }),
   }),
   commentAdded: source<CommentAddedEvent>({
     subject: PostsSubjects.commentAdded,
     requiresViewer: false,
-    matches: (event, args) => event.postId === args.postId,
+    filter: (event, args) => event.postId === args.postId,
+    addressedTo: () => null,
     postId: (event) => event.postId,
     value: (event) => ({ id: event.commentId }),
   }),
   feedUpdated: source<FeedItemsAddedEvent>({
     subject: FeedSubjects.itemsAdded,
     requiresViewer: true,
-    matches: (event, _args, viewer) => viewer !== null && event.userIds.includes(viewer.userId),
+    filter: () => true,
+    addressedTo: (event) => new Set(event.userIds),
     postId: (event) => event.postId,
     value: (event) => ({ id: event.postId }),
   }),
   notificationReceived: source<NotificationUpsertedEvent>({
     subject: FeedSubjects.notificationUpserted,
     requiresViewer: true,
-    matches: (event, _args, viewer) => viewer !== null && event.userId === viewer.userId,
+    filter: () => true,
+    addressedTo: (event) => new Set([event.userId]),
     postId: () => null,
-    value: (event) => ({ id: event.notificationId }),
+    // The notification as it was right after this change: clients order its events by (updatedAt, actorCount).
+    value: (event) => ({ id: event.notificationId, actorCount: event.actorCount, updatedAt: event.updatedAt }),
   }),
 };
 

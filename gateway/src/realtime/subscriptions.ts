@@ -19,6 +19,7 @@ import { graphql } from '../graphql-runtime.ts';
 import { EventHub } from './event-hub.ts';
 import { EventQueue } from './event-queue.ts';
 import { EVENT_SOURCES, MAX_CACHED, type EventSource } from './realtime-subgraph.ts';
+import { fillViewerFields, splitByViewer } from './viewer-fields.ts';
 
 /** `extensions.code` of the error that ends a subscription whose client fell more than the queue size behind. */
 export const SUBSCRIPTION_QUEUE_OVERFLOW = 'SUBSCRIPTION_QUEUE_OVERFLOW';
@@ -28,10 +29,13 @@ export interface SubscriptionServiceOptions {
   bus: EventBus;
   /** Every subgraph's data source by name, realtime included (the gateway's `buildService` fills it). */
   dataSources: ReadonlyMap<string, GraphQLDataSource<GatewayContext>>;
-  /** Per-event authorization: whether `identity` may see the post an event is about, right now. */
-  canSeePost(identity: Identity | null, postId: string): Promise<boolean>;
+  /**
+   * Per-event authorization, batched: who among these viewers (user ids) may see the post an event is about
+   * right now, whether anonymous viewers may, and who of them liked it. Null when the post is gone.
+   */
+  postAudience(postId: string, viewerIds: readonly string[]): Promise<PostAudience | null>;
   /** Whether the session was signed out since the connection was authenticated (checked per event). */
-  isSignedOut(identity: Identity): Promise<boolean>;
+  signedOut(sessionIds: readonly string[]): Promise<ReadonlySet<string>>;
   /**
    * Called with each event before its plan runs (the entity cache invalidates what the event changed, so the
    * delivery never reads entities of before it).
@@ -40,6 +44,13 @@ export interface SubscriptionServiceOptions {
   /** Results that may wait for one client subscription (and events for one group) before it ends. */
   queueSize: number;
   logger: Logger;
+}
+
+/** Of the viewers asked (every signed-in recipient of the event): who may not see the post, who liked it. */
+export interface PostAudience {
+  public: boolean;
+  hiddenFrom: ReadonlySet<string>;
+  likedBy: ReadonlySet<string>;
 }
 
 export interface SubscriptionRequest {
@@ -54,26 +65,42 @@ export interface SubscriptionRequest {
 /** What one distinct subscription operation needs per event: planned once, cached by its text. */
 interface PreparedOperation {
   /** The planner's `Subscription { primary, rest }` as a query plan that executeQueryPlan runs per event. */
-  plan: QueryPlan;
+  plan: PlannedDocument;
+  /** How the selection splits by viewer (viewer-fields.ts), with the shared part's plan when it is batched. */
+  split: { kind: 'shared' } | { kind: 'per-viewer' } | { kind: 'batched'; shared: PlannedDocument };
   operationContext: ReturnType<typeof buildOperationContext>;
   fieldName: string;
   source: EventSource<unknown>;
   field: { definition: GraphQLField<unknown, unknown>; node: FieldNode };
 }
 
+interface PlannedDocument {
+  plan: QueryPlan;
+  operationContext: ReturnType<typeof buildOperationContext>;
+}
+
+/** One result for some members of a group. */
+type Delivery = [members: readonly Member[], result: ExecutionResult];
+
+/** One client subscription: its results and who it runs as. */
+interface Member {
+  queue: EventQueue<ExecutionResult>;
+  identity: Identity | null;
+}
+
 /**
- * Subscribers with the same operation, variables and session (or all anonymous): one upstream listener and one
- * execution per event.
+ * Subscribers with the same operation and variables, whoever they are: one upstream listener, one batched
+ * authorization and one shared execution per event (ADR 15).
  */
 interface Group {
   /** The realtime root field (the `field` label of the metrics). */
   field: string;
-  members: Set<EventQueue<ExecutionResult>>;
+  members: Set<Member>;
   ready: Promise<void>;
   /** The bus subscription is registered: an event published from now on reaches the members. */
   listening: boolean;
   stopListening: (() => void) | null;
-  /** Events accepted and not yet executed. */
+  /** Events accepted and not yet delivered. */
   pending: number;
   chain: Promise<void>;
 }
@@ -142,28 +169,48 @@ export class SubscriptionService {
       );
     }
     const variables = coerced.coerced;
-    const key = JSON.stringify([request.query, request.operationName, variables, request.identity?.sessionId ?? null]);
-    const group = this.groups.get(key) ?? this.createGroup(key, prepared, variables, request.identity);
-    const queue = new EventQueue<ExecutionResult>(
-      this.options.queueSize,
-      () => overflowError(this.options.queueSize),
-      () => this.leave(key, group, queue),
-    );
-    group.members.add(queue);
+    // Whoever subscribes: per-viewer work is done per event (authorization batched, shared execution, ADR 15).
+    const key = JSON.stringify([request.query, request.operationName, variables]);
+    const group = this.groups.get(key) ?? this.createGroup(key, prepared, variables);
+    const member: Member = {
+      identity: request.identity,
+      queue: new EventQueue<ExecutionResult>(
+        this.options.queueSize,
+        () => overflowError(this.options.queueSize),
+        () => this.leave(key, group, member),
+      ),
+    };
+    group.members.add(member);
     try {
       await group.ready;
     } catch (error) {
-      queue.end();
+      member.queue.end();
       throw error;
     }
-    return queue;
+    return member.queue;
   }
 
   /** Ends every open subscription (graphql-ws sends `complete`) and the bus subscriptions. */
   stop(): void {
-    for (const group of this.groups.values()) for (const member of group.members) member.end();
+    for (const group of this.groups.values()) for (const member of group.members) member.queue.end();
     this.hub.close();
     this.stopReporting();
+  }
+
+  private plan(document: DocumentNode, operationName: string | undefined) {
+    const plan = this.planner.buildQueryPlan(operationFromDocument(this.api, document, { operationName }));
+    const node = plan.node;
+    if (node?.kind !== 'Subscription' || node.primary.serviceName !== REALTIME_SUBGRAPH.name) {
+      throw new Error(`Subscription root fields must come from the ${REALTIME_SUBGRAPH.name} subgraph`);
+    }
+    const planned: PlannedDocument = {
+      plan: {
+        kind: 'QueryPlan',
+        node: node.rest ? { kind: 'Sequence', nodes: [node.primary, node.rest] } : node.primary,
+      },
+      operationContext: buildOperationContext({ schema: this.apiSchema, operationDocument: document, operationName }),
+    };
+    return { planned, primary: node.primary };
   }
 
   private prepare(request: SubscriptionRequest): PreparedOperation {
@@ -171,12 +218,8 @@ export class SubscriptionService {
     const cached = this.prepared.get(cacheKey);
     if (cached) return cached;
     const operationName = request.operationName ?? undefined;
-    const plan = this.planner.buildQueryPlan(operationFromDocument(this.api, request.document, { operationName }));
-    const node = plan.node;
-    if (node?.kind !== 'Subscription' || node.primary.serviceName !== REALTIME_SUBGRAPH.name) {
-      throw new Error(`Subscription root fields must come from the ${REALTIME_SUBGRAPH.name} subgraph`);
-    }
-    const primary = graphql.getOperationAST(graphql.parse(node.primary.operation));
+    const { planned, primary: primaryFetch } = this.plan(request.document, operationName);
+    const primary = graphql.getOperationAST(graphql.parse(primaryFetch.operation));
     const fieldNode = primary?.selectionSet.selections.find(
       (selection): selection is FieldNode =>
         selection.kind === graphql.Kind.FIELD && selection.name.value !== '__typename',
@@ -184,16 +227,12 @@ export class SubscriptionService {
     const definition = fieldNode && this.realtimeSchema.getSubscriptionType()?.getFields()[fieldNode.name.value];
     const source = fieldNode && EVENT_SOURCES[fieldNode.name.value];
     if (!fieldNode || !definition || !source) throw new Error('The subscription plan has no realtime root field');
+    const split = splitByViewer(this.apiSchema, request.document);
     const prepared: PreparedOperation = {
-      plan: {
-        kind: 'QueryPlan',
-        node: node.rest ? { kind: 'Sequence', nodes: [node.primary, node.rest] } : node.primary,
-      },
-      operationContext: buildOperationContext({
-        schema: this.apiSchema,
-        operationDocument: request.document,
-        operationName,
-      }),
+      plan: planned,
+      split:
+        split.kind === 'batched' ? { kind: 'batched', shared: this.plan(split.shared, operationName).planned } : split,
+      operationContext: planned.operationContext,
       fieldName: fieldNode.name.value,
       source,
       field: { definition, node: fieldNode },
@@ -203,12 +242,7 @@ export class SubscriptionService {
     return prepared;
   }
 
-  private createGroup(
-    key: string,
-    prepared: PreparedOperation,
-    variables: Record<string, unknown>,
-    identity: Identity | null,
-  ): Group {
+  private createGroup(key: string, prepared: PreparedOperation, variables: Record<string, unknown>): Group {
     const args = graphql.getArgumentValues(prepared.field.definition, prepared.field.node, variables);
     const group: Group = {
       field: prepared.fieldName,
@@ -222,18 +256,30 @@ export class SubscriptionService {
     const { source } = prepared;
     group.ready = this.hub
       .listen(source.subject, (event) => {
-        if (!source.matches(event, args, identity)) return;
+        if (!source.filter(event, args)) return;
         if (group.pending >= this.options.queueSize) {
           this.options.logger.warn({ field: prepared.fieldName }, 'subscription group overflow: ending it');
-          for (const member of group.members) member.fail(overflowError(this.options.queueSize));
+          for (const member of group.members) member.queue.fail(overflowError(this.options.queueSize));
           return;
         }
         group.pending++;
-        group.chain = group.chain.then(() =>
-          withEventSpan(`deliver ${prepared.fieldName}`, eventTraceparent(event), { field: prepared.fieldName }, () =>
-            this.deliver(group, prepared, variables, identity, event),
-          ),
+        // Events are worked on at once (authorization and execution read the state as of their arrival) and
+        // delivered in the order they came, so one slow event does not hold back the ones addressed to others.
+        const work = withEventSpan(
+          `deliver ${prepared.fieldName}`,
+          eventTraceparent(event),
+          { field: prepared.fieldName },
+          () => this.resolve(group, prepared, variables, event),
         );
+        group.chain = group.chain.then(async () => {
+          const deliveries = await work;
+          group.pending--;
+          for (const [members, result] of deliveries) for (const member of members) member.queue.push(result);
+          const latency = deliveries.length
+            ? secondsSince((event as { occurredAt?: unknown } | null)?.occurredAt)
+            : null;
+          if (latency !== null) subscriptionDeliveryLatency.observe({ field: prepared.fieldName }, latency);
+        });
       })
       .then((stopListening) => {
         group.stopListening = stopListening;
@@ -244,8 +290,8 @@ export class SubscriptionService {
     return group;
   }
 
-  private leave(key: string, group: Group, queue: EventQueue<ExecutionResult>) {
-    group.members.delete(queue);
+  private leave(key: string, group: Group, member: Member) {
+    group.members.delete(member);
     if (group.members.size === 0) this.closeGroup(key, group);
   }
 
@@ -256,61 +302,153 @@ export class SubscriptionService {
   }
 
   /**
-   * One event for one group: ends the subscriptions of a signed-out session (UNAUTHENTICATED); skipped when the
-   * subscriber cannot see its post any more, or when the plan's result has no data (an entity of the event
-   * became invisible between the check and the fetch); see ADR 7.
+   * Who of a group receives one event: the members it is addressed to, minus signed-out sessions (their
+   * subscriptions end with UNAUTHENTICATED), minus those who may not see its post now (one batched call for all
+   * of them, ADR 15). With the audience, for the viewer part of a batched selection.
    */
-  private async deliver(
+  private async recipients(group: Group, prepared: PreparedOperation, event: unknown) {
+    const addressed: Member[] = [];
+    const sessions = new Set<string>();
+    const to = prepared.source.addressedTo(event);
+    for (const member of group.members) {
+      const { identity } = member;
+      if (to && !(identity && to.has(identity.userId))) continue;
+      if (identity) sessions.add(identity.sessionId);
+      addressed.push(member);
+    }
+    const ended = sessions.size > 0 ? await this.options.signedOut([...sessions]) : new Set<string>();
+    let members = addressed;
+    if (ended.size > 0) {
+      const error = new graphql.GraphQLError('The session has been signed out', {
+        extensions: { code: ErrorCode.Unauthenticated },
+      });
+      members = [];
+      for (const member of addressed) {
+        if (member.identity && ended.has(member.identity.sessionId)) member.queue.fail(error);
+        else members.push(member);
+      }
+    }
+    const postId = prepared.source.postId(event);
+    if (postId === null || members.length === 0) return { members, audience: null };
+    const viewerIds = [...new Set(members.flatMap((m) => (m.identity ? [m.identity.userId] : [])))];
+    const audience = await this.options.postAudience(postId, viewerIds);
+    if (!audience) return { members: [], audience: null };
+    members = members.filter((m) => (m.identity ? !audience.hiddenFrom.has(m.identity.userId) : audience.public));
+    return { members, audience: { postId, ...audience } };
+  }
+
+  /**
+   * One event for one group (ADR 15): the recipients (batched authorization), then the selection's shared part
+   * once for all of them, as one of them (every field in it has the same value for each of them), and the
+   * viewer part from the audience; a selection with other viewer-dependent fields runs once per distinct viewer.
+   * A result without data (an entity became invisible between the check and the fetch) is skipped.
+   */
+  private async resolve(
     group: Group,
     prepared: PreparedOperation,
     variables: Record<string, unknown>,
-    identity: Identity | null,
     event: unknown,
-  ) {
+  ): Promise<Delivery[]> {
+    const out: Delivery[] = [];
     try {
-      if (group.members.size === 0) return;
-      if (identity && (await this.options.isSignedOut(identity))) {
-        const error = new graphql.GraphQLError('The session has been signed out', {
-          extensions: { code: ErrorCode.Unauthenticated },
-        });
-        for (const member of group.members) member.fail(error);
-        return;
+      if (group.members.size === 0) return out;
+      const { members, audience } = await this.recipients(group, prepared, event);
+      if (members.length === 0) return out;
+      const byViewer = new Map<string, Member[]>();
+      for (const member of members) {
+        const viewer = member.identity?.sessionId ?? '';
+        const list = byViewer.get(viewer);
+        if (list) list.push(member);
+        else byViewer.set(viewer, [member]);
       }
-      const postId = prepared.source.postId(event);
-      if (postId !== null && !(await this.options.canSeePost(identity, postId))) return;
       await this.options.beforeDeliver?.(prepared.source.subject, event);
-      const context: GatewayContext = {
-        identity,
-        realtimeRoot: { [prepared.fieldName]: prepared.source.value(event) },
-      };
-      // executeQueryPlan reads request, context, logger and metrics of the request context, nothing else.
-      const requestContext = {
-        request: { variables, operationName: prepared.operationContext.operation.name?.value },
-        context,
-        logger: this.options.logger,
-        metrics: {},
-      } as unknown as RequestContext;
-      this.services ??= Object.fromEntries(this.options.dataSources);
-      const result = await executeQueryPlan(
-        prepared.plan,
-        this.services,
-        requestContext,
-        prepared.operationContext,
-        this.supergraphSchema,
-        this.api,
-      );
-      if (result.data == null) {
-        this.options.logger.debug({ field: prepared.fieldName, errors: result.errors }, 'subscription event skipped');
-        return;
+      const root = { [prepared.fieldName]: prepared.source.value(event) };
+      const { split } = prepared;
+      if (byViewer.size === 1 || split.kind === 'per-viewer') {
+        await Promise.all(
+          [...byViewer.values()].map(async (viewers) => {
+            const result = await this.execute(prepared.plan, variables, viewers[0]!.identity, root);
+            if (result) out.push([viewers, result]);
+          }),
+        );
+      } else if (split.kind === 'shared') {
+        const result = await this.execute(prepared.plan, variables, members[0]!.identity, root);
+        if (result) out.push([members, result]);
+      } else {
+        const shared = await this.execute(split.shared, variables, members[0]!.identity, root);
+        if (shared) await this.resolveBatched(prepared, variables, root, shared, byViewer, audience, out);
       }
-      for (const member of group.members) member.push(result as ExecutionResult);
-      const latency = secondsSince((event as { occurredAt?: unknown } | null)?.occurredAt);
-      if (latency !== null) subscriptionDeliveryLatency.observe({ field: prepared.fieldName }, latency);
     } catch (error) {
       this.options.logger.error({ err: error, field: prepared.fieldName }, 'subscription event failed');
-    } finally {
-      group.pending--;
     }
+    return out;
+  }
+
+  /**
+   * The viewer part of a batched selection: `viewerHasLiked` of the event's post from the audience. Viewers who
+   * see the same values share one result object; a marker on another post (not in the audience) makes that
+   * viewer's result come from an execution of its own.
+   */
+  private async resolveBatched(
+    prepared: PreparedOperation,
+    variables: Record<string, unknown>,
+    root: Record<string, unknown>,
+    shared: ExecutionResult,
+    byViewer: Map<string, Member[]>,
+    audience: ({ postId: string } & PostAudience) | null,
+    out: Delivery[],
+  ) {
+    const variants = new Map<boolean, ExecutionResult | null>();
+    const own: Member[][] = [];
+    for (const viewers of byViewer.values()) {
+      const userId = viewers[0]!.identity?.userId ?? null;
+      const liked = userId !== null && !!audience?.likedBy.has(userId);
+      let result = variants.get(liked);
+      if (result === undefined) {
+        const filled = fillViewerFields(shared.data, (postId) => (postId === audience?.postId ? liked : undefined));
+        result = filled.complete ? { ...shared, data: filled.data as ExecutionResult['data'] } : null;
+        variants.set(liked, result);
+      }
+      if (result) out.push([viewers, result]);
+      else own.push(viewers);
+    }
+    await Promise.all(
+      own.map(async (viewers) => {
+        const result = await this.execute(prepared.plan, variables, viewers[0]!.identity, root);
+        if (result) out.push([viewers, result]);
+      }),
+    );
+  }
+
+  /** One plan for one event as `identity`; null when the result has no data (skipped, ADR 7). */
+  private async execute(
+    planned: PlannedDocument,
+    variables: Record<string, unknown>,
+    identity: Identity | null,
+    realtimeRoot: Record<string, unknown>,
+  ): Promise<ExecutionResult | null> {
+    const context: GatewayContext = { identity, realtimeRoot };
+    // executeQueryPlan reads request, context, logger and metrics of the request context, nothing else.
+    const requestContext = {
+      request: { variables, operationName: planned.operationContext.operation.name?.value },
+      context,
+      logger: this.options.logger,
+      metrics: {},
+    } as unknown as RequestContext;
+    this.services ??= Object.fromEntries(this.options.dataSources);
+    const result = await executeQueryPlan(
+      planned.plan,
+      this.services,
+      requestContext,
+      planned.operationContext,
+      this.supergraphSchema,
+      this.api,
+    );
+    if (result.data == null) {
+      this.options.logger.debug({ errors: result.errors }, 'subscription event skipped');
+      return null;
+    }
+    return result as ExecutionResult;
   }
 }
 

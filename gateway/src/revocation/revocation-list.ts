@@ -62,7 +62,7 @@ export const revocationSyncKey = (instanceId: string, generation: number) =>
 
 export interface RevocationListOptions {
   source: RevocationSource;
-  kv: Pick<KeyValueStore, 'exists' | 'set' | 'del'>;
+  kv: Pick<KeyValueStore, 'exists' | 'existsMany' | 'set' | 'del'>;
   intervalMs: number;
   maxStalenessMs: number;
   logger: Logger;
@@ -131,6 +131,36 @@ export class RevocationList {
     if (this.listed(sessionId)) return true;
     if (await this.markersComplete().catch(() => false)) return false;
     throw this.unknown();
+  }
+
+  /**
+   * `isRevoked` for many sessions at once (the viewers of one subscription event): the revoked ones among them, in
+   * one Redis round trip; rejects with SERVICE_UNAVAILABLE when that cannot be known.
+   */
+  async revokedAmong(sessionIds: readonly string[]): Promise<Set<string>> {
+    const revoked = new Set(sessionIds.filter((id) => this.listed(id)));
+    const rest = sessionIds.filter((id) => !revoked.has(id));
+    if (rest.length === 0) return revoked;
+    let marked: boolean[];
+    let intact: boolean;
+    try {
+      [marked, intact] = await Promise.all([
+        this.options.kv.existsMany(rest.map(revokedSessionKey)),
+        this.markersComplete(),
+      ]);
+    } catch {
+      // As isRevoked: the list alone, if recent enough, or one at a time (which fails closed).
+      return this.revokedOneByOne(revoked, rest);
+    }
+    rest.forEach((id, i) => marked[i] && revoked.add(id));
+    if (intact) return revoked;
+    return this.revokedOneByOne(revoked, rest);
+  }
+
+  private async revokedOneByOne(revoked: Set<string>, rest: readonly string[]) {
+    const answers = await Promise.all(rest.map((id) => this.isRevoked(id)));
+    rest.forEach((id, i) => answers[i] && revoked.add(id));
+    return revoked;
   }
 
   /** For /readyz: rejects when authenticated requests would be refused. */

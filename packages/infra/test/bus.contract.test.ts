@@ -357,6 +357,21 @@ describe.each(adapters)('EventBus contract: %s', (_name, create) => {
     expect(await allRead).toEqual(['test.live.a.liked:1', 'test.live.a.commented:2', 'test.live.b.liked:3']);
   });
 
+  it('should give an ephemeral subscriber the msgId an event was published with', async () => {
+    const subscription = await h.bus.subscribe<{ n: number }>('test.ids');
+    const seen: (string | undefined)[] = [];
+    const reading = (async () => {
+      for await (const event of subscription) {
+        seen.push(event.msgId);
+        if (seen.length === 2) break;
+      }
+    })();
+    await h.bus.publish('test.ids', { n: 1 }, { msgId: 'ids-1' });
+    await h.bus.publish('test.ids', { n: 2 });
+    await reading;
+    expect(seen).toEqual(['ids-1', undefined]);
+  });
+
   it('should end an ephemeral subscription on unsubscribe and deliver nothing after it', async () => {
     const subscription = await h.bus.subscribe<{ n: number }>('test.ended');
     const seen: number[] = [];

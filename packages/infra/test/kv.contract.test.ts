@@ -26,6 +26,8 @@ describe.each(adapters)('KeyValueStore contract: %s', (_name, create) => {
     await kv.set('a', '2');
     expect(await kv.get('a')).toBe('2');
     expect(await kv.exists('a')).toBe(true);
+    expect(await kv.existsMany(['never-set', 'a', 'a'])).toEqual([false, true, true]);
+    expect(await kv.existsMany([])).toEqual([]);
     expect(await kv.del('a', 'never-set')).toBe(1);
     expect(await kv.get('a')).toBeNull();
   });

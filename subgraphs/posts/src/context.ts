@@ -1,4 +1,5 @@
 import type { Identity } from '@insta/infra';
+import type { AudienceService } from './audience.service.ts';
 import type { CommentsService } from './comments.service.ts';
 import type { Loaders } from './loaders.ts';
 import type { PostsService } from './posts.service.ts';
@@ -8,4 +9,5 @@ export interface Context {
   loaders: Loaders;
   posts: PostsService;
   comments: CommentsService;
+  audience: AudienceService;
 }

@@ -146,6 +146,15 @@ export class PostsRepository {
     return rows.map((r) => r.postId);
   }
 
+  /** Who among these users liked this post (one index scan for all of them). */
+  async likersAmong(postId: string, userIds: readonly string[]): Promise<string[]> {
+    if (userIds.length === 0) return [];
+    const rows = await this.db.$queryRaw<{ userId: string }[]>`
+      SELECT user_id::text AS "userId" FROM posts.likes
+      WHERE post_id = ${postId}::uuid AND user_id = ANY(${[...userIds]}::uuid[])`;
+    return rows.map((r) => r.userId);
+  }
+
   async create(data: {
     authorId: string;
     text: string | null;

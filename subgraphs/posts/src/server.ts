@@ -14,6 +14,7 @@ import { CommentsRepository } from './comments.repository.ts';
 import { CommentsService } from './comments.service.ts';
 import type { PostsConfig } from './config.ts';
 import type { Context } from './context.ts';
+import { AudienceService } from './audience.service.ts';
 import { createLoaders } from './loaders.ts';
 import { mediaClient } from '@insta/media/client';
 import { PostsRepository } from './posts.repository.ts';
@@ -51,6 +52,7 @@ export async function startPostsSubgraph(deps: PostsDeps): Promise<RunningServer
   };
   const posts = new PostsService(repositories.posts, users, mediaClient(mediaInternal));
   const comments = new CommentsService(repositories.comments, users);
+  const audience = new AudienceService(repositories.posts, repositories.socialGraph);
   try {
     return await startSubgraphServer<Context>({
       ...commonServerOptions('posts', deps),
@@ -60,6 +62,7 @@ export async function startPostsSubgraph(deps: PostsDeps): Promise<RunningServer
         loaders: createLoaders(repositories, identity?.userId ?? null),
         posts,
         comments,
+        audience,
       }),
       onStop: close,
     });

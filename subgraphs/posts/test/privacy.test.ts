@@ -143,6 +143,58 @@ describe('private accounts', () => {
   });
 });
 
+describe('postAudience (internal)', () => {
+  const AUDIENCE =
+    'query($p: ID!, $v: [ID!]!) { postAudience(postId: $p, viewerIds: $v) { postId public hiddenFrom likedBy } }';
+
+  it('should answer for many viewers what post(id:) and viewerHasLiked answer each, to services only', async () => {
+    const [author, follower, requester, stranger] = await Promise.all([s.signUp(), s.signUp(), s.signUp(), s.signUp()]);
+    await makePrivate(author, stranger);
+    await social(follower, 'follow', author, 'REQUESTED');
+    await social(author, 'approveFollowRequest', follower, true);
+    await social(requester, 'follow', author, 'REQUESTED');
+    const post = await s.createPost(author, { text: 'audience' });
+    await s.request('mutation($id: ID!) { likePost(postId: $id) { id } }', { id: post.id }, follower.identity);
+    const viewers = [stranger, follower, requester, author];
+    const res = await s.request(AUDIENCE, { p: post.id, v: [...viewers.map((u) => u.id), 'not-a-uuid'] }, TEST_SERVICE);
+    expect(res.body.data!.postAudience).toEqual({
+      postId: post.id,
+      public: false,
+      hiddenFrom: [stranger.id, requester.id, 'not-a-uuid'],
+      likedBy: [follower.id],
+    });
+    for (const viewer of viewers) {
+      const one = await s.request(
+        'query($id: ID!) { post(id: $id) { viewerHasLiked } }',
+        { id: post.id },
+        viewer.identity,
+      );
+      const audience = res.body.data!.postAudience as { hiddenFrom: string[]; likedBy: string[] };
+      expect(one.body.data!.post !== null).toBe(!audience.hiddenFrom.includes(viewer.id));
+      if (one.body.data!.post) expect(one.body.data!.post.viewerHasLiked).toBe(audience.likedBy.includes(viewer.id));
+    }
+    const forUser = await s.request(AUDIENCE, { p: post.id, v: [follower.id] }, follower.identity);
+    expect(forUser.body.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+    await s.request('mutation($id: ID!) { deletePost(id: $id) }', { id: post.id }, author.identity);
+    expect(
+      (await s.request(AUDIENCE, { p: post.id, v: [author.id] }, TEST_SERVICE)).body.data!.postAudience,
+    ).toBeNull();
+  });
+
+  it('should answer public for a public author, leaving out viewers on either side of a block', async () => {
+    const [author, fan, blocked] = await Promise.all([s.signUp(), s.signUp(), s.signUp()]);
+    const post = await s.createPost(author, { text: 'open audience' });
+    await social(author, 'block', blocked, true);
+    const res = await s.request(AUDIENCE, { p: post.id, v: [blocked.id, fan.id] }, TEST_SERVICE);
+    expect(res.body.data!.postAudience).toEqual({
+      postId: post.id,
+      public: true,
+      hiddenFrom: [blocked.id],
+      likedBy: [],
+    });
+  });
+});
+
 describe('writes on posts one cannot see', () => {
   it('should answer NOT_FOUND (not FORBIDDEN) to editPost, deletePost and deleteComment on an invisible post, changing nothing', async () => {
     const [author, follower, stranger] = await Promise.all([s.signUp(), s.signUp(), s.signUp()]);

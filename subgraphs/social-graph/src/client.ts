@@ -34,6 +34,37 @@ const RELATIONS = /* GraphQL */ `
   }
 `;
 
+const MAX_VIEWERS = 5000;
+
+interface AudienceAnswer {
+  targetIsPrivate: boolean;
+  following: string[];
+  requested: string[];
+  blocked: string[];
+  muted: string[];
+}
+
+/** Social-graph's internal `audience`: the viewers asked who have each relation to one target. */
+export interface Audience {
+  targetIsPrivate: boolean;
+  following: ReadonlySet<string>;
+  requested: ReadonlySet<string>;
+  blocked: ReadonlySet<string>;
+  muted: ReadonlySet<string>;
+}
+
+const AUDIENCE = /* GraphQL */ `
+  query Audience($targetId: ID!, $viewerIds: [ID!]!) {
+    audience(targetId: $targetId, viewerIds: $viewerIds) {
+      targetIsPrivate
+      following
+      requested
+      blocked
+      muted
+    }
+  }
+`;
+
 export function socialGraphClient(client: InternalClient) {
   return {
     /** `viewerId` null: an anonymous viewer, asked as one social-graph does not know. */
@@ -49,6 +80,27 @@ export function socialGraphClient(client: InternalClient) {
         ),
       );
       return answers.flatMap((a) => a.relations);
+    },
+    /**
+     * Which of these viewers relate to one target, and how: sets of viewer ids (lower-case), one call per 5000
+     * viewers. `targetIsPrivate` as in `relations` (true for an account social-graph does not know).
+     */
+    async audience(targetId: string, viewerIds: readonly string[]): Promise<Audience> {
+      const chunks: string[][] = [];
+      for (let i = 0; i < viewerIds.length; i += MAX_VIEWERS) chunks.push(viewerIds.slice(i, i + MAX_VIEWERS));
+      if (chunks.length === 0) chunks.push([]);
+      const answers = await Promise.all(
+        chunks.map((ids) => client.query<{ audience: AudienceAnswer }>(AUDIENCE, { targetId, viewerIds: ids })),
+      );
+      const set = (key: 'following' | 'requested' | 'blocked' | 'muted') =>
+        new Set(answers.flatMap((a) => a.audience[key]));
+      return {
+        targetIsPrivate: answers.some((a) => a.audience.targetIsPrivate),
+        following: set('following'),
+        requested: set('requested'),
+        blocked: set('blocked'),
+        muted: set('muted'),
+      };
     },
   };
 }

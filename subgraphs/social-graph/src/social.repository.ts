@@ -25,6 +25,18 @@ export interface ListRow {
 export type ListKey = ListRow;
 
 /** How a viewer (or nobody) relates to a target. */
+/** For `audience`: which of the viewers asked have each relation to the target. */
+export interface AudienceSets {
+  following: string[];
+  requested: string[];
+  /** The viewer blocks the target. */
+  blocking: string[];
+  /** The target blocks the viewer. */
+  blockedBy: string[];
+  /** The viewer has muted the target. */
+  muted: string[];
+}
+
 export interface RelationRecord {
   targetId: string;
   /** viewer → target, approved. */
@@ -304,6 +316,23 @@ export class SocialRepository {
         a.user_id IS NOT NULL AS known
       FROM unnest(${[...new Set(targetIds)]}::uuid[]) AS t(id)
       LEFT JOIN social.accounts a ON a.user_id = t.id`;
+  }
+
+  /**
+   * How each viewer relates to one target: one statement, each relation one index scan over all the viewers at
+   * once (not a probe per viewer and relation), answered as the sets of viewers that have it.
+   */
+  async audience(targetId: string, viewerIds: string[]): Promise<AudienceSets> {
+    const t = Prisma.sql`${targetId}::uuid`;
+    const v = Prisma.sql`${viewerIds}::uuid[]`;
+    const [row] = await this.db.$queryRaw<AudienceSets[]>`
+      SELECT
+        ARRAY(SELECT follower_id::text FROM social.follows WHERE followee_id = ${t} AND follower_id = ANY(${v})) AS following,
+        ARRAY(SELECT requester_id::text FROM social.follow_requests WHERE target_id = ${t} AND requester_id = ANY(${v})) AS requested,
+        ARRAY(SELECT blocker_id::text FROM social.blocks WHERE blocked_id = ${t} AND blocker_id = ANY(${v})) AS blocking,
+        ARRAY(SELECT blocked_id::text FROM social.blocks WHERE blocker_id = ${t} AND blocked_id = ANY(${v})) AS "blockedBy",
+        ARRAY(SELECT muter_id::text FROM social.mutes WHERE muted_id = ${t} AND muter_id = ANY(${v})) AS muted`;
+    return row ?? { following: [], requested: [], blocking: [], blockedBy: [], muted: [] };
   }
 
   /** In the order given. */

@@ -50,6 +50,16 @@ const USER_NOT_FOUND = 'User not found';
 /** Ids are lower-case UUIDs; anything else names nobody. */
 const normalizeId = (id: string) => id.trim().toLowerCase();
 
+/** Internal `audience`. */
+export interface AudienceRecord {
+  targetId: string;
+  targetIsPrivate: boolean;
+  following: string[];
+  requested: string[];
+  blocked: string[];
+  muted: string[];
+}
+
 /** Thrown inside a transaction whose target account the replica does not have yet: ask the owner, then rerun. */
 class ReplicaMiss extends Error {
   constructor(readonly userId: string) {
@@ -291,6 +301,27 @@ export class SocialService {
       muted: r.muted,
       targetIsPrivate: r.targetIsPrivate,
     }));
+  }
+
+  /**
+   * Internal `audience`: `relations` turned around, many viewers and one target (up to MAX_PAIRS viewers), answered
+   * as the sets of viewers (lower-case ids) that have each relation. An unknown target is private (fail closed).
+   */
+  async audience(targetId: string, viewerIds: string[]): Promise<AudienceRecord> {
+    if (viewerIds.length > MAX_PAIRS) throw badUserInput(`At most ${MAX_PAIRS} viewers`, 'viewerIds');
+    const target = normalizeId(targetId);
+    const [targetRelation] = await this.relationsOf(null, [target]);
+    const valid = isUuid(target) ? [...new Set(viewerIds.map(normalizeId).filter(isUuid))] : [];
+    const sets = valid.length ? await this.repo.audience(target, valid) : null;
+    const blocked = new Set([...(sets?.blocking ?? []), ...(sets?.blockedBy ?? [])]);
+    return {
+      targetId,
+      targetIsPrivate: targetRelation?.targetIsPrivate ?? true,
+      following: sets?.following ?? [],
+      requested: sets?.requested ?? [],
+      blocked: [...blocked],
+      muted: sets?.muted ?? [],
+    };
   }
 
   /** Internal `mutedOrBlocked`: up to 5000 pairs, in the order given; pairs naming nobody are all false. */

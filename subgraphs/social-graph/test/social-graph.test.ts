@@ -477,6 +477,44 @@ describe('internal readers', () => {
     ]);
   });
 
+  it('should answer audience as relations does, for many viewers of one target, as the viewers of each relation', async () => {
+    const priv = await createUser(h, { isPrivate: true });
+    const [fan, asker, blocked, stranger] = [
+      await createUser(h),
+      await createUser(h),
+      await createUser(h),
+      await createUser(h),
+    ];
+    await run(FOLLOW, fan, priv);
+    await run(APPROVE, priv, fan);
+    await run(FOLLOW, asker, priv);
+    await run(BLOCK, priv, blocked);
+    await run(MUTE, stranger, priv);
+    const Q =
+      'query($t: ID!, $v: [ID!]!) { audience(targetId: $t, viewerIds: $v) { targetId targetIsPrivate following requested blocked muted } }';
+    const viewers = [stranger, fan, blocked, asker];
+    const res = await h.request(Q, { t: priv.id, v: [...viewers.map((u) => u.id), 'not-a-uuid'] }, TEST_SERVICE);
+    expect(res.body.data!.audience).toEqual({
+      targetId: priv.id,
+      targetIsPrivate: true,
+      following: [fan.id],
+      requested: [asker.id],
+      blocked: [blocked.id],
+      muted: [stranger.id],
+    });
+    const audience = res.body.data!.audience as Record<'following' | 'requested' | 'blocked' | 'muted', string[]>;
+    for (const viewer of viewers) {
+      const one = await h.request(RELATIONS, { v: viewer.id, t: [priv.id] }, TEST_SERVICE);
+      const [relation] = one.body.data!.relations as Record<string, unknown>[];
+      for (const key of ['following', 'requested', 'blocked', 'muted'] as const) {
+        expect(audience[key].includes(viewer.id), `${key} of a viewer`).toBe(relation![key]);
+      }
+    }
+    const unknown = await h.request(Q, { t: randomUUID(), v: [fan.id] }, TEST_SERVICE);
+    expect(unknown.body.data!.audience).toMatchObject({ targetIsPrivate: true, following: [] });
+    expect(codeOf(await h.request(Q, { t: priv.id, v: [fan.id] }, fan.identity))).toBe('FORBIDDEN');
+  });
+
   it('should answer FORBIDDEN to internal fields signed for a user or an anonymous client, revealing nothing', async () => {
     const priv = await createUser(h, { isPrivate: true });
     const [fan, outsider] = [await createUser(h), await createUser(h)];

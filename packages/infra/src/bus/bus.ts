@@ -90,6 +90,11 @@ export interface Consumer {
 export interface BusEvent<T = unknown> {
   subject: string;
   data: T;
+  /**
+   * The msgId it was published with. Plain subscribers see a republish (same msgId) again even when the stream
+   * dropped it as a duplicate: what a listener de-duplicates by.
+   */
+  msgId?: string;
 }
 
 /**

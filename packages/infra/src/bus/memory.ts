@@ -153,7 +153,7 @@ export class MemoryEventBus implements EventBus {
     this.deliverToListeners(subject, JSON.stringify(data));
   }
 
-  private deliverToListeners(subject: string, json: string) {
+  private deliverToListeners(subject: string, json: string, msgId?: string) {
     for (const listener of this.listeners) {
       if (!subjectMatches(listener.pattern, subject)) continue;
       let data: unknown;
@@ -162,7 +162,7 @@ export class MemoryEventBus implements EventBus {
       } catch {
         continue;
       }
-      listener.buffered.push({ subject, data });
+      listener.buffered.push({ subject, data, ...(msgId ? { msgId } : {}) });
       listener.wake?.();
     }
   }
@@ -188,7 +188,7 @@ export class MemoryEventBus implements EventBus {
     stream.messages.push(message);
     stream.bytes += json.length;
     this.trim(stream, now);
-    this.deliverToListeners(subject, json);
+    this.deliverToListeners(subject, json, msgId);
     for (const durable of stream.durables.values()) {
       if (subjectMatches(durable.filterSubject, subject)) {
         durable.pending.set(message.seq, newDelivery());

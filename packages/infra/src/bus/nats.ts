@@ -415,7 +415,8 @@ export class NatsEventBus implements EventBus {
           logger.warn({ subject: msg.subject }, 'unparseable event payload skipped');
           continue;
         }
-        yield { subject: msg.subject.slice(prefixLength), data };
+        const msgId = msg.headers?.get('Nats-Msg-Id');
+        yield { subject: msg.subject.slice(prefixLength), data, ...(msgId ? { msgId } : {}) };
       }
     }
     const iterator = events();

@@ -37,6 +37,8 @@ export interface KeyValueStore {
   set(key: string, value: string, ttlMs?: number): Promise<void>;
   del(...keys: string[]): Promise<number>;
   exists(key: string): Promise<boolean>;
+  /** `exists` of each key, in the order given, in one round trip. */
+  existsMany(keys: readonly string[]): Promise<boolean[]>;
   /**
    * Rate limits: takes `count` tokens (at most the capacity) from the token bucket at `key` if it holds them, in
    * one atomic round trip. A bucket seen for the first time is full; an idle bucket expires once it is full again.

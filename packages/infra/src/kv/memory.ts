@@ -59,6 +59,10 @@ export class MemoryKeyValueStore implements KeyValueStore {
     return this.live(key) !== undefined || this.sortedSets.has(this.prefix + key);
   }
 
+  async existsMany(keys: readonly string[]) {
+    return Promise.all(keys.map((key) => this.exists(key)));
+  }
+
   async takeTokens(key: string, bucket: TokenBucket, count = 1): Promise<TokenBucketResult> {
     const k = this.prefix + key;
     const now = Date.now();

@@ -96,6 +96,17 @@ export class RedisKeyValueStore implements KeyValueStore {
     return (await this.client.exists(this.prefix + key)) === 1;
   }
 
+  async existsMany(keys: readonly string[]) {
+    if (keys.length === 0) return [];
+    const pipeline = this.client.pipeline();
+    for (const key of keys) pipeline.exists(this.prefix + key);
+    const replies = (await pipeline.exec()) ?? [];
+    return replies.map(([error, count]) => {
+      if (error) throw error;
+      return count === 1;
+    });
+  }
+
   async takeTokens(key: string, bucket: TokenBucket, count = 1): Promise<TokenBucketResult> {
     const msPerToken = 1000 / bucket.refillPerSecond;
     const reply = (await this.client.eval(TAKE_TOKENS, 1, this.prefix + key, bucket.capacity, msPerToken, count)) as [

@@ -1,0 +1,290 @@
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import type { FormattedExecutionResult } from 'graphql';
+import { createClient, type Client } from 'graphql-ws';
+import WebSocket from 'ws';
+import { FeedSubjects, PostsSubjects } from '@insta/events';
+import { createGatewayServer, loadGatewayConfig, type GatewayServer } from '@insta/gateway';
+import { NatsEventBus, RedisKeyValueStore, connectNats, connectRedis } from '@insta/infra';
+import { postGraphQL, silentLogger, testServices } from '@insta/infra/testing';
+import type { RunningSystem } from '../src/system.ts';
+import { startRealSystem, type RealSystem } from './real-system.ts';
+
+type Result = FormattedExecutionResult<Record<string, any>, unknown>;
+
+interface Account {
+  accessToken: string;
+  user: { id: string; username: string };
+}
+
+interface Subscription {
+  results: Result[];
+  error?: unknown;
+  stop(): void;
+}
+
+const secrets = {
+  JWT_SECRET: 'shared-subscriptions-jwt-secret-0123456789abcdef',
+  GATEWAY_SIGNING_SECRET: 'shared-subscriptions-signing-secret-0123456789',
+};
+
+const LIKED = /* GraphQL */ `
+  subscription Liked($postId: ID!) {
+    postLiked(postId: $postId) {
+      likeCount
+      user {
+        username
+      }
+      post {
+        id
+        likeCount
+        viewerHasLiked
+        author {
+          username
+        }
+      }
+    }
+  }
+`;
+
+describe('subscriptions shared across viewers (ADR 15), on the real Postgres, Redis and NATS', () => {
+  let real: RealSystem;
+  let system: RunningSystem;
+  let bus: NatsEventBus;
+  let kv: RedisKeyValueStore;
+  // A gateway of our own (we count its open subscriptions), on the system's subgraphs.
+  let gateway: GatewayServer;
+  const clients: Client[] = [];
+
+  beforeAll(async () => {
+    real = await startRealSystem('shared-subs', secrets);
+    system = real.system;
+    bus = new NatsEventBus(await connectNats(testServices.natsUrl, 'shared-subs-e2e'), real.prefix, silentLogger);
+    kv = new RedisKeyValueStore(await connectRedis(testServices.redisUrl), `${real.prefix}:`);
+    gateway = await createGatewayServer({
+      config: loadGatewayConfig({ ...secrets, ...system.subgraphUrls, PORT: '0', LOG_LEVEL: 'silent' }),
+      kv,
+      bus,
+      logger: silentLogger,
+    });
+  });
+  afterAll(async () => {
+    for (const client of clients) await client.dispose();
+    await gateway?.stop();
+    await bus?.close();
+    await kv?.close();
+    await real?.stop();
+  });
+
+  const gql = async (query: string, variables: Record<string, unknown> = {}, token?: string) => {
+    const headers: Record<string, string> = token ? { authorization: `Bearer ${token}` } : {};
+    const res = await postGraphQL(system.gatewayUrl, query, variables, headers);
+    expect(res.body.errors).toBeUndefined();
+    return res.body.data as Record<string, any>;
+  };
+  const signUp = async (username: string): Promise<Account> =>
+    (
+      await gql('mutation($i: SignUpInput!) { signUp(input: $i) { accessToken user { id username } } }', {
+        i: { username, email: `${username}@example.com`, password: 'a long enough password' },
+      })
+    ).signUp as Account;
+  const createPost = async (author: Account, text: string) =>
+    (await gql('mutation($i: CreatePostInput!) { createPost(input: $i) { id } }', { i: { text } }, author.accessToken))
+      .createPost.id as string;
+  const like = (who: Account, postId: string) =>
+    gql('mutation($id: ID!) { likePost(postId: $id) { id } }', { id: postId }, who.accessToken);
+  const follow = async (who: Account, whom: Account) => {
+    await gql('mutation($id: ID!) { follow(userId: $id) }', { id: whom.user.id }, who.accessToken);
+  };
+
+  const subscribe = async (token: string | undefined, query: string, variables: Record<string, unknown> = {}) => {
+    const client = createClient({
+      url: gateway.url.replace(/^http/, 'ws'),
+      webSocketImpl: WebSocket,
+      retryAttempts: 0,
+      ...(token ? { connectionParams: { authorization: `Bearer ${token}` } } : {}),
+    });
+    clients.push(client);
+    const before = gateway.openSubscriptions();
+    const subscription: Subscription = { results: [], stop: () => undefined };
+    subscription.stop = client.subscribe(
+      { query, variables },
+      {
+        next: (result) => void subscription.results.push(result as Result),
+        error: (error) => (subscription.error = error),
+        complete: () => undefined,
+      },
+    );
+    await vi.waitFor(
+      () => expect(subscription.error !== undefined || gateway.openSubscriptions() > before).toBe(true),
+      {
+        timeout: 5_000,
+      },
+    );
+    return subscription;
+  };
+  const waitUntilPrivate = (postId: string) =>
+    vi.waitFor(
+      async () =>
+        expect(
+          (await postGraphQL(system.gatewayUrl, 'query($id: ID!) { post(id: $id) { id } }', { id: postId })).body.data
+            ?.post ?? null,
+        ).toBeNull(),
+      { timeout: 10_000 },
+    );
+
+  it('should give each viewer of one event the viewerHasLiked a query would give them', async () => {
+    const bea = await signUp('sh_bea');
+    const ana = await signUp('sh_ana');
+    const cyd = await signUp('sh_cyd');
+    const dee = await signUp('sh_dee');
+    const postId = await createPost(bea, 'Shared light');
+    await like(ana, postId);
+    const asAna = await subscribe(ana.accessToken, LIKED, { postId });
+    const asCyd = await subscribe(cyd.accessToken, LIKED, { postId });
+    const asDee = await subscribe(dee.accessToken, LIKED, { postId });
+    const anonymous = await subscribe(undefined, LIKED, { postId });
+
+    await like(dee, postId);
+    await vi.waitFor(
+      () => {
+        for (const s of [asAna, asCyd, asDee, anonymous]) expect(s.results).toHaveLength(1);
+      },
+      { timeout: 10_000 },
+    );
+    const event = (s: Subscription) => s.results[0]?.data?.postLiked;
+    const shared = { likeCount: 2, user: { username: 'sh_dee' } };
+    const post = { id: postId, likeCount: 2, author: { username: 'sh_bea' } };
+    expect(event(asAna)).toEqual({ ...shared, post: { ...post, viewerHasLiked: true } });
+    expect(event(asDee)).toEqual({ ...shared, post: { ...post, viewerHasLiked: true } });
+    expect(event(asCyd)).toEqual({ ...shared, post: { ...post, viewerHasLiked: false } });
+    expect(event(anonymous)).toEqual({ ...shared, post: { ...post, viewerHasLiked: false } });
+    // The same selection as a query, per viewer.
+    const asQuery = async (token?: string) =>
+      (
+        await gql(
+          'query($id: ID!) { post(id: $id) { id likeCount viewerHasLiked author { username } } }',
+          { id: postId },
+          token,
+        )
+      ).post;
+    expect(await asQuery(ana.accessToken)).toEqual(event(asAna).post);
+    expect(await asQuery(cyd.accessToken)).toEqual(event(asCyd).post);
+    expect(await asQuery()).toEqual(event(anonymous).post);
+    for (const s of [asAna, asCyd, asDee, anonymous]) expect(s.results[0]?.errors).toBeUndefined();
+  });
+
+  it('should stop delivering to a blocked or unfollowing viewer at the next event of an open subscription', async () => {
+    const bea = await signUp('sh_pbe');
+    const ana = await signUp('sh_pan');
+    const cyd = await signUp('sh_pcy');
+    const eve = await signUp('sh_pev');
+    await gql('mutation { updateProfile(input: { isPrivate: true }) { id } }', {}, bea.accessToken);
+    for (const follower of [ana, cyd]) {
+      await follow(follower, bea);
+      await gql('mutation($id: ID!) { approveFollowRequest(userId: $id) }', { id: follower.user.id }, bea.accessToken);
+    }
+    const postId = await createPost(bea, 'Followers only');
+    await waitUntilPrivate(postId);
+    const selection = 'subscription($postId: ID!) { postLiked(postId: $postId) { likeCount user { username } } }';
+    const owner = await subscribe(bea.accessToken, selection, { postId });
+    const asAna = await subscribe(ana.accessToken, selection, { postId });
+    const asCyd = await subscribe(cyd.accessToken, selection, { postId });
+    const asEve = await subscribe(eve.accessToken, selection, { postId });
+    const anonymous = await subscribe(undefined, selection, { postId });
+
+    await like(cyd, postId);
+    await vi.waitFor(
+      () => {
+        for (const s of [owner, asAna, asCyd]) expect(s.results).toHaveLength(1);
+      },
+      { timeout: 10_000 },
+    );
+    await gql('mutation($id: ID!) { block(userId: $id) }', { id: ana.user.id }, bea.accessToken);
+    await gql('mutation($id: ID!) { unfollow(userId: $id) }', { id: bea.user.id }, cyd.accessToken);
+    await like(bea, postId);
+    // One group, one event: once the owner has it, every member's delivery of it was decided.
+    await vi.waitFor(() => expect(owner.results).toHaveLength(2), { timeout: 10_000 });
+    expect(owner.results.map((r) => r.data?.postLiked.likeCount)).toEqual([1, 2]);
+    expect(asAna.results.map((r) => r.data?.postLiked.likeCount)).toEqual([1]);
+    expect(asCyd.results.map((r) => r.data?.postLiked.likeCount)).toEqual([1]);
+    expect(asEve.results).toEqual([]);
+    expect(anonymous.results).toEqual([]);
+  });
+
+  it('should not deliver the likes of a public post to a viewer its author blocked', async () => {
+    const bea = await signUp('sh_bbe');
+    const ana = await signUp('sh_ban');
+    const postId = await createPost(bea, 'Public, but not for Ana');
+    const selection = 'subscription($postId: ID!) { postLiked(postId: $postId) { likeCount } }';
+    const asAna = await subscribe(ana.accessToken, selection, { postId });
+    const anonymous = await subscribe(undefined, selection, { postId });
+    await gql('mutation($id: ID!) { block(userId: $id) }', { id: ana.user.id }, bea.accessToken);
+    await like(bea, postId);
+    await vi.waitFor(() => expect(anonymous.results).toHaveLength(1), { timeout: 10_000 });
+    expect(asAna.results).toEqual([]);
+  });
+
+  it('should deliver an event republished with the same id once', async () => {
+    const bea = await signUp('sh_dbe');
+    const ana = await signUp('sh_dan');
+    const postId = await createPost(bea, 'Say it once');
+    const liked = await subscribe(
+      undefined,
+      'subscription($postId: ID!) { postLiked(postId: $postId) { likeCount eventId occurredAt user { username } } }',
+      { postId },
+    );
+    const event = (likeCount: number) => ({
+      eventId: randomUUID(),
+      occurredAt: new Date().toISOString(),
+      postId,
+      postAuthorId: bea.user.id,
+      userId: ana.user.id,
+      likeCount,
+      at: new Date().toISOString(),
+    });
+    const first = event(1);
+    // As after a consumer redelivery: JetStream drops the repeat from the stream, plain subscribers see it again.
+    await bus.publish(PostsSubjects.postLiked, first, { msgId: first.eventId });
+    await bus.publish(PostsSubjects.postLiked, first, { msgId: first.eventId });
+    const second = event(2);
+    await bus.publish(PostsSubjects.postLiked, second, { msgId: second.eventId });
+    await vi.waitFor(() => expect(liked.results).toHaveLength(2), { timeout: 10_000 });
+    expect(liked.results.map((r) => r.data?.postLiked)).toEqual([
+      { likeCount: 1, eventId: first.eventId, occurredAt: first.occurredAt, user: { username: 'sh_dan' } },
+      { likeCount: 2, eventId: second.eventId, occurredAt: second.occurredAt, user: { username: 'sh_dan' } },
+    ]);
+  });
+
+  it('should carry a notification’s actorCount and updatedAt as of the event, not as read at delivery', async () => {
+    const bea = await signUp('sh_nbe');
+    const ana = await signUp('sh_nan');
+    const cyd = await signUp('sh_ncy');
+    const postId = await createPost(bea, 'Count me');
+    const selection = 'subscription { notificationReceived { id type actorCount updatedAt } }';
+    const mine = await subscribe(bea.accessToken, selection);
+    await like(ana, postId);
+    await like(cyd, postId);
+    await vi.waitFor(() => expect(mine.results).toHaveLength(2), { timeout: 15_000 });
+    const [first, second] = mine.results.map((r) => r.data?.notificationReceived);
+    expect(first).toMatchObject({ type: 'LIKE', actorCount: 1 });
+    expect(second).toMatchObject({ id: first.id, type: 'LIKE', actorCount: 2 });
+    expect(Date.parse(second.updatedAt)).toBeGreaterThanOrEqual(Date.parse(first.updatedAt));
+    // An event about an older state of the same notification: its own count, not the stored one (2).
+    const updatedAt = new Date(Date.parse(first.updatedAt) - 1).toISOString();
+    await bus.publish(FeedSubjects.notificationUpserted, {
+      userId: bea.user.id,
+      notificationId: first.id,
+      type: 'LIKE',
+      actorCount: 1,
+      updatedAt,
+    });
+    await vi.waitFor(() => expect(mine.results).toHaveLength(3), { timeout: 10_000 });
+    expect(mine.results[2]?.data?.notificationReceived).toEqual({
+      id: first.id,
+      type: 'LIKE',
+      actorCount: 1,
+      updatedAt,
+    });
+  });
+});
