@@ -22,7 +22,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
 import { jetstreamManager } from '@nats-io/jetstream';
-import { createTestDatabase, prepareTemplateDatabase } from '@insta/db/testing';
+import { createTestDatabase } from '@insta/db/testing';
 import { FeedSubjects, type FeedItemsAddedEvent } from '@insta/events';
 import { connectNats, connectRedis, IDENTITY_HEADER, requestPath, signIdentity } from '@insta/infra';
 import { postGraphQL, testServices, TEST_SECRETS, uniquePrefix } from '@insta/infra/testing';
@@ -108,7 +108,7 @@ export default async function feedBench(): Promise<BenchReport> {
   const threshold = Math.max(bigFollowers, latencyFollowers, bytesFollowers) + 1;
   if (celebrityFollowers < threshold) throw new Error('BENCH_CELEBRITY_FOLLOWERS must exceed every other author');
 
-  const dropTemplate = await prepareTemplateDatabase();
+  // The template database is run.ts's (one per bench run): dropping it here broke every bench after this one.
   const database = await createTestDatabase();
   const logDir = await mkdtemp(join(tmpdir(), 'feed-bench-'));
   const sql = new pg.Client({ connectionString: database.url });
@@ -529,7 +529,6 @@ export default async function feedBench(): Promise<BenchReport> {
     await nc.drain();
     await sql.end();
     await database.drop();
-    await dropTemplate();
     await rm(logDir, { recursive: true, force: true });
   }
 }
