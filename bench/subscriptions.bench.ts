@@ -136,6 +136,10 @@ export default async function subscriptionsBench(): Promise<BenchReport> {
     prefix,
     logDir: join(tmpdir(), `${prefix}-logs`),
     env: { NODE_ENV: 'production', LOG_LEVEL: 'warn', ...TEST_SECRETS },
+    // BENCH_PROFILE_DIR: a CPU profile of every service process, written when the topology stops.
+    ...(process.env.BENCH_PROFILE_DIR
+      ? { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`] }
+      : {}),
     // One load generator on one address is exactly what rate limits and the per-address connection cap refuse
     // (ADR 16); this bench measures fan-out.
     serviceEnv: {
