@@ -1,4 +1,5 @@
 import { CloseCode } from 'graphql-ws';
+import { ErrorCode } from '@insta/infra';
 
 /**
  * Every code the gateway closes a realtime connection with (README "Realtime: transports, limits and close
@@ -27,6 +28,6 @@ export enum RealtimeCloseCode {
 }
 
 /** `extensions.code` of a subscription refused because its socket already holds the maximum. */
-export const TOO_MANY_SUBSCRIPTIONS = 'TOO_MANY_SUBSCRIPTIONS';
+export const TOO_MANY_SUBSCRIPTIONS = ErrorCode.TooManySubscriptions;
 /** `extensions.code` of a connection refused (HTTP 429) because of a per-user or per-address cap. */
-export const TOO_MANY_CONNECTIONS = 'TOO_MANY_CONNECTIONS';
+export const TOO_MANY_CONNECTIONS = ErrorCode.TooManyConnections;

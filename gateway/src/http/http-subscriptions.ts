@@ -14,7 +14,7 @@ import { EventQueue } from '../realtime/event-queue.ts';
 import type { SubscriptionService } from '../realtime/subscriptions.ts';
 
 /** `extensions.code` of a subscription sent over HTTP without a transport the gateway speaks (406). */
-export const SUBSCRIPTION_TRANSPORT_NOT_ACCEPTABLE = 'SUBSCRIPTION_TRANSPORT_NOT_ACCEPTABLE';
+export const SUBSCRIPTION_TRANSPORT_NOT_ACCEPTABLE = ErrorCode.SubscriptionTransportNotAcceptable;
 /** What a client may use for subscriptions, as the 406 lists them. */
 export const SUBSCRIPTION_TRANSPORTS = [
   'POST /graphql with Accept: multipart/mixed;subscriptionSpec=1.0 (Apollo multipart HTTP; Apollo Client HttpLink)',

@@ -22,7 +22,7 @@ import { EVENT_SOURCES, MAX_CACHED, type EventSource } from './realtime-subgraph
 import { fillViewerFields, splitByViewer } from './viewer-fields.ts';
 
 /** `extensions.code` of the error that ends a subscription whose client fell more than the queue size behind. */
-export const SUBSCRIPTION_QUEUE_OVERFLOW = 'SUBSCRIPTION_QUEUE_OVERFLOW';
+export const SUBSCRIPTION_QUEUE_OVERFLOW = ErrorCode.SubscriptionQueueOverflow;
 
 export interface SubscriptionServiceOptions {
   supergraphSdl: string;

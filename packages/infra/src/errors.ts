@@ -15,6 +15,14 @@ export const ErrorCode = {
   PersistedQueryNotInList: 'PERSISTED_QUERY_NOT_IN_LIST',
   /** A video upload on a server without ffmpeg/ffprobe: refused up front instead of failed after the upload. */
   VideoProcessingUnavailable: 'VIDEO_PROCESSING_UNAVAILABLE',
+  /** A subscription sent over HTTP without a transport the gateway speaks (406, `extensions.transports`). */
+  SubscriptionTransportNotAcceptable: 'SUBSCRIPTION_TRANSPORT_NOT_ACCEPTABLE',
+  /** More subscriptions on one socket than REALTIME_MAX_SUBSCRIPTIONS_PER_SOCKET. */
+  TooManySubscriptions: 'TOO_MANY_SUBSCRIPTIONS',
+  /** More realtime connections for this user or address than the gateway's caps (HTTP 429 / close 4441, 4442). */
+  TooManyConnections: 'TOO_MANY_CONNECTIONS',
+  /** A subscriber fell further behind than SUBSCRIPTION_QUEUE_SIZE results: its subscription ends. */
+  SubscriptionQueueOverflow: 'SUBSCRIPTION_QUEUE_OVERFLOW',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
