@@ -20,7 +20,7 @@ COPY faults ./faults
 # the web client's files and `prisma migrate` load.
 RUN npm ci --include=dev && npm run build && npm prune --omit=dev && npm cache clean --force
 ENV NODE_ENV=production
-# V8 flags of every service process: the same as PRODUCTION_NODE_FLAGS in packages/topology/src/process.ts (ADR 19).
-ENV NODE_OPTIONS="--max-semi-space-size=64"
+# V8 flags of every service process would go in NODE_OPTIONS here, the same as PRODUCTION_NODE_FLAGS in
+# packages/topology/src/process.ts (none today; ADR 19).
 USER node
 CMD ["node", "--enable-source-maps", "dist/gateway.mjs"]

@@ -13,7 +13,7 @@ describe('production Node flags', () => {
   it('should give the image the same flags, in NODE_OPTIONS for every service of the compose file', () => {
     const dockerfile = readFileSync(`${REPO_ROOT}/Dockerfile`, 'utf8');
     const match = /^ENV NODE_OPTIONS="([^"]*)"$/m.exec(dockerfile);
-    expect(match?.[1]?.split(' ')).toEqual([...PRODUCTION_NODE_FLAGS]);
+    expect(match?.[1]?.split(' ').filter(Boolean) ?? []).toEqual([...PRODUCTION_NODE_FLAGS]);
   });
 
   it('should be flags Node accepts in NODE_OPTIONS', () => {
