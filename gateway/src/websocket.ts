@@ -2,6 +2,7 @@ import type { Server } from 'node:http';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
 import type { ExecutionResult, FormattedExecutionResult, GraphQLError, GraphQLFormattedError } from 'graphql';
+import type WebSocket from 'ws';
 import { ErrorCode, websocketConnections, type Identity } from '@insta/infra';
 import { authenticateSession } from './auth.ts';
 import type { GatewayConfig } from './config.ts';
@@ -13,6 +14,7 @@ import {
   type LiveConnection,
   type LiveConnections,
 } from './edge/live-connections.ts';
+import { NextMessages } from './edge/next-messages.ts';
 import { operationValidator, toGraphQLError } from './edge/operation-validator.ts';
 import type { SocketGuard } from './edge/socket-guard.ts';
 import { graphql } from './graphql-runtime.ts';
@@ -65,7 +67,7 @@ interface OperationContext {
   identity: Identity | null;
   client: ClientInfo;
   request: OperationRequest;
-  subscription?: EventQueue<ExecutionResult>;
+  subscription?: { queue: EventQueue<ExecutionResult>; socket: WebSocket; id: string };
 }
 
 type ErrorLike = { message: string; extensions?: Record<string, unknown> };
@@ -94,6 +96,12 @@ export function startWebSocketServer(options: WebSocketServerOptions) {
   // Errors of subscription events are GraphQLErrors from the query plan; those of queries come formatted by Apollo.
   const format = (error: GraphQLFormattedError | GraphQLError) =>
     error instanceof graphql.GraphQLError ? options.formatError(error.toJSON(), error) : error;
+  /** A result as its `next` message carries it (graphql-ws's `onNext`). */
+  const payload = (result: ExecutionResult) => {
+    const { errors, ...rest } = result;
+    return errors ? { ...rest, errors: errors.map(format) } : rest;
+  };
+  const messages = new NextMessages(payload);
 
   /**
    * The socket follows its session (ADR 16): every operation is checked. Revoked: the socket closes with 4403 at
@@ -228,25 +236,30 @@ export function startWebSocketServer(options: WebSocketServerOptions) {
           open.delete(id);
           return opened;
         }
-        return {
-          ...args,
-          contextValue: { identity, client, request, subscription: opened } satisfies OperationContext,
-        };
+        const subscription = { queue: opened, socket: ctx.extra.socket, id };
+        return { ...args, contextValue: { identity, client, request, subscription } satisfies OperationContext };
       },
       execute: async (args) => {
         const { identity, client, request } = args.contextValue as OperationContext;
         // Apollo's formatted result: onNext below passes its (already formatted) errors through.
         return (await options.executeOperation(request, identity, client)) as ExecutionResult;
       },
+      // Subscription results skip graphql-ws's per-message path (a promise, an onNext copy and a JSON.stringify
+      // per subscriber): the queue writes each result's `next` message to the socket as it is pushed, its JSON
+      // made once per result for all subscribers (ADR 15, "Delivery"). graphql-ws still iterates the queue, so
+      // `complete` and `error` are its own and come after the results, on the same socket.
       subscribe: (args) => {
         const { subscription } = args.contextValue as OperationContext;
         if (!subscription) throw new Error('onSubscribe did not open the subscription');
-        return subscription;
+        const { queue, socket, id } = subscription;
+        const prefix = NextMessages.prefix(id);
+        queue.attach((result, written) => {
+          if (socket.readyState !== socket.OPEN) return written();
+          socket.send(messages.message(prefix, result), { binary: false, compress: false }, written);
+        });
+        return queue;
       },
-      onNext: (_ctx, _id, _payload, _args, result) => {
-        const { errors, ...rest } = result;
-        return errors ? { ...rest, errors: errors.map(format) } : rest;
-      },
+      onNext: (_ctx, _id, _payload, _args, result) => payload(result),
     },
     wss,
     config.WS_KEEPALIVE_MS > 0 ? config.WS_KEEPALIVE_MS : Infinity,

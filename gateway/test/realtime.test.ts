@@ -113,4 +113,49 @@ describe('EventQueue', () => {
     expect(await queue.next()).toEqual({ value: undefined, done: true });
     expect(ended).toHaveBeenCalledTimes(1);
   });
+
+  it('should hand results to an attached sink as they are pushed, those waiting first, in order', () => {
+    const queue = new EventQueue<number>(10, overflow, () => undefined);
+    queue.push(1);
+    const sunk: number[] = [];
+    queue.attach((item, written) => {
+      sunk.push(item);
+      written();
+    });
+    queue.push(2);
+    queue.push(3);
+    expect(sunk).toEqual([1, 2, 3]);
+  });
+
+  it('should end with the overflow error when more than its capacity is unwritten by the sink', async () => {
+    const ended = vi.fn();
+    const queue = new EventQueue<number>(2, overflow, ended);
+    const written: (() => void)[] = [];
+    const sunk: number[] = [];
+    queue.attach((item, done) => {
+      sunk.push(item);
+      written.push(done);
+    });
+    const waiting = queue.next();
+    queue.push(1);
+    queue.push(2);
+    written.shift()!();
+    queue.push(3);
+    expect(ended).not.toHaveBeenCalled();
+    queue.push(4);
+    expect(sunk).toEqual([1, 2, 3]);
+    expect(ended).toHaveBeenCalledTimes(1);
+    await expect(waiting).rejects.toMatchObject({ extensions: { code: 'SUBSCRIPTION_QUEUE_OVERFLOW' } });
+    queue.push(5);
+    expect(sunk).toEqual([1, 2, 3]);
+  });
+
+  it('should end a reader waiting on an attached queue when it ends', async () => {
+    const queue = new EventQueue<number>(2, overflow, () => undefined);
+    queue.attach((_item, written) => written());
+    const waiting = queue.next();
+    queue.push(1);
+    queue.end();
+    expect(await waiting).toEqual({ value: undefined, done: true });
+  });
 });

@@ -3,6 +3,11 @@
  * when the client completes the operation or disconnects). Bounded: a push beyond `capacity` waiting results
  * ends the subscription with `overflowError` (thrown to graphql-ws, which sends it as the operation's `error`
  * message), and `onEnd` runs once however it ends, so the producer stops pushing.
+ *
+ * A transport that can write a result at once (the websocket, ADR 15 "Delivery") attaches a `sink` instead of
+ * pulling: each push then goes straight to it, without a promise per result. The bound is the same, counted on
+ * what the sink has not finished writing yet (it calls `written` once a result left the process). The iterator
+ * still ends as before (`end`, `fail`, `return`), so the transport's `complete` / `error` follow the results.
  */
 export class EventQueue<T> implements AsyncGenerator<T, undefined, unknown> {
   private readonly items: T[] = [];
@@ -10,6 +15,9 @@ export class EventQueue<T> implements AsyncGenerator<T, undefined, unknown> {
     null;
   private failure: Error | null = null;
   private ended = false;
+  private sink: ((item: T, written: () => void) => void) | null = null;
+  /** Results handed to the sink and not yet written. */
+  private unwritten = 0;
 
   constructor(
     private readonly capacity: number,
@@ -19,6 +27,7 @@ export class EventQueue<T> implements AsyncGenerator<T, undefined, unknown> {
 
   push(item: T): void {
     if (this.ended) return;
+    if (this.sink) return this.toSink(this.sink, item);
     if (this.waiting) {
       const { resolve } = this.waiting;
       this.waiting = null;
@@ -27,6 +36,22 @@ export class EventQueue<T> implements AsyncGenerator<T, undefined, unknown> {
     }
     if (this.items.length >= this.capacity) return this.fail(this.overflowError());
     this.items.push(item);
+  }
+
+  /**
+   * From now on every result goes to `sink` as it is pushed (those already waiting first, in order). `sink` calls
+   * `written` when the result left the process; more than the capacity unwritten ends the subscription with the
+   * overflow error, exactly as waiting results do.
+   */
+  attach(sink: (item: T, written: () => void) => void): void {
+    this.sink = sink;
+    for (const item of this.items.splice(0)) this.toSink(sink, item);
+  }
+
+  private toSink(sink: (item: T, written: () => void) => void, item: T) {
+    if (this.unwritten >= this.capacity) return this.fail(this.overflowError());
+    this.unwritten++;
+    sink(item, () => void this.unwritten--);
   }
 
   /** Ends the subscription with an error at once; the results still waiting are dropped. */
