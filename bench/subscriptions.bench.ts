@@ -15,7 +15,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { createClient, type Client } from 'graphql-ws';
@@ -27,6 +27,7 @@ import { connectNats, issueAccessToken, NatsEventBus } from '@insta/infra';
 import { postGraphQL, silentLogger, TEST_SECRETS, testServices, uniquePrefix } from '@insta/infra/testing';
 import { freePort, startTopology } from '@insta/topology';
 import { intFromEnv, loadAverage, type BenchReport, type TargetResult } from './lib.ts';
+import { SubscriberProcesses } from './subscribers.ts';
 
 const POST_LIKED =
   'subscription($postId: ID!) { postLiked(postId: $postId) { likeCount user { username } post { likeCount } } }';
@@ -155,6 +156,8 @@ export default async function subscriptionsBench(): Promise<BenchReport> {
   const gatewayPid = gateway.pid!;
   const wsUrl = topology.gatewayUrl.replace(/^http/, 'ws');
   const clients: Client[] = [];
+  // The like phase's subscribers, in processes of their own (one per core by default): see subscribers.ts.
+  const receivers = SubscriberProcesses.start(intFromEnv('BENCH_SUBSCRIBER_PROCESSES', availableParallelism()));
   const failures = { errors: 0, timeouts: 0, non2xx: 0, mismatches: 0 };
   try {
     const gql = async (query: string, variables: Record<string, unknown>, token?: string) => {
@@ -240,36 +243,50 @@ export default async function subscriptionsBench(): Promise<BenchReport> {
     ).createPost.id as string;
     for (const size of sizes) {
       failures.errors = 0;
-      const received = { signed: new Array<number>(size).fill(0), anonymous: new Array<number>(size).fill(0) };
       const latencies = { signed: [] as number[], anonymous: [] as number[] };
-      let sentAt = 0;
-      const signedClients = await open(
-        size,
-        (i) => ({ query: POST_LIKED, variables: { postId: signedPost }, token: viewers[i]!.token }),
-        (i) => {
-          received.signed[i]!++;
-          latencies.signed.push(performance.now() - sentAt);
-        },
-      );
-      const anonymousClients = await open(
-        size,
-        () => ({ query: POST_LIKED, variables: { postId: anonymousPost } }),
-        (i) => {
-          received.anonymous[i]!++;
-          latencies.anonymous.push(performance.now() - sentAt);
-        },
-      );
+      const groups = { signed: `signed-${size}`, anonymous: `anonymous-${size}` };
+      for (const kind of ['signed', 'anonymous'] as const) {
+        const before = await openCount();
+        for (let start = 0; start < size; start += 500) {
+          const batch = Array.from({ length: Math.min(500, size - start) }, (_, j) => ({
+            query: POST_LIKED,
+            variables: { postId: kind === 'signed' ? signedPost : anonymousPost },
+            ...(kind === 'signed' ? { token: viewers[start + j]!.token } : {}),
+          }));
+          await receivers.open(groups[kind], wsUrl, batch);
+          const want = before + start + batch.length;
+          await until(async () => (await openCount()) >= want, 120_000, 'subscriptions to open');
+        }
+      }
       const cpuStart = await cpuMs(gatewayPid);
+      // Per like: when the first and the last subscriber had it (the pipeline to the gateway, then the fan-out).
+      const firstAndLast = { signed: [] as [number, number][], anonymous: [] as [number, number][] };
+      // How busy the receiving processes were while likes were delivered: near 1, the load generator is the limit.
+      let receiverCpu = 0;
+      let wall = 0;
       for (let k = 1; k <= likes; k++) {
         for (const kind of ['signed', 'anonymous'] as const) {
           const postId = kind === 'signed' ? signedPost : anonymousPost;
-          sentAt = performance.now();
+          const cpuBefore = await receivers.cpuMs();
+          const sentAt = performance.timeOrigin + performance.now();
           await gql('mutation($id: ID!) { likePost(postId: $id) { id } }', { id: postId }, liker.token);
-          await until(() => received[kind].every((r) => r >= k), 60_000, `like ${k} to reach ${size} ${kind}`);
+          const { at, errors } = await receivers.received(groups[kind], k, 60_000);
+          wall += performance.timeOrigin + performance.now() - sentAt;
+          receiverCpu += (await receivers.cpuMs()) - cpuBefore;
+          failures.errors += errors;
+          const these = at.map((t) => t - sentAt);
+          latencies[kind].push(...these);
+          firstAndLast[kind].push([Math.min(...these), Math.max(...these)]);
           await gql('mutation($id: ID!) { unlikePost(postId: $id) { id } }', { id: postId }, liker.token);
         }
       }
       const cpu = (await cpuMs(gatewayPid)) - cpuStart;
+      ratios[`loadGeneratorCpuShare@${size}`] = round(receiverCpu / Math.max(1, wall * receivers.size), 2);
+      for (const kind of ['signed', 'anonymous'] as const) {
+        const pairs = firstAndLast[kind];
+        ratios[`${kind}FirstDeliveryMeanMs@${size}`] = round(pairs.reduce((a, [f]) => a + f, 0) / pairs.length);
+        ratios[`${kind}FanOutSpreadMeanMs@${size}`] = round(pairs.reduce((a, [f, l]) => a + l - f, 0) / pairs.length);
+      }
       for (const kind of ['signed', 'anonymous'] as const) {
         results.push({
           target: `${kind}-${size}`,
@@ -289,7 +306,8 @@ export default async function subscriptionsBench(): Promise<BenchReport> {
         cpu / (latencies.signed.length + latencies.anonymous.length),
         3,
       );
-      await close([...signedClients, ...anonymousClients]);
+      for (const group of Object.values(groups)) await receivers.close(group);
+      await until(async () => (await openCount()) === clients.length, 60_000, 'subscriptions to close');
     }
 
     // 2: notificationReceived, each subscriber their own; likes at mixRate/s on posts of the first mixAuthors.
@@ -399,6 +417,7 @@ export default async function subscriptionsBench(): Promise<BenchReport> {
         mix: { subscribers: mixSubscribers, likesPerSecond: mixRate, seconds: mixSeconds, authors: mixAuthors },
         selection: POST_LIKED,
         topology: 'startTopology: gateway and each subgraph their own process; this process generates load',
+        likeSubscriberProcesses: receivers.size,
         loadAverageAtEnd: loadAverage(),
       },
       results,
@@ -414,6 +433,7 @@ export default async function subscriptionsBench(): Promise<BenchReport> {
     };
   } finally {
     await Promise.all(clients.map((c) => c.dispose()));
+    receivers.stop();
     await topology.stop();
     await database.drop();
   }
