@@ -32,6 +32,15 @@ describe.each(adapters)('KeyValueStore contract: %s', (_name, create) => {
     expect(await kv.get('a')).toBeNull();
   });
 
+  it('should tell which of thousands of keys exist, in the order given', async () => {
+    const keys = Array.from({ length: 12_001 }, (_, i) => `many-${i}`);
+    await kv.set('many-3', 'x', 60_000);
+    await kv.set('many-11000', 'x', 60_000);
+    const found = await kv.existsMany(keys);
+    expect(found).toHaveLength(keys.length);
+    expect(found.flatMap((exists, i) => (exists ? [i] : []))).toEqual([3, 11_000]);
+  });
+
   it('should expire a value after its ttl', async () => {
     await kv.set('short', 'x', 30);
     expect(await kv.get('short')).toBe('x');
