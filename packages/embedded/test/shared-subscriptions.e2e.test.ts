@@ -174,6 +174,54 @@ describe('subscriptions shared across viewers (ADR 15), on the real Postgres, Re
     for (const s of [asAna, asCyd, asDee, anonymous]) expect(s.results[0]?.errors).toBeUndefined();
   });
 
+  /** A bare graphql-transport-ws socket that keeps every text frame as it arrived. */
+  const rawSubscribe = async (token: string | undefined, id: string, query: string, variables: object) => {
+    const socket = new WebSocket(gateway.url.replace(/^http/, 'ws'), 'graphql-transport-ws');
+    const frames: string[] = [];
+    socket.on('message', (data) => void frames.push(String(data)));
+    await new Promise((resolve, reject) => socket.once('open', resolve).once('error', reject));
+    const before = gateway.openSubscriptions();
+    socket.send(
+      JSON.stringify({ type: 'connection_init', payload: token ? { authorization: `Bearer ${token}` } : {} }),
+    );
+    await vi.waitFor(() => expect(frames).toContain('{"type":"connection_ack"}'), { timeout: 5_000 });
+    socket.send(JSON.stringify({ id, type: 'subscribe', payload: { query, variables } }));
+    await vi.waitFor(() => expect(gateway.openSubscriptions()).toBeGreaterThan(before), { timeout: 5_000 });
+    return { socket, next: () => frames.filter((frame) => frame.includes('"type":"next"')) };
+  };
+
+  it('should send each viewer the next message graphql-ws would, with its own id and viewer fields', async () => {
+    const bea = await signUp('sh_rbe');
+    const ana = await signUp('sh_ran');
+    const cyd = await signUp('sh_rcy');
+    const dee = await signUp('sh_rde');
+    const postId = await createPost(bea, 'Raw frames');
+    await like(ana, postId);
+    const ids = { ana: 'ana-1', cyd: 'quote " and backslash \\ ✓' };
+    const asAna = await rawSubscribe(ana.accessToken, ids.ana, LIKED, { postId });
+    const asCyd = await rawSubscribe(cyd.accessToken, ids.cyd, LIKED, { postId });
+    await like(dee, postId);
+    await vi.waitFor(() => expect([asAna.next().length, asCyd.next().length]).toEqual([1, 1]), { timeout: 10_000 });
+    // graphql-ws's message: JSON.stringify({ id, type, payload }), the payload in the selection's field order.
+    const expected = (id: string, viewerHasLiked: boolean) =>
+      JSON.stringify({
+        id,
+        type: 'next',
+        payload: {
+          data: {
+            postLiked: {
+              likeCount: 2,
+              user: { username: 'sh_rde' },
+              post: { id: postId, likeCount: 2, viewerHasLiked, author: { username: 'sh_rbe' } },
+            },
+          },
+        },
+      });
+    expect(asAna.next()[0]).toBe(expected(ids.ana, true));
+    expect(asCyd.next()[0]).toBe(expected(ids.cyd, false));
+    for (const { socket } of [asAna, asCyd]) socket.close();
+  });
+
   it('should stop delivering to a blocked or unfollowing viewer at the next event of an open subscription', async () => {
     const bea = await signUp('sh_pbe');
     const ana = await signUp('sh_pan');
