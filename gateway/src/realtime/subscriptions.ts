@@ -96,6 +96,8 @@ interface Group {
   /** The realtime root field (the `field` label of the metrics). */
   field: string;
   members: Set<Member>;
+  /** The signed-in members by user id: an event addressed to a few users finds them without a pass over all. */
+  byUser: Map<string, Set<Member>>;
   ready: Promise<void>;
   /** The bus subscription is registered: an event published from now on reaches the members. */
   listening: boolean;
@@ -181,6 +183,11 @@ export class SubscriptionService {
       ),
     };
     group.members.add(member);
+    if (member.identity) {
+      const mine = group.byUser.get(member.identity.userId);
+      if (mine) mine.add(member);
+      else group.byUser.set(member.identity.userId, new Set([member]));
+    }
     try {
       await group.ready;
     } catch (error) {
@@ -247,6 +254,7 @@ export class SubscriptionService {
     const group: Group = {
       field: prepared.fieldName,
       members: new Set(),
+      byUser: new Map(),
       ready: Promise.resolve(),
       listening: false,
       stopListening: null,
@@ -292,6 +300,11 @@ export class SubscriptionService {
 
   private leave(key: string, group: Group, member: Member) {
     group.members.delete(member);
+    if (member.identity) {
+      const mine = group.byUser.get(member.identity.userId);
+      mine?.delete(member);
+      if (mine?.size === 0) group.byUser.delete(member.identity.userId);
+    }
     if (group.members.size === 0) this.closeGroup(key, group);
   }
 
@@ -308,14 +321,15 @@ export class SubscriptionService {
    */
   private async recipients(group: Group, prepared: PreparedOperation, event: unknown) {
     const addressed: Member[] = [];
-    const sessions = new Set<string>();
     const to = prepared.source.addressedTo(event);
-    for (const member of group.members) {
-      const { identity } = member;
-      if (to && !(identity && to.has(identity.userId))) continue;
-      if (identity) sessions.add(identity.sessionId);
-      addressed.push(member);
+    if (to === null) addressed.push(...group.members);
+    else if (to.size < group.byUser.size) {
+      for (const userId of to) for (const member of group.byUser.get(userId) ?? []) addressed.push(member);
+    } else {
+      for (const member of group.members) if (member.identity && to.has(member.identity.userId)) addressed.push(member);
     }
+    const sessions = new Set<string>();
+    for (const { identity } of addressed) if (identity) sessions.add(identity.sessionId);
     const postId = prepared.source.postId(event);
     // The session check and the audience are independent reads: asked at once, one round trip less per event.
     const viewerIds = [...new Set(addressed.flatMap((m) => (m.identity ? [m.identity.userId] : [])))];

@@ -304,6 +304,32 @@ describe('subscriptions shared across viewers (ADR 15), on the real Postgres, Re
     ]);
   });
 
+  it('should deliver a notification to every socket of its recipient and to no one else', async () => {
+    const bea = await signUp('sh_mbe');
+    const ana = await signUp('sh_man');
+    const cyd = await signUp('sh_mcy');
+    const postId = await createPost(bea, 'Two tabs');
+    const selection = 'subscription { notificationReceived { type actorCount } }';
+    const firstTab = await subscribe(bea.accessToken, selection);
+    const secondTab = await subscribe(bea.accessToken, selection);
+    const asAna = await subscribe(ana.accessToken, selection);
+    await like(ana, postId);
+    await vi.waitFor(() => expect([firstTab.results.length, secondTab.results.length]).toEqual([1, 1]), {
+      timeout: 15_000,
+    });
+    const open = gateway.openSubscriptions();
+    firstTab.stop();
+    await vi.waitFor(() => expect(gateway.openSubscriptions()).toBe(open - 1), { timeout: 5_000 });
+    await like(cyd, postId);
+    await vi.waitFor(() => expect(secondTab.results).toHaveLength(2), { timeout: 15_000 });
+    expect(secondTab.results.map((r) => r.data?.notificationReceived)).toEqual([
+      { type: 'LIKE', actorCount: 1 },
+      { type: 'LIKE', actorCount: 2 },
+    ]);
+    expect(firstTab.results).toHaveLength(1);
+    expect(asAna.results).toEqual([]);
+  });
+
   it('should carry a notification’s actorCount and updatedAt as of the event, not as read at delivery', async () => {
     const bea = await signUp('sh_nbe');
     const ana = await signUp('sh_nan');
