@@ -29,12 +29,6 @@ end
 return added`;
 
 /**
- * Token bucket (the memory adapter's takeFromBucket, on the Redis clock so that every gateway agrees): a hash of
- * tokens and the time they were counted, expiring when the bucket would be full again. ARGV: capacity,
- * ms per token, tokens wanted. Returns allowed (0/1), tokens left (a string: Lua numbers become integers),
- * retry-after ms and reset ms.
- */
-/**
  * EXISTS of each key, as one command: a pipeline of one EXISTS per key costs the client a command object, a
  * promise and a reply each (5,000 keys, the sessions of one subscription event: ~40–120 ms of CPU on this box,
  * against ~2.5 ms for this script).
@@ -47,6 +41,12 @@ return found
 /** Keys per EXISTS_EACH call. */
 const EXISTS_CHUNK = 5000;
 
+/**
+ * Token bucket (the memory adapter's takeFromBucket, on the Redis clock so that every gateway agrees): a hash of
+ * tokens and the time they were counted, expiring when the bucket would be full again. ARGV: capacity,
+ * ms per token, tokens wanted. Returns allowed (0/1), tokens left (a string: Lua numbers become integers),
+ * retry-after ms and reset ms.
+ */
 const TAKE_TOKENS = `
 local capacity = tonumber(ARGV[1])
 local ms_per_token = tonumber(ARGV[2])
