@@ -33,6 +33,7 @@ import { intFromEnv, load, toTargetResult, type BenchReport, type TargetResult }
 const PREFIX = uniquePrefix('feedbench')
   .toLowerCase()
   .replace(/[^a-z0-9_-]/g, '_');
+const profileDir = process.env.BENCH_PROFILE_DIR;
 const PAGE_QUERY = 'query { feed(first: 20) { edges { node { id } } pageInfo { hasNextPage endCursor } } }';
 
 const round = (n: number, digits = 1) => Math.round(n * 10 ** digits) / 10 ** digits;
@@ -115,6 +116,15 @@ export default async function feedBench(): Promise<BenchReport> {
   await sql.connect();
   const nc = await connectNats(testServices.natsUrl, 'feed-bench');
   const redis = await connectRedis(testServices.redisUrl);
+  // A topology that does not start (haproxy missing, a port taken) must not leave these open: the bench process
+  // would never exit, and the bench lock with it.
+  const closeClients = async () => {
+    await nc.drain();
+    await redis.quit();
+    await sql.end();
+    await database.drop();
+    await rm(logDir, { recursive: true, force: true });
+  };
   const topology = await startTopology({
     databaseUrl: database.url,
     redisUrl: testServices.redisUrl,
@@ -130,6 +140,11 @@ export default async function feedBench(): Promise<BenchReport> {
       IDENTITY_MAX_SKEW_SECONDS: '3600',
     },
     serviceEnv: { feed: { FEED_CELEBRITY_FOLLOWERS: String(threshold) } },
+    // BENCH_PROFILE_DIR=<dir>: every service process writes a V8 CPU profile there when it stops (as bench-topology).
+    nodeArgs: profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [],
+  }).catch(async (error: unknown) => {
+    await closeClients();
+    throw error;
   });
   const feeds = topology.instances('feed');
   const setFeedInstances = async (count: 1 | 2) => {
@@ -521,14 +536,10 @@ export default async function feedBench(): Promise<BenchReport> {
       await redis.del(...ids.flatMap((id) => [`${PREFIX}:feed:tl:${id}`, `${PREFIX}:feed:tl-built:${id}`]));
     }
     await redis.del(zaddKey);
-    await redis.quit();
     const jsm = await jetstreamManager(nc);
     for await (const s of jsm.streams.list()) {
       if (s.config.name.startsWith(`${PREFIX}_`)) await jsm.streams.delete(s.config.name);
     }
-    await nc.drain();
-    await sql.end();
-    await database.drop();
-    await rm(logDir, { recursive: true, force: true });
+    await closeClients();
   }
 }
