@@ -106,6 +106,9 @@ export default async function feedBench(): Promise<BenchReport> {
   const celebrityFollowers = intFromEnv('BENCH_CELEBRITY_FOLLOWERS', 1_000_000);
   const pageDurationS = intFromEnv('BENCH_PAGE_DURATION_S', 5);
   const pageConnections = intFromEnv('BENCH_PAGE_CONNECTIONS', 10);
+  // The feed's FEED_FANOUT_BATCH / FEED_FANOUT_CONCURRENCY for this run (their defaults unless tuned).
+  const fanoutBatch = intFromEnv('BENCH_FANOUT_BATCH', 1000);
+  const fanoutConcurrency = intFromEnv('BENCH_FANOUT_CONCURRENCY', 4);
   const threshold = Math.max(bigFollowers, latencyFollowers, bytesFollowers) + 1;
   if (celebrityFollowers < threshold) throw new Error('BENCH_CELEBRITY_FOLLOWERS must exceed every other author');
 
@@ -139,7 +142,13 @@ export default async function feedBench(): Promise<BenchReport> {
       RATE_LIMITS: 'false',
       IDENTITY_MAX_SKEW_SECONDS: '3600',
     },
-    serviceEnv: { feed: { FEED_CELEBRITY_FOLLOWERS: String(threshold) } },
+    serviceEnv: {
+      feed: {
+        FEED_CELEBRITY_FOLLOWERS: String(threshold),
+        FEED_FANOUT_BATCH: String(fanoutBatch),
+        FEED_FANOUT_CONCURRENCY: String(fanoutConcurrency),
+      },
+    },
     // BENCH_PROFILE_DIR=<dir>: every service process writes a V8 CPU profile there when it stops (as bench-topology).
     nodeArgs: profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [],
   }).catch(async (error: unknown) => {
@@ -494,8 +503,8 @@ export default async function feedBench(): Promise<BenchReport> {
         celebrityThreshold: threshold,
         pageDurationS,
         pageConnections,
-        fanoutBatch: 1000,
-        fanoutConcurrencyPerInstance: 4,
+        fanoutBatch,
+        fanoutConcurrencyPerInstance: fanoutConcurrency,
         insertsPerSecByRound: {
           '1': throughput['1'].map((n) => round(n)),
           '2': throughput['2'].map((n) => round(n)),
