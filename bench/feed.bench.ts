@@ -33,6 +33,7 @@ import { intFromEnv, load, toTargetResult, type BenchReport, type TargetResult }
 const PREFIX = uniquePrefix('feedbench')
   .toLowerCase()
   .replace(/[^a-z0-9_-]/g, '_');
+const profileDir = process.env.BENCH_PROFILE_DIR;
 const PAGE_QUERY = 'query { feed(first: 20) { edges { node { id } } pageInfo { hasNextPage endCursor } } }';
 
 const round = (n: number, digits = 1) => Math.round(n * 10 ** digits) / 10 ** digits;
@@ -105,6 +106,9 @@ export default async function feedBench(): Promise<BenchReport> {
   const celebrityFollowers = intFromEnv('BENCH_CELEBRITY_FOLLOWERS', 1_000_000);
   const pageDurationS = intFromEnv('BENCH_PAGE_DURATION_S', 5);
   const pageConnections = intFromEnv('BENCH_PAGE_CONNECTIONS', 10);
+  // The feed's FEED_FANOUT_BATCH / FEED_FANOUT_CONCURRENCY for this run (their defaults unless tuned).
+  const fanoutBatch = intFromEnv('BENCH_FANOUT_BATCH', 1000);
+  const fanoutConcurrency = intFromEnv('BENCH_FANOUT_CONCURRENCY', 4);
   const threshold = Math.max(bigFollowers, latencyFollowers, bytesFollowers) + 1;
   if (celebrityFollowers < threshold) throw new Error('BENCH_CELEBRITY_FOLLOWERS must exceed every other author');
 
@@ -115,6 +119,15 @@ export default async function feedBench(): Promise<BenchReport> {
   await sql.connect();
   const nc = await connectNats(testServices.natsUrl, 'feed-bench');
   const redis = await connectRedis(testServices.redisUrl);
+  // A topology that does not start (haproxy missing, a port taken) must not leave these open: the bench process
+  // would never exit, and the bench lock with it.
+  const closeClients = async () => {
+    await nc.drain();
+    await redis.quit();
+    await sql.end();
+    await database.drop();
+    await rm(logDir, { recursive: true, force: true });
+  };
   const topology = await startTopology({
     databaseUrl: database.url,
     redisUrl: testServices.redisUrl,
@@ -129,7 +142,18 @@ export default async function feedBench(): Promise<BenchReport> {
       RATE_LIMITS: 'false',
       IDENTITY_MAX_SKEW_SECONDS: '3600',
     },
-    serviceEnv: { feed: { FEED_CELEBRITY_FOLLOWERS: String(threshold) } },
+    serviceEnv: {
+      feed: {
+        FEED_CELEBRITY_FOLLOWERS: String(threshold),
+        FEED_FANOUT_BATCH: String(fanoutBatch),
+        FEED_FANOUT_CONCURRENCY: String(fanoutConcurrency),
+      },
+    },
+    // BENCH_PROFILE_DIR=<dir>: every service process writes a V8 CPU profile there when it stops (as bench-topology).
+    nodeArgs: profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [],
+  }).catch(async (error: unknown) => {
+    await closeClients();
+    throw error;
   });
   const feeds = topology.instances('feed');
   const setFeedInstances = async (count: 1 | 2) => {
@@ -479,8 +503,8 @@ export default async function feedBench(): Promise<BenchReport> {
         celebrityThreshold: threshold,
         pageDurationS,
         pageConnections,
-        fanoutBatch: 1000,
-        fanoutConcurrencyPerInstance: 4,
+        fanoutBatch,
+        fanoutConcurrencyPerInstance: fanoutConcurrency,
         insertsPerSecByRound: {
           '1': throughput['1'].map((n) => round(n)),
           '2': throughput['2'].map((n) => round(n)),
@@ -521,14 +545,10 @@ export default async function feedBench(): Promise<BenchReport> {
       await redis.del(...ids.flatMap((id) => [`${PREFIX}:feed:tl:${id}`, `${PREFIX}:feed:tl-built:${id}`]));
     }
     await redis.del(zaddKey);
-    await redis.quit();
     const jsm = await jetstreamManager(nc);
     for await (const s of jsm.streams.list()) {
       if (s.config.name.startsWith(`${PREFIX}_`)) await jsm.streams.delete(s.config.name);
     }
-    await nc.drain();
-    await sql.end();
-    await database.drop();
-    await rm(logDir, { recursive: true, force: true });
+    await closeClients();
   }
 }

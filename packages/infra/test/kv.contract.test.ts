@@ -146,6 +146,25 @@ describe.each(adapters)('KeyValueStore contract: %s', (_name, create) => {
       }
     });
 
+    it('should add one member to many keys (a fan-out batch), trimming each and naming those it was new in', async () => {
+      await kv.zaddCapped(
+        Array.from({ length: 3 }, (_, i) => ({ key: 'tl:fan1', member: `old${i}`, score: 10 + i })),
+        3,
+      );
+      const keys = ['tl:fan1', 'tl:fan2', 'tl:fan3'];
+      const batch = (member: string, score: number) => keys.map((key) => ({ key, member, score }));
+      expect(await kv.zaddCapped(batch('p', 100), 3)).toEqual([0, 1, 2]);
+      expect(members(await kv.zrangeDesc('tl:fan1', null, 10))).toEqual(['p', 'old2', 'old1']);
+      expect(members(await kv.zrangeDesc('tl:fan3', null, 10))).toEqual(['p']);
+      // A redelivered batch: nothing new, nothing trimmed.
+      expect(await kv.zaddCapped(batch('p', 100), 3)).toEqual([]);
+      expect(await kv.zcard('tl:fan1')).toBe(3);
+      // An older post into a full timeline is added and trimmed away at once; it still was new there.
+      expect(await kv.zaddCapped(batch('older', 1), 3)).toEqual([0, 1, 2]);
+      expect(members(await kv.zrangeDesc('tl:fan1', null, 10))).toEqual(['p', 'old2', 'old1']);
+      expect(members(await kv.zrangeDesc('tl:fan2', null, 10))).toEqual(['p', 'older']);
+    });
+
     it('should store scores up to 2^53 exactly', async () => {
       const score = 2 ** 53 - 1;
       await kv.zaddCapped([{ key: 'tl:big', member: 'p', score }], 10);

@@ -53,10 +53,13 @@ export class FanoutWorker {
     const celebrity = count >= this.settings.FEED_CELEBRITY_FOLLOWERS;
     const post = await this.feed.recordPost({ postId, authorId, createdAt: new Date(item.t), fannedOut: !celebrity });
     if (post.deleted) return;
-    await this.write(authorId, item, [authorId], createdAt);
-    if (!post.fannedOut) return;
+    // The author's own timeline and the replica's ranges do not depend on each other: one wait, not two.
+    const [, starts] = await Promise.all([
+      this.write(authorId, item, [authorId], createdAt),
+      post.fannedOut ? this.rangeStarts(authorId, count) : Promise.resolve(null),
+    ]);
+    if (!starts) return;
 
-    const starts = await this.rangeStarts(authorId, count);
     const jobs: FanoutBatchJob[] = starts.map((from, i) => ({
       postId,
       authorId,
@@ -64,17 +67,18 @@ export class FanoutWorker {
       from,
       to: starts[i + 1] ?? null,
     }));
-    if (jobs.length === 1) await this.batch(jobs[0]!);
-    else {
-      await Promise.all(
-        jobs.map((job) =>
-          this.events.fanoutBatch(job).catch((error: unknown) => {
-            // A full FEED_FANOUT stream or NATS away: the post is retried, the jobs queued already are kept once.
-            throw isTransientError(error) ? error : new TransientError('fan-out job not queued', { cause: error });
-          }),
-        ),
-      );
-    }
+    // The first range is written here while the others are queued (and taken by every instance's batch
+    // consumers): one hop less for it, and a fan-out of one range queues nothing.
+    const [first, ...queued] = jobs;
+    await Promise.all([
+      first && this.batch(first),
+      ...queued.map((job) =>
+        this.events.fanoutBatch(job).catch((error: unknown) => {
+          // A full FEED_FANOUT stream or NATS away: the post is retried, the jobs queued already are kept once.
+          throw isTransientError(error) ? error : new TransientError('fan-out job not queued', { cause: error });
+        }),
+      ),
+    ]);
     end();
     this.logger.debug({ postId, followers: count, jobs: jobs.length }, 'post fan-out split');
   };
