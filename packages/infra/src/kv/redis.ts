@@ -145,9 +145,7 @@ export class RedisKeyValueStore implements KeyValueStore {
     for (let i = 0; i < keys.length; i += EXISTS_CHUNK) {
       chunks.push(keys.slice(i, i + EXISTS_CHUNK).map((key) => this.prefix + key));
     }
-    const replies = await Promise.all(
-      chunks.map((chunk) => this.client.existsEach(chunk.length, ...chunk)),
-    );
+    const replies = await Promise.all(chunks.map((chunk) => this.client.existsEach(chunk.length, ...chunk)));
     return replies.flat().map((count) => count === 1);
   }
 
