@@ -1,6 +1,7 @@
 /**
  * Throughput and latency of one small query (`user(username:)`, one hop to the users subgraph) through our
- * gateway, through a stock Apollo gateway, and straight to the users subgraph, on the deployed topology
+ * gateway, through our gateway without its single-fetch fast path (`ours-full`), through a stock Apollo gateway,
+ * and straight to the users subgraph, on the deployed topology
  * (`startTopology`: every subgraph and our gateway its own process, compiled bundles; the stock gateway its own
  * process). Each request is a different signed-in viewer (BENCH_VIEWERS, 1,000): a bearer token to the gateways,
  * a signature made per request by the load generator to the subgraph. CPU per request of the answering processes
@@ -67,6 +68,11 @@ export default async function gatewayBench(): Promise<BenchReport> {
 
     const ours = { url: bench.topology.gatewayUrl, pid: bench.topology.instances('gateway')[0]!.pid! };
     const stock = only && !only.includes('stock') ? undefined : await bench.startOther('stock');
+    // The same gateway without its single-fetch fast path (ADR 19): what the fast path saves, in the same run.
+    const full =
+      only && !only.includes('ours-full')
+        ? undefined
+        : await bench.startGateway('gateway-full', { SINGLE_FETCH_FAST_PATH: 'off' });
     const usersUrl = bench.topology.url('users');
     const usersPid = bench.subgraphPids().users!;
     const viaGateway = (n: number): DistinctRequest => ({
@@ -92,6 +98,17 @@ export default async function gatewayBench(): Promise<BenchReport> {
         request: viaGateway,
         pids: { gateway: ours.pid, users: usersPid },
       },
+      ...(full
+        ? [
+            {
+              name: 'ours-full',
+              description: 'our gateway with SINGLE_FETCH_FAST_PATH=off (own process) → users subgraph (own process)',
+              url: full.url,
+              request: viaGateway,
+              pids: { gateway: full.pid, users: usersPid },
+            },
+          ]
+        : []),
       ...(stock
         ? [
             {
@@ -171,6 +188,8 @@ export default async function gatewayBench(): Promise<BenchReport> {
     for (const [a, b] of [
       ['ours', 'stock'],
       ['ours', 'direct'],
+      ['ours', 'ours-full'],
+      ['ours-full', 'direct'],
       ['stock', 'direct'],
     ] as const) {
       const x = results.find((r) => r.target === a);
@@ -200,8 +219,8 @@ export default async function gatewayBench(): Promise<BenchReport> {
           ]),
         ),
         layout:
-          'startTopology (compiled bundles): every subgraph and our gateway each their own process; the stock gateway ' +
-          'its own process; autocannon in the bench process; real Postgres (fresh database), Redis, NATS',
+          'startTopology (compiled bundles): every subgraph and our gateway each their own process; our gateway ' +
+          'without the fast path and the stock gateway each their own process; autocannon in the bench process; real Postgres (fresh database), Redis, NATS',
         NODE_ENV: 'production',
         order: targets.map((t) => t.name),
       },

@@ -102,6 +102,11 @@ export const gatewayEnvSchema = z.object({
   ENTITY_CACHE_REDIS_TIMEOUT_MS: env.int(100, 1),
   /** In-flight deduplication of identical subgraph reads (same subgraph, body and identity). */
   SUBGRAPH_DEDUPE: z.enum(['on', 'off']).default('on'),
+  /**
+   * The single-fetch fast path (ADR 19): a query planned as one fetch that is the client's operation itself is
+   * answered with the subgraph's data as it came, without Apollo Gateway's per-request result shaping.
+   */
+  SINGLE_FETCH_FAST_PATH: z.enum(['on', 'off']).default('on'),
 });
 
 export type GatewayConfig = Omit<z.output<typeof gatewayEnvSchema>, 'INTROSPECTION' | 'EXPLORER' | 'ENTITY_CACHE'> & {

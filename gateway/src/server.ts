@@ -48,6 +48,7 @@ import { subgraphPolicy } from './resilience/subgraph-policy.ts';
 import { unavailableStatusPlugin } from './resilience/unavailable-status.ts';
 import { listenToRevocations } from './revocation/revocation-events.ts';
 import { RevocationList, usersRevocationSource, type RevocationSource } from './revocation/revocation-list.ts';
+import { SingleFetchPath } from './execution/single-fetch.ts';
 import { SubgraphDataSource, createUndiciFetcher } from './subgraph-data-source.ts';
 import { startMetricsServer, timedFetcher, type MetricsServer } from './metrics/metrics.ts';
 import { startWebSocketServer, type OperationRequest } from './websocket.ts';
@@ -144,9 +145,11 @@ export async function createGatewayServer(options: GatewayServerOptions): Promis
   const realtimeSchema = await loadRealtimeSchema();
   // The subscription service executes its query plans on the same data sources as the gateway.
   const dataSources = new Map<string, GraphQLDataSource<GatewayContext>>();
+  const singleFetch = config.SINGLE_FETCH_FAST_PATH === 'on' ? new SingleFetchPath() : null;
   const gateway = new ApolloGateway({
     supergraphSdl,
     logger,
+    ...(singleFetch && { experimental_didResolveQueryPlan: singleFetch.onPlan }),
     buildService: ({ name, url }) => {
       let dataSource: GraphQLDataSource<GatewayContext>;
       if (name === REALTIME_SUBGRAPH.name) dataSource = new RealtimeDataSource(realtimeSchema);
@@ -173,7 +176,7 @@ export async function createGatewayServer(options: GatewayServerOptions): Promis
     edge.formatError(errorFormatter(logger, production)(formatOperationLimitError(formatted, error), error));
   const httpServer = createServer();
   const apollo = new ApolloServer<GatewayContext>({
-    gateway,
+    gateway: singleFetch ? singleFetch.wrap(gateway) : gateway,
     // index.ts owns the signals (onShutdown); Apollo's own SIGTERM handler would race it and re-raise the signal.
     stopOnTerminationSignals: false,
     introspection: config.INTROSPECTION,

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { revokedSessionKey } from '@insta/infra';
+import { issueAccessToken, revokedSessionKey } from '@insta/infra';
+import { verifyAccessTokenOnce } from '../src/auth.ts';
 import { accessToken, startTestGateway, type TestGateway } from './helpers.ts';
 
 const SEEN = '{ seen { userId sessionId } }';
@@ -67,5 +68,30 @@ describe('gateway authentication and subgraph identity', () => {
     expect(body).toEqual({
       data: { seen: { saveData: 'on', dpr: '2', vw: '390', requestId: 'req-42', cookie: null } },
     });
+  });
+});
+
+describe('verified access tokens', () => {
+  const secret = 'verified-tokens-secret-0123456789abcdef0123';
+  const other = 'verified-tokens-other-0123456789abcdef01234';
+
+  it('should answer a token verified before without a new verification, until it expires', async () => {
+    const token = await issueAccessToken(secret, { userId: 'u1', sessionId: 's1' }, 60);
+    const first = await verifyAccessTokenOnce(secret, token);
+    expect(first).toMatchObject({ ok: true, identity: { userId: 'u1', sessionId: 's1' } });
+    if (!first.ok) return;
+    expect(await verifyAccessTokenOnce(secret, token)).toBe(first);
+    // At its `exp` (seconds) the token is expired, as jose decides it.
+    expect(await verifyAccessTokenOnce(secret, token, first.expiresAt * 1000 - 1)).toBe(first);
+    expect(await verifyAccessTokenOnce(secret, token, first.expiresAt * 1000)).toEqual({ ok: false, reason: 'expired' });
+  });
+
+  it('should not accept a token verified under another secret, nor remember a token that failed', async () => {
+    const token = await issueAccessToken(other, { userId: 'u2', sessionId: 's2' }, 60);
+    expect((await verifyAccessTokenOnce(other, token)).ok).toBe(true);
+    expect(await verifyAccessTokenOnce(secret, token)).toEqual({ ok: false, reason: 'invalid' });
+    expect(await verifyAccessTokenOnce(secret, token)).toEqual({ ok: false, reason: 'invalid' });
+    const tampered = `${token.slice(0, -2)}${token.endsWith('AA') ? 'AB' : 'AA'}`;
+    expect(await verifyAccessTokenOnce(other, tampered)).toEqual({ ok: false, reason: 'invalid' });
   });
 });

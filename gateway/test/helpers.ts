@@ -3,7 +3,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildSubgraphSchema } from '@apollo/subgraph';
-import { parse } from 'graphql';
+import { GraphQLError, parse } from 'graphql';
 import { SignJWT } from 'jose';
 import {
   ACCESS_TOKEN_AUDIENCE,
@@ -54,6 +54,12 @@ async function startUsersSubgraph(revocations: FixtureRevocations): Promise<Runn
         },
         user: (_: unknown, { id }: { id: string }) => user(id),
         touches: () => touches,
+        fail: (_: unknown, { code }: { code: string }) => {
+          throw new GraphQLError(`failed with ${code}`, { extensions: { code } });
+        },
+        failNonNull: (_: unknown, { code }: { code: string }) => {
+          throw new GraphQLError(`failed with ${code}`, { extensions: { code } });
+        },
         slow: () => revocations.slow.then(() => true),
         sessionRevocations: () => {
           if (revocations.down) throw new TransientError('users database is down');

@@ -79,6 +79,15 @@ describe('checkInputText', () => {
     );
   });
 
+  it('should refuse a NUL literal on every request of the same document, and accept a clean one every time', () => {
+    const bad = graphql.parse('mutation { touch(note: "bad\\u0000text") }');
+    const good = graphql.parse('mutation { touch(note: "good") }');
+    for (let i = 0; i < 3; i++) {
+      expect(() => checkInputText(bad, undefined)).toThrow('Text must not contain NUL characters');
+      expect(() => checkInputText(good, undefined)).not.toThrow();
+    }
+  });
+
   it('should accept operations without strings', () => {
     expect(() => checkInputText(document, { a: 1, b: null, c: [true] })).not.toThrow();
   });

@@ -60,7 +60,10 @@ interface Lookup {
   typename: string;
   policy: TypePolicy;
   tags: string[];
+  /** The entry's key in this process (L1): every part of the key, unhashed (a hash costs more than the lookup). */
   key?: string;
+  /** Its key in Redis (L2): a hash of `key`, made only when L1 does not have it. */
+  storeKey?: string;
 }
 
 class StoreUnavailable extends Error {}
@@ -86,6 +89,7 @@ export class EntityCache {
   private storeDown = false;
   private readonly now: () => number;
   private subscriptions: EventSubscription<unknown>[] = [];
+  private readonly selections = new Lru<string, string>(1_000);
 
   constructor(private readonly options: EntityCacheOptions) {
     this.now = options.now ?? Date.now;
@@ -115,7 +119,7 @@ export class EntityCache {
     const query = request.query ?? '';
     const { representations, ...otherVariables } = (request.variables ?? {}) as Record<string, unknown>;
     const reps = representations as Record<string, unknown>[];
-    const selection = sha(`${query}\n${JSON.stringify(otherVariables)}`);
+    const selection = this.selectionKey(query, otherVariables);
     const policies = ENTITY_CACHE_POLICIES[subgraph] ?? {};
     const hints = CLIENT_HINT_HEADERS.map((name) => String(caller.headers?.[name] ?? '')).join(',');
 
@@ -147,7 +151,7 @@ export class EntityCache {
       );
       for (const lookup of lookups) {
         const gens = lookup.tags.map((tag) => generations.get(tag) ?? 0).join('.');
-        lookup.key = sha(`${lookup.key}|${JSON.stringify(lookup.representation)}|${gens}|${this.localEpoch}`);
+        lookup.key = `${lookup.key}|${JSON.stringify(lookup.representation)}|${gens}|${this.localEpoch}`;
       }
     } catch (error) {
       this.storeFailed(error);
@@ -166,9 +170,10 @@ export class EntityCache {
         l2Wanted.push(lookup);
       }
     }
+    for (const lookup of l2Wanted) lookup.storeKey = sha(lookup.key as string);
     if (useStore && l2Wanted.length > 0) {
       try {
-        const values = await this.withStore((store) => store.mget(l2Wanted.map((l) => l.key as string)));
+        const values = await this.withStore((store) => store.mget(l2Wanted.map((l) => l.storeKey as string)));
         l2Wanted.forEach((lookup, i) => {
           const stored = values[i];
           if (stored == null) return;
@@ -233,7 +238,7 @@ export class EntityCache {
       const ttlMs = this.ttl(lookup.policy);
       const expiresAt = this.now() + ttlMs;
       this.l1.set(lookup.key as string, { value, expiresAt });
-      writes.push({ key: lookup.key as string, value: `${expiresAt}|${value}`, ttlMs });
+      writes.push({ key: lookup.storeKey ?? sha(lookup.key as string), value: `${expiresAt}|${value}`, ttlMs });
     });
     // Not awaited: the answer does not wait for Redis. A write landing after a bump is under the old generations.
     if (useStore && writes.length > 0)
@@ -292,6 +297,15 @@ export class EntityCache {
   stop(): void {
     for (const subscription of this.subscriptions) subscription.unsubscribe();
     this.subscriptions = [];
+  }
+
+  /** A fetch's selection (its query and other variables), hashed once per query text while it has none. */
+  private selectionKey(query: string, otherVariables: Record<string, unknown>): string {
+    const variables = JSON.stringify(otherVariables);
+    if (variables !== '{}') return sha(`${query}\n${variables}`);
+    let key = this.selections.get(query);
+    if (key === undefined) this.selections.set(query, (key = sha(`${query}\n${variables}`)));
+    return key;
   }
 
   private ttl(policy: TypePolicy) {

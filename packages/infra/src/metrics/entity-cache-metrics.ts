@@ -40,3 +40,10 @@ export const inflightDeduplicated = new Counter({
   labelNames: ['subgraph'] as const,
   registers,
 });
+
+export const singleFetchRequests = new Counter({
+  name: 'gateway_single_fetch_requests_total',
+  help: 'Queries the gateway answered on its single-fetch fast path (ADR 19): fast (the subgraph data as it came), replayed (errors or no data: shaped by Apollo Gateway from the same answer)',
+  labelNames: ['outcome'] as const,
+  registers,
+});
