@@ -28,7 +28,11 @@ const VERIFIED_TOKENS_PER_SECRET = 20_000;
  * `exp` <= now in seconds). Only tokens that passed are kept, bounded per secret (least recently used first out),
  * and revocation is checked by the caller on every request as before.
  */
-export async function verifyAccessTokenOnce(secret: string, token: string, now = Date.now()): Promise<AccessTokenResult> {
+export async function verifyAccessTokenOnce(
+  secret: string,
+  token: string,
+  now = Date.now(),
+): Promise<AccessTokenResult> {
   let tokens = verifiedTokens.get(secret);
   const known = tokens?.get(token);
   if (known) {

@@ -83,7 +83,10 @@ describe('verified access tokens', () => {
     expect(await verifyAccessTokenOnce(secret, token)).toBe(first);
     // At its `exp` (seconds) the token is expired, as jose decides it.
     expect(await verifyAccessTokenOnce(secret, token, first.expiresAt * 1000 - 1)).toBe(first);
-    expect(await verifyAccessTokenOnce(secret, token, first.expiresAt * 1000)).toEqual({ ok: false, reason: 'expired' });
+    expect(await verifyAccessTokenOnce(secret, token, first.expiresAt * 1000)).toEqual({
+      ok: false,
+      reason: 'expired',
+    });
   });
 
   it('should not accept a token verified under another secret, nor remember a token that failed', async () => {

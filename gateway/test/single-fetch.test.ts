@@ -11,7 +11,9 @@ async function fastPathCounts() {
 
 /** Stack traces (development mode) name the frames each path ran through; everything else must be equal. */
 function withoutStacks(body: GraphQLBody) {
-  return JSON.parse(JSON.stringify(body), (key, value: unknown) => (key === 'stacktrace' ? undefined : value)) as unknown;
+  return JSON.parse(JSON.stringify(body), (key, value: unknown) =>
+    key === 'stacktrace' ? undefined : value,
+  ) as unknown;
 }
 
 interface Case {

@@ -24,7 +24,9 @@ type LoadResult = Awaited<ReturnType<ApolloGateway['load']>>;
 type Executor = LoadResult['executor'];
 type RequestContext = Parameters<Executor>[0];
 type ExecutionResult = Awaited<ReturnType<Executor>>;
-type ResolvedPlan = Parameters<NonNullable<ConstructorParameters<typeof ApolloGateway>[0]>['experimental_didResolveQueryPlan'] & {}>[0];
+type ResolvedPlan = Parameters<
+  NonNullable<ConstructorParameters<typeof ApolloGateway>[0]>['experimental_didResolveQueryPlan'] & {}
+>[0];
 type Response = Awaited<ReturnType<GraphQLDataSource['process']>>;
 
 /** What `executeQueryPlan` needs besides the plan, read once from the gateway (private fields, @apollo/gateway 2.14). */
