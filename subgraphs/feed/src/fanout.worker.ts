@@ -49,27 +49,14 @@ export class FanoutWorker {
     const { postId, authorId, createdAt } = message.data;
     const end = fanoutDuration.startTimer();
     const item: FeedItem = { id: postId, t: Date.parse(createdAt) };
-    const threshold = this.settings.FEED_CELEBRITY_FOLLOWERS;
-    // social-graph's count (then the post's index row, which records the celebrity decision) and the replica's
-    // ranges do not depend on each other: one wait, not three in a row. The replica is counted only up to the
-    // celebrity threshold, so a celebrity's post costs that much of the index at most, not all of it.
-    const [{ count, post }, ranges] = await Promise.all([
-      this.socialGraph.followerCount(authorId).then(async (count) => ({
-        count,
-        post: await this.feed.recordPost({
-          postId,
-          authorId,
-          createdAt: new Date(item.t),
-          fannedOut: count < threshold,
-        }),
-      })),
-      this.followers.ranges(authorId, this.settings.FEED_FANOUT_BATCH, threshold),
-    ]);
+    const count = await this.socialGraph.followerCount(authorId);
+    const celebrity = count >= this.settings.FEED_CELEBRITY_FOLLOWERS;
+    const post = await this.feed.recordPost({ postId, authorId, createdAt: new Date(item.t), fannedOut: !celebrity });
     if (post.deleted) return;
-    // The author's own timeline and the replica's check do not depend on each other either.
+    // The author's own timeline and the replica's ranges do not depend on each other: one wait, not two.
     const [, starts] = await Promise.all([
       this.write(authorId, item, [authorId], createdAt),
-      post.fannedOut ? this.rangeStarts(authorId, count, ranges) : Promise.resolve(null),
+      post.fannedOut ? this.rangeStarts(authorId, count) : Promise.resolve(null),
     ]);
     if (!starts) return;
 
@@ -114,19 +101,9 @@ export class FanoutWorker {
    * followers of this author are then made social-graph's list. A count that differs only because an event is in
    * flight costs one such repair, which the event then confirms.
    */
-  private async rangeStarts(
-    authorId: string,
-    expected: number,
-    ranges: { count: number; starts: string[] },
-  ): Promise<string[]> {
-    // Counted up to the threshold only: a post fanned out although its author has reached it since (a redelivery
-    // after the first decision) needs every range. A replica counted to the threshold while social-graph has fewer
-    // differs too, and is repaired.
-    const replica =
-      ranges.count < this.settings.FEED_CELEBRITY_FOLLOWERS
-        ? ranges
-        : await this.followers.ranges(authorId, this.settings.FEED_FANOUT_BATCH);
-    if (replica.count === expected) return replica.starts;
+  private async rangeStarts(authorId: string, expected: number): Promise<string[]> {
+    const ranges = await this.followers.ranges(authorId, this.settings.FEED_FANOUT_BATCH);
+    if (ranges.count === expected) return ranges.starts;
     const asOf = new Date();
     const ids: string[] = [];
     for (let after: string | null = null, more = true; more; ) {

@@ -10,15 +10,13 @@ export class FollowersRepository {
 
   /**
    * How many approved follows of `authorId` the replica knows, and the first follower id of every `size` of them,
-   * ascending: range i is [starts[i], starts[i+1]), the last one open-ended. One scan of the author's index range,
-   * stopped after `limit` follows when given (the count is then at most `limit`, and the ranges cover only those).
+   * ascending: range i is [starts[i], starts[i+1]), the last one open-ended. One scan of the author's index range.
    */
-  async ranges(authorId: string, size: number, limit?: number): Promise<{ count: number; starts: string[] }> {
+  async ranges(authorId: string, size: number): Promise<{ count: number; starts: string[] }> {
     const rows = await this.db.$queryRaw<{ follower_id: string; total: number }[]>`
       SELECT follower_id::text, total::int FROM (
         SELECT follower_id, row_number() OVER (ORDER BY follower_id) - 1 AS n, count(*) OVER () AS total
-        FROM (SELECT follower_id FROM feed.follows WHERE followee_id = ${authorId}::uuid AND active
-              ORDER BY follower_id LIMIT ${limit ?? null}::bigint) l) f
+        FROM feed.follows WHERE followee_id = ${authorId}::uuid AND active) f
       WHERE n % ${size} = 0 ORDER BY follower_id`;
     return { count: rows[0]?.total ?? 0, starts: rows.map((r) => r.follower_id) };
   }

@@ -16,18 +16,14 @@ export async function connectRedis(url: string, logger?: Pick<Logger, 'warn'>): 
   return client;
 }
 
-/**
- * KEYS[i] gets (ARGV[2i], ARGV[2i+1]) as (score, member); each key is then trimmed to its ARGV[1] highest. The trim
- * runs only when the set is over the cap: ZCARD is O(1) and cheaper than a ZREMRANGEBYRANK that removes nothing
- * (~10 % of a 1 000-key fan-out call, measured).
- */
+/** KEYS[i] gets (ARGV[2i], ARGV[2i+1]) as (score, member); each key is then trimmed to its ARGV[1] highest. */
 const ZADD_CAPPED = `
 local cap = tonumber(ARGV[1])
 local added = {}
 for i, key in ipairs(KEYS) do
   if redis.call('ZADD', key, ARGV[2 * i], ARGV[2 * i + 1]) == 1 then
     added[#added + 1] = i - 1
-    if redis.call('ZCARD', key) > cap then redis.call('ZREMRANGEBYRANK', key, 0, -(cap + 1)) end
+    redis.call('ZREMRANGEBYRANK', key, 0, -(cap + 1))
   end
 end
 return added`;
@@ -44,7 +40,7 @@ local added = {}
 for i, key in ipairs(KEYS) do
   if redis.call('ZADD', key, score, member) == 1 then
     added[#added + 1] = i - 1
-    if redis.call('ZCARD', key) > cap then redis.call('ZREMRANGEBYRANK', key, 0, -(cap + 1)) end
+    redis.call('ZREMRANGEBYRANK', key, 0, -(cap + 1))
   end
 end
 return added`;
