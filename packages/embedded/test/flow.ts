@@ -82,3 +82,37 @@ export async function expectExplorer(gatewayUrl: string) {
   expect(res.headers.get('content-type')).toContain('text/html');
   expect(await res.text()).toMatch(/graphiql/i);
 }
+
+/** An account as `signUp` answers it. */
+export interface Account {
+  accessToken: string;
+  refreshToken: string;
+  user: { id: string; username: string };
+}
+
+/**
+ * What an e2e test does through a gateway, each call asserting that the answer has no errors. `gatewayUrl` is read
+ * on each call (the system starts in `beforeAll`); `url` points one call at another gateway instance.
+ */
+export function apiClient(gatewayUrl: () => string) {
+  const gql = async (query: string, variables: Record<string, unknown> = {}, token?: string, url?: string) => {
+    const res = await postGraphQL(url ?? gatewayUrl(), query, variables, token ? auth(token) : {});
+    expect(res.body.errors).toBeUndefined();
+    return res.body.data as Record<string, any>;
+  };
+  const signUp = async (username: string): Promise<Account> =>
+    (
+      await gql('mutation($i: SignUpInput!) { signUp(input: $i) { accessToken refreshToken user { id username } } }', {
+        i: { username, email: `${username}@example.com`, password: 'a long enough password' },
+      })
+    ).signUp as Account;
+  const createPost = async (author: Account, text: string) =>
+    (await gql('mutation($i: CreatePostInput!) { createPost(input: $i) { id } }', { i: { text } }, author.accessToken))
+      .createPost.id as string;
+  const like = (who: Account, postId: string, url?: string) =>
+    gql('mutation($id: ID!) { likePost(postId: $id) { id } }', { id: postId }, who.accessToken, url);
+  const follow = async (who: Account, whom: Account) => {
+    await gql('mutation($id: ID!) { follow(userId: $id) }', { id: whom.user.id }, who.accessToken);
+  };
+  return { gql, signUp, createPost, like, follow };
+}

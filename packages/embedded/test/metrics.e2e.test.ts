@@ -4,17 +4,13 @@ import sharp from 'sharp';
 import WebSocket from 'ws';
 import { metricValue, postGraphQL, scrapeMetrics, type MetricSample } from '@insta/infra/testing';
 import type { RunningSystem } from '../src/system.ts';
+import { apiClient, type Account } from './flow.ts';
 import { startRealSystem, type RealSystem } from './real-system.ts';
 
 const secrets = {
   JWT_SECRET: 'metrics-e2e-jwt-secret-0123456789abcdef-xyz',
   GATEWAY_SIGNING_SECRET: 'metrics-e2e-signing-secret-0123456789abc',
 };
-
-interface Account {
-  accessToken: string;
-  user: { id: string };
-}
 
 describe('Prometheus metrics of a running system (gateway and subgraphs, real Postgres, Redis and NATS)', () => {
   let real: RealSystem;
@@ -31,18 +27,7 @@ describe('Prometheus metrics of a running system (gateway and subgraphs, real Po
     await real?.stop();
   });
 
-  const gql = async (query: string, variables: Record<string, unknown> = {}, token?: string) => {
-    const headers: Record<string, string> = token ? { authorization: `Bearer ${token}` } : {};
-    const res = await postGraphQL(system.gatewayUrl, query, variables, headers);
-    expect(res.body.errors).toBeUndefined();
-    return res.body.data as Record<string, any>;
-  };
-  const signUp = async (username: string): Promise<Account> =>
-    (
-      await gql('mutation SignUp($i: SignUpInput!) { signUp(input: $i) { accessToken user { id } } }', {
-        i: { username, email: `${username}@example.com`, password: 'a long enough password' },
-      })
-    ).signUp as Account;
+  const { gql, signUp } = apiClient(() => system.gatewayUrl);
   const scrape = () => scrapeMetrics(system.metricsUrl!);
   const grew = (before: MetricSample[], after: MetricSample[], name: string, labels: Record<string, string> = {}) =>
     metricValue(after, name, labels) - metricValue(before, name, labels);

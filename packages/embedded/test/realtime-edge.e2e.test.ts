@@ -6,15 +6,10 @@ import WebSocket from 'ws';
 import { createGatewayServer, loadGatewayConfig, type GatewayServer } from '@insta/gateway';
 import { NatsEventBus, RedisKeyValueStore, connectNats, connectRedis } from '@insta/infra';
 import { postGraphQL, silentLogger, testServices } from '@insta/infra/testing';
+import { apiClient, type Account } from './flow.ts';
 import { startRealSystem, type RealSystem } from './real-system.ts';
 
 type Result = FormattedExecutionResult<Record<string, any>, unknown>;
-
-interface Account {
-  accessToken: string;
-  refreshToken: string;
-  user: { id: string };
-}
 
 const secrets = {
   JWT_SECRET: 'realtime-edge-e2e-jwt-secret-0123456789abcdef',
@@ -73,23 +68,7 @@ describe('the realtime edge on the real Postgres, Redis and NATS', () => {
     await real?.stop();
   });
 
-  const gql$ = async (query: string, variables: Record<string, unknown> = {}, token?: string) => {
-    const headers: Record<string, string> = token ? { authorization: `Bearer ${token}` } : {};
-    const res = await postGraphQL(real.system.gatewayUrl, query, variables, headers);
-    expect(res.body.errors).toBeUndefined();
-    return res.body.data as Record<string, any>;
-  };
-  const signUp = async (username: string): Promise<Account> =>
-    (
-      await gql$('mutation($i: SignUpInput!) { signUp(input: $i) { accessToken refreshToken user { id } } }', {
-        i: { username, email: `${username}@example.com`, password: 'a long enough password' },
-      })
-    ).signUp as Account;
-  const createPost = async (author: Account, text: string) =>
-    (await gql$('mutation($i: CreatePostInput!) { createPost(input: $i) { id } }', { i: { text } }, author.accessToken))
-      .createPost.id as string;
-  const like = (who: Account, postId: string) =>
-    gql$('mutation($id: ID!) { likePost(postId: $id) { id } }', { id: postId }, who.accessToken);
+  const { gql: gql$, signUp, createPost, like } = apiClient(() => real.system.gatewayUrl);
 
   /** A socket on the second gateway that stays open; resolves once acknowledged. */
   const openSocket = async (token?: string) => {

@@ -8,14 +8,10 @@ import { createGatewayServer, loadGatewayConfig, type GatewayServer } from '@ins
 import { NatsEventBus, RedisKeyValueStore, connectNats, connectRedis } from '@insta/infra';
 import { postGraphQL, silentLogger, testServices } from '@insta/infra/testing';
 import type { RunningSystem } from '../src/system.ts';
+import { apiClient, type Account } from './flow.ts';
 import { startRealSystem, type RealSystem } from './real-system.ts';
 
 type Result = FormattedExecutionResult<Record<string, any>, unknown>;
-
-interface Account {
-  accessToken: string;
-  user: { id: string; username: string };
-}
 
 interface Subscription {
   results: Result[];
@@ -77,26 +73,7 @@ describe('subscriptions shared across viewers (ADR 15), on the real Postgres, Re
     await real?.stop();
   });
 
-  const gql = async (query: string, variables: Record<string, unknown> = {}, token?: string) => {
-    const headers: Record<string, string> = token ? { authorization: `Bearer ${token}` } : {};
-    const res = await postGraphQL(system.gatewayUrl, query, variables, headers);
-    expect(res.body.errors).toBeUndefined();
-    return res.body.data as Record<string, any>;
-  };
-  const signUp = async (username: string): Promise<Account> =>
-    (
-      await gql('mutation($i: SignUpInput!) { signUp(input: $i) { accessToken user { id username } } }', {
-        i: { username, email: `${username}@example.com`, password: 'a long enough password' },
-      })
-    ).signUp as Account;
-  const createPost = async (author: Account, text: string) =>
-    (await gql('mutation($i: CreatePostInput!) { createPost(input: $i) { id } }', { i: { text } }, author.accessToken))
-      .createPost.id as string;
-  const like = (who: Account, postId: string) =>
-    gql('mutation($id: ID!) { likePost(postId: $id) { id } }', { id: postId }, who.accessToken);
-  const follow = async (who: Account, whom: Account) => {
-    await gql('mutation($id: ID!) { follow(userId: $id) }', { id: whom.user.id }, who.accessToken);
-  };
+  const { gql, signUp, createPost, like, follow } = apiClient(() => system.gatewayUrl);
 
   const subscribe = async (token: string | undefined, query: string, variables: Record<string, unknown> = {}) => {
     const client = createClient({

@@ -12,6 +12,7 @@ import { NatsEventBus, RedisKeyValueStore, connectNats, connectRedis, type Runni
 import { postGraphQL, silentLogger, testServices } from '@insta/infra/testing';
 import { loadPostsConfig, startPostsSubgraph } from '@insta/posts';
 import type { RunningSystem } from '../src/system.ts';
+import { apiClient, type Account } from './flow.ts';
 import { startRealSystem, type RealSystem } from './real-system.ts';
 
 type Result = FormattedExecutionResult<Record<string, any>, unknown>;
@@ -21,11 +22,6 @@ interface Subscription {
   error?: unknown;
   completed: boolean;
   stop(): void;
-}
-
-interface Account {
-  accessToken: string;
-  user: { id: string };
 }
 
 const secrets = {
@@ -109,23 +105,7 @@ describe('subscriptions through the gateway over graphql-ws, on the real Postgre
     await rm(dataDir, { recursive: true, force: true });
   });
 
-  const gql = async (query: string, variables: Record<string, unknown> = {}, token?: string, url?: string) => {
-    const headers: Record<string, string> = token ? { authorization: `Bearer ${token}` } : {};
-    const res = await postGraphQL(url ?? system.gatewayUrl, query, variables, headers);
-    expect(res.body.errors).toBeUndefined();
-    return res.body.data as Record<string, any>;
-  };
-  const signUp = async (username: string): Promise<Account> =>
-    (
-      await gql('mutation($i: SignUpInput!) { signUp(input: $i) { accessToken user { id } } }', {
-        i: { username, email: `${username}@example.com`, password: 'a long enough password' },
-      })
-    ).signUp as Account;
-  const createPost = async (author: Account, text: string) =>
-    (await gql('mutation($i: CreatePostInput!) { createPost(input: $i) { id } }', { i: { text } }, author.accessToken))
-      .createPost.id as string;
-  const like = (who: Account, postId: string, url?: string) =>
-    gql('mutation($id: ID!) { likePost(postId: $id) { id } }', { id: postId }, who.accessToken, url);
+  const { gql, signUp, createPost, like } = apiClient(() => system.gatewayUrl);
 
   const connect = (token?: string, gateway = firstGateway) => {
     const closes: { code: number; reason: string }[] = [];

@@ -1,19 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
-import { postGraphQL, startInMemoryTracing, type FinishedSpan } from '@insta/infra/testing';
+import { startInMemoryTracing, type FinishedSpan } from '@insta/infra/testing';
 import type { RunningSystem } from '../src/system.ts';
+import { apiClient, type Account } from './flow.ts';
 import { startRealSystem, type RealSystem } from './real-system.ts';
 
 const secrets = {
   JWT_SECRET: 'tracing-e2e-jwt-secret-0123456789abcdef-xyz',
   GATEWAY_SIGNING_SECRET: 'tracing-e2e-signing-secret-0123456789abc',
 };
-
-interface Account {
-  accessToken: string;
-  user: { id: string };
-}
 
 describe('OpenTelemetry traces of one like, gateway → posts → NATS → consumers and the realtime delivery', () => {
   const tracing = startInMemoryTracing();
@@ -31,18 +27,7 @@ describe('OpenTelemetry traces of one like, gateway → posts → NATS → consu
     await tracing.stop();
   });
 
-  const gql = async (query: string, variables: Record<string, unknown> = {}, token?: string) => {
-    const headers: Record<string, string> = token ? { authorization: `Bearer ${token}` } : {};
-    const res = await postGraphQL(system.gatewayUrl, query, variables, headers);
-    expect(res.body.errors).toBeUndefined();
-    return res.body.data as Record<string, any>;
-  };
-  const signUp = async (username: string): Promise<Account> =>
-    (
-      await gql('mutation($i: SignUpInput!) { signUp(input: $i) { accessToken user { id } } }', {
-        i: { username, email: `${username}@example.com`, password: 'a long enough password' },
-      })
-    ).signUp as Account;
+  const { gql, signUp } = apiClient(() => system.gatewayUrl);
 
   it('should make one connected trace from the likePost mutation to the subscriber’s delivery, with its SQL, Redis and loader batches', async () => {
     const author = await signUp('trace_author');
