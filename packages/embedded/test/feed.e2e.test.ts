@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createPrismaClient } from '@insta/db';
 import { postGraphQL } from '@insta/infra/testing';
 import type { RunningSystem } from '../src/system.ts';
+import { apiClient } from './flow.ts';
 import { startRealSystem, type RealSystem } from './real-system.ts';
 
 const FEED = '{ feed { edges { node { id text createdAt } } } }';
@@ -27,17 +28,7 @@ describe('the home feed through the gateway, on the real Postgres, Redis and NAT
       variables,
       token ? { authorization: `Bearer ${token}` } : {},
     );
-  const gql = async (query: string, variables: Record<string, unknown>, token?: string) => {
-    const res = await call(query, variables, token);
-    expect(res.body.errors).toBeUndefined();
-    return res.body.data!;
-  };
-  const signUp = async (username: string) =>
-    (
-      await gql('mutation($i: SignUpInput!) { signUp(input: $i) { accessToken user { id } } }', {
-        i: { username, email: `${username}@example.com`, password: 'a long enough password' },
-      })
-    ).signUp as { accessToken: string; user: { id: string } };
+  const { gql, signUp } = apiClient(() => system.gatewayUrl);
 
   it('should still return the feed, with a null node, when a post disappeared after the feed listed it', async () => {
     const [author, reader] = [await signUp('feed_author'), await signUp('feed_reader')];

@@ -3,8 +3,8 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { postGraphQL } from '@insta/infra/testing';
 import type { RunningSystem } from '../src/system.ts';
+import { apiClient } from './flow.ts';
 import { startRealSystem, type RealSystem } from './real-system.ts';
 
 /** Runs ffmpeg with `args` writing `file` in `dir`, and returns the file. */
@@ -50,22 +50,7 @@ describe('posts with media through the gateway, on the real Postgres, Redis and 
     await rm(dataDir, { recursive: true, force: true });
   });
 
-  const gql = async (query: string, variables: Record<string, unknown>, token?: string) => {
-    const res = await postGraphQL(
-      system.gatewayUrl,
-      query,
-      variables,
-      token ? { authorization: `Bearer ${token}` } : {},
-    );
-    expect(res.body.errors).toBeUndefined();
-    return res.body.data as Record<string, any>;
-  };
-  const signUp = async (username: string) =>
-    (
-      await gql('mutation($i: SignUpInput!) { signUp(input: $i) { accessToken user { id } } }', {
-        i: { username, email: `${username}@example.com`, password: 'a long enough password' },
-      })
-    ).signUp as { accessToken: string; user: { id: string } };
+  const { gql, signUp } = apiClient(() => system.gatewayUrl);
 
   async function uploadReady(token: string, file: Buffer, contentType: string): Promise<string> {
     const { requestUpload: ticket } = await gql(
