@@ -13,7 +13,8 @@
  *     timelines; a page (straight from the feed subgraph) that merges 5 celebrities vs one without them.
  * Followers are written straight into the databases; the posts whose fan-out is measured go through the gateway.
  * Completion is seen on `feed.items.added` (announced per batch with the users newly given the post), recovery on
- * the timelines themselves.
+ * the timelines themselves. BENCH_FEED_PARTS (comma-separated: throughput, latency, head-of-line, bytes, recovery;
+ * default all) runs only some of 1-5; 6 always runs (BENCH_CELEBRITY_FOLLOWERS and BENCH_PAGE_DURATION_S shrink it).
  */
 import { execFile } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -92,7 +93,20 @@ async function redisBenchmarkZadd(key: string, requests: number): Promise<number
   return Number(match[1]);
 }
 
+const PARTS = ['throughput', 'latency', 'head-of-line', 'bytes', 'recovery'] as const;
+type Part = (typeof PARTS)[number];
+
+function partsFromEnv(): Set<Part> {
+  const raw = process.env.BENCH_FEED_PARTS;
+  if (!raw) return new Set(PARTS);
+  const names = raw.split(',').map((p) => p.trim());
+  const unknown = names.filter((p) => !(PARTS as readonly string[]).includes(p));
+  if (unknown.length > 0) throw new Error(`BENCH_FEED_PARTS: unknown ${unknown.join(', ')} (${PARTS.join(', ')})`);
+  return new Set(names as Part[]);
+}
+
 export default async function feedBench(): Promise<BenchReport> {
+  const parts = partsFromEnv();
   const bigFollowers = intFromEnv('BENCH_FANOUT_FOLLOWERS', 100_000);
   const latencyFollowers = intFromEnv('BENCH_LATENCY_FOLLOWERS', 10_000);
   const latencyPosts = intFromEnv('BENCH_LATENCY_POSTS', 10);
@@ -272,7 +286,7 @@ export default async function feedBench(): Promise<BenchReport> {
     const throughput: Record<'1' | '2', number[]> = { '1': [], '2': [] };
     const zadd: number[] = [];
     await postAndWait(big, bigFollowers + 1); // warm-up: plans, connections, JIT
-    for (let r = 0; r < rounds; r++) {
+    for (let r = 0; r < (parts.has('throughput') ? rounds : 0); r++) {
       for (const count of r % 2 === 0 ? ([1, 2] as const) : ([2, 1] as const)) {
         await setFeedInstances(count);
         process.stderr.write(`feed bench: round ${r + 1}/${rounds}, ${bigFollowers} followers, ${count} feed\n`);
@@ -284,13 +298,15 @@ export default async function feedBench(): Promise<BenchReport> {
     await setFeedInstances(2);
 
     // 2. Latency to the last of 10 000 followers.
-    await postAndWait(mid, latencyFollowers + 1);
     const latencies: number[] = [];
-    for (let i = 0; i < latencyPosts; i++) latencies.push(await postAndWait(mid, latencyFollowers + 1));
+    if (parts.has('latency')) {
+      await postAndWait(mid, latencyFollowers + 1);
+      for (let i = 0; i < latencyPosts; i++) latencies.push(await postAndWait(mid, latencyFollowers + 1));
+    }
 
     // 3. Head-of-line: small posts while a 100k fan-out runs.
     const holLatencies: number[] = [];
-    for (let r = 0; r < rounds; r++) {
+    for (let r = 0; r < (parts.has('head-of-line') ? rounds : 0); r++) {
       const bigPost = createPost(big);
       const bigId = await bigPost;
       const pending: Promise<void>[] = [];
@@ -302,10 +318,10 @@ export default async function feedBench(): Promise<BenchReport> {
     }
 
     // 4. Broker bytes per post at 2 000 followers.
-    await postAndWait(medium, bytesFollowers + 1);
+    if (parts.has('bytes')) await postAndWait(medium, bytesFollowers + 1);
     const before = await streamBytes();
     const announcedBytes: number[] = [];
-    for (let i = 0; i < bytesPosts; i++) {
+    for (let i = 0; i < (parts.has('bytes') ? bytesPosts : 0); i++) {
       const postId = await createPost(medium);
       announcedBytes.push((await waitReached(postId, bytesFollowers + 1)).bytes);
     }
@@ -316,7 +332,7 @@ export default async function feedBench(): Promise<BenchReport> {
     process.stderr.write('feed bench: recovery\n');
     const burstPosts: string[] = [];
     let restarted: Promise<void> | undefined;
-    for (let i = 0; i < recoveryPosts; i += 4) {
+    for (let i = 0; i < (parts.has('recovery') ? recoveryPosts : 0); i += 4) {
       if (i >= recoveryPosts / 3 && !restarted) {
         await feeds[0]!.kill('SIGKILL');
         restarted = feeds[0]!.start();
@@ -326,8 +342,8 @@ export default async function feedBench(): Promise<BenchReport> {
     await restarted;
     const restartedAt = performance.now();
     const keys = [burstAuthor.id, ...burstFollowers].map((id) => `${PREFIX}:feed:tl:${id}`);
-    let recoveryMs = -1;
-    for (const deadline = Date.now() + 120_000; Date.now() < deadline; ) {
+    let recoveryMs = parts.has('recovery') ? -1 : 0;
+    for (const deadline = Date.now() + 120_000; parts.has('recovery') && Date.now() < deadline; ) {
       const cards = await redis.pipeline(keys.map((k) => ['zcard', k])).exec();
       if (cards!.every(([, n]) => n === burstPosts.length)) {
         recoveryMs = performance.now() - restartedAt;
@@ -448,7 +464,15 @@ export default async function feedBench(): Promise<BenchReport> {
     const zaddPerSec = avg(zadd);
     const plain = pageResult('plain', 'feed(first: 20) from the feed subgraph: timeline of 50 followees (ids only)');
     const merged = pageResult('merged', 'the same page merging the not-fanned-out posts of 5 celebrities');
-    const results: TargetResult[] = [
+    const partOf: Record<string, Part> = {
+      'fanout-1': 'throughput',
+      'fanout-2': 'throughput',
+      zadd: 'throughput',
+      latency: 'latency',
+      'head-of-line': 'head-of-line',
+      recovery: 'recovery',
+    };
+    const allResults: TargetResult[] = [
       figure(
         'fanout-1',
         `inserts/s: one post to ${bigFollowers} followers + author, 1 feed instance`,
@@ -488,6 +512,8 @@ export default async function feedBench(): Promise<BenchReport> {
       plain,
       merged,
     ];
+    // Only the parts that ran (BENCH_FEED_PARTS); the celebrity part always runs (BENCH_CELEBRITY_FOLLOWERS shrinks it).
+    const results = allResults.filter((r) => !(r.target in partOf) || parts.has(partOf[r.target]!));
     return {
       settings: {
         bigFollowers,
@@ -505,6 +531,7 @@ export default async function feedBench(): Promise<BenchReport> {
         pageConnections,
         fanoutBatch,
         fanoutConcurrencyPerInstance: fanoutConcurrency,
+        parts: [...parts],
         insertsPerSecByRound: {
           '1': throughput['1'].map((n) => round(n)),
           '2': throughput['2'].map((n) => round(n)),

@@ -11,7 +11,8 @@
  *     gateway CPU figures include serving the like mutations themselves, which go through the gateway;
  *  3. RSS of the gateway process per idle socket (one subscription each) with I open, above the same fresh process.
  * Users and sessions are written straight into the databases (sign-up hashes passwords: minutes for 5 000) and their
- * access tokens issued with the topology's JWT secret. Sizes via env (quick mode: BENCH_SUBSCRIPTIONS_QUICK=1).
+ * access tokens issued with the topology's JWT secret. Sizes via env (quick mode: BENCH_SUBSCRIPTIONS_QUICK=1);
+ * BENCH_SUBSCRIPTIONS_PARTS=likes,mix,idle (default all three) runs only some of the parts.
  */
 import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
@@ -118,7 +119,21 @@ async function createUsers(databaseUrl: string, n: number, tag: string): Promise
   return users;
 }
 
+const PARTS = ['likes', 'mix', 'idle'] as const;
+
+/** BENCH_SUBSCRIPTIONS_PARTS: a comma-separated subset of PARTS. */
+function partsFromEnv(): Set<(typeof PARTS)[number]> {
+  const raw = process.env.BENCH_SUBSCRIPTIONS_PARTS;
+  if (!raw) return new Set(PARTS);
+  const names = raw.split(',').map((p) => p.trim());
+  const unknown = names.filter((p) => !(PARTS as readonly string[]).includes(p));
+  if (unknown.length > 0)
+    throw new Error(`BENCH_SUBSCRIPTIONS_PARTS: unknown ${unknown.join(', ')} (${PARTS.join(', ')})`);
+  return new Set(names as (typeof PARTS)[number][]);
+}
+
 export default async function subscriptionsBench(): Promise<BenchReport> {
+  const parts = partsFromEnv();
   const quick = process.env.BENCH_SUBSCRIPTIONS_QUICK === '1';
   const sizes = [
     intFromEnv('BENCH_SUBSCRIPTIONS_SMALL', quick ? 200 : 1_000),
@@ -240,14 +255,17 @@ export default async function subscriptionsBench(): Promise<BenchReport> {
     const idlePost = (await gql('mutation { createPost(input: { text: "Quiet" }) { id } }', {}, author.token))
       .createPost.id as string;
     const rssBefore = await rssBytes(gatewayPid);
-    const idleClients = await open(
-      idle,
-      () => ({ query: POST_LIKED, variables: { postId: idlePost } }),
-      () => undefined,
-    );
-    await new Promise((resolve) => setTimeout(resolve, 1_000));
-    const rssAfter = await rssBytes(gatewayPid);
-    await close(idleClients);
+    let rssAfter = rssBefore;
+    if (parts.has('idle')) {
+      const idleClients = await open(
+        idle,
+        () => ({ query: POST_LIKED, variables: { postId: idlePost } }),
+        () => undefined,
+      );
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+      rssAfter = await rssBytes(gatewayPid);
+      await close(idleClients);
+    }
 
     // 1: signed-in and anonymous populations at once, likes alternating between their posts.
     const results: TargetResult[] = [];
@@ -257,7 +275,7 @@ export default async function subscriptionsBench(): Promise<BenchReport> {
     const anonymousPost = (
       await gql('mutation { createPost(input: { text: "Popular too" }) { id } }', {}, author.token)
     ).createPost.id as string;
-    for (const size of sizes) {
+    for (const size of parts.has('likes') ? sizes : []) {
       failures.errors = 0;
       const latencies = { signed: [] as number[], anonymous: [] as number[] };
       const groups = { signed: `signed-${size}`, anonymous: `anonymous-${size}` };
@@ -331,104 +349,115 @@ export default async function subscriptionsBench(): Promise<BenchReport> {
       );
     }
 
-    // 2: notificationReceived, each subscriber their own; likes at mixRate/s on posts of the first mixAuthors.
-    const mixUsers = viewers.slice(0, mixSubscribers);
-    const authors = mixUsers.slice(0, mixAuthors);
-    const posts: string[] = [];
-    for (const a of authors) {
-      posts.push(
-        (await gql('mutation { createPost(input: { text: "Mine" }) { id } }', {}, a.token)).createPost.id as string,
-      );
-    }
-    const sent = new Map<number, number[]>();
-    const mixLatencies: number[] = [];
-    const fromUpsert: number[] = [];
-    // The same events as the gateway hears them, heard here too: delivery minus arrival is the gateway's share.
-    const busHeard = new Map<string, number>();
-    const fromBus: number[] = [];
-    const bus = new NatsEventBus(await connectNats(testServices.natsUrl, 'subscriptions-bench'), prefix, silentLogger);
-    const heard = await bus.subscribe<NotificationUpsertedEvent>(FeedSubjects.notificationUpserted);
-    void (async () => {
-      for await (const event of heard) {
-        busHeard.set(`${event.data.notificationId}:${event.data.actorCount}`, performance.now());
+    const mixRatios: Record<string, number> = {};
+    if (parts.has('mix')) {
+      // 2: notificationReceived, each subscriber their own; likes at mixRate/s on posts of the first mixAuthors.
+      const mixUsers = viewers.slice(0, mixSubscribers);
+      const authors = mixUsers.slice(0, mixAuthors);
+      const posts: string[] = [];
+      for (const a of authors) {
+        posts.push(
+          (await gql('mutation { createPost(input: { text: "Mine" }) { id } }', {}, a.token)).createPost.id as string,
+        );
       }
-    })();
-    let delivered = 0;
-    const mixClients = await open(
-      mixSubscribers,
-      (i) => ({ query: NOTIFICATIONS, token: mixUsers[i]!.token }),
-      (i, data) => {
-        delivered++;
-        const at = sent.get(i)?.shift();
-        if (at !== undefined) mixLatencies.push(performance.now() - at);
-        // From the notification's write in feed (the event's updatedAt): the bus and the gateway alone.
-        const notification = data?.notificationReceived as { id: string; actorCount: number; updatedAt: string };
-        const updatedAt = Date.parse(notification?.updatedAt ?? '');
-        if (!Number.isNaN(updatedAt)) fromUpsert.push(Date.now() - updatedAt);
-        const onBus = busHeard.get(`${notification?.id}:${notification?.actorCount}`);
-        if (onBus !== undefined) fromBus.push(performance.now() - onBus);
-      },
-    );
-    const total = mixRate * mixSeconds;
-    const likers = mixUsers.slice(mixAuthors);
-    const mixCpuStart = await cpuMs(gatewayPid);
-    const started = performance.now();
-    const inFlight: Promise<unknown>[] = [];
-    // A like the posts subgraph refuses (an overloaded box) is no event: counted apart, not a subscription failure.
-    let likesRefused = 0;
-    for (let n = 0; n < total; n++) {
-      const due = started + (n * 1000) / mixRate;
-      const wait = due - performance.now();
-      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
-      const a = n % mixAuthors;
-      const who = likers[Math.floor(n / mixAuthors) % Math.max(1, likers.length)] ?? liker;
-      const list = sent.get(a) ?? [];
-      sent.set(a, list);
-      list.push(performance.now());
-      inFlight.push(
-        gql('mutation($id: ID!) { likePost(postId: $id) { id } }', { id: posts[a] }, who.token).catch(() => {
-          likesRefused++;
-          sent.get(a)?.pop();
-        }),
+      const sent = new Map<number, number[]>();
+      const mixLatencies: number[] = [];
+      const fromUpsert: number[] = [];
+      // The same events as the gateway hears them, heard here too: delivery minus arrival is the gateway's share.
+      const busHeard = new Map<string, number>();
+      const fromBus: number[] = [];
+      const bus = new NatsEventBus(
+        await connectNats(testServices.natsUrl, 'subscriptions-bench'),
+        prefix,
+        silentLogger,
       );
+      const heard = await bus.subscribe<NotificationUpsertedEvent>(FeedSubjects.notificationUpserted);
+      void (async () => {
+        for await (const event of heard) {
+          busHeard.set(`${event.data.notificationId}:${event.data.actorCount}`, performance.now());
+        }
+      })();
+      let delivered = 0;
+      const mixClients = await open(
+        mixSubscribers,
+        (i) => ({ query: NOTIFICATIONS, token: mixUsers[i]!.token }),
+        (i, data) => {
+          delivered++;
+          const at = sent.get(i)?.shift();
+          if (at !== undefined) mixLatencies.push(performance.now() - at);
+          // From the notification's write in feed (the event's updatedAt): the bus and the gateway alone.
+          const notification = data?.notificationReceived as { id: string; actorCount: number; updatedAt: string };
+          const updatedAt = Date.parse(notification?.updatedAt ?? '');
+          if (!Number.isNaN(updatedAt)) fromUpsert.push(Date.now() - updatedAt);
+          const onBus = busHeard.get(`${notification?.id}:${notification?.actorCount}`);
+          if (onBus !== undefined) fromBus.push(performance.now() - onBus);
+        },
+      );
+      const total = mixRate * mixSeconds;
+      const likers = mixUsers.slice(mixAuthors);
+      const mixCpuStart = await cpuMs(gatewayPid);
+      const started = performance.now();
+      const inFlight: Promise<unknown>[] = [];
+      // A like the posts subgraph refuses (an overloaded box) is no event: counted apart, not a subscription failure.
+      let likesRefused = 0;
+      for (let n = 0; n < total; n++) {
+        const due = started + (n * 1000) / mixRate;
+        const wait = due - performance.now();
+        if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+        const a = n % mixAuthors;
+        const who = likers[Math.floor(n / mixAuthors) % Math.max(1, likers.length)] ?? liker;
+        const list = sent.get(a) ?? [];
+        sent.set(a, list);
+        list.push(performance.now());
+        inFlight.push(
+          gql('mutation($id: ID!) { likePost(postId: $id) { id } }', { id: posts[a] }, who.token).catch(() => {
+            likesRefused++;
+            sent.get(a)?.pop();
+          }),
+        );
+      }
+      await Promise.all(inFlight);
+      await until(() => delivered >= total - likesRefused, 60_000, 'the mix notifications').catch(
+        () => void failures.timeouts++,
+      );
+      const mixCpu = (await cpuMs(gatewayPid)) - mixCpuStart;
+      results.push({
+        target: `mix-${mixSubscribers}`,
+        description: `notificationReceived at ${mixSubscribers} signed-in subscribers (each their own), ${mixRate} likes/s for ${mixSeconds} s on posts of ${mixAuthors} of them`,
+        url: topology.gatewayUrl,
+        requestsPerSec: round(delivered / ((performance.now() - started) / 1000)),
+        requestsTotal: delivered,
+        latencyMs: summary(mixLatencies),
+        serverCpuMsPerRequest: round(mixCpu / Math.max(1, delivered), 3),
+        failures: { ...failures, mismatches: Math.max(0, total - likesRefused - delivered) },
+      });
+      results.push({
+        target: `mix-gateway-${mixSubscribers}`,
+        description: 'the same deliveries, from the event heard on NATS (by this process too) to the `next` message',
+        url: topology.gatewayUrl,
+        requestsPerSec: 0,
+        requestsTotal: fromBus.length,
+        latencyMs: summary(fromBus),
+        failures: { errors: 0, timeouts: 0, non2xx: 0, mismatches: 0 },
+      });
+      heard.unsubscribe();
+      await bus.close();
+      const upsert = summary(fromUpsert);
+      results.push({
+        target: `mix-from-upsert-${mixSubscribers}`,
+        description:
+          'the same deliveries, from the notification written in feed (event updatedAt) to the `next` message',
+        url: topology.gatewayUrl,
+        requestsPerSec: 0,
+        requestsTotal: fromUpsert.length,
+        latencyMs: upsert,
+        failures: { errors: 0, timeouts: 0, non2xx: 0, mismatches: 0 },
+      });
+      await close(mixClients);
+      mixRatios.mixGatewayCpuMsPerDeliveredEvent = round(mixCpu / Math.max(1, delivered), 3);
+      mixRatios.mixLikesSent = total;
+      mixRatios.mixLikesRefusedByPosts = likesRefused;
     }
-    await Promise.all(inFlight);
-    await until(() => delivered >= total - likesRefused, 60_000, 'the mix notifications').catch(
-      () => void failures.timeouts++,
-    );
-    const mixCpu = (await cpuMs(gatewayPid)) - mixCpuStart;
-    results.push({
-      target: `mix-${mixSubscribers}`,
-      description: `notificationReceived at ${mixSubscribers} signed-in subscribers (each their own), ${mixRate} likes/s for ${mixSeconds} s on posts of ${mixAuthors} of them`,
-      url: topology.gatewayUrl,
-      requestsPerSec: round(delivered / ((performance.now() - started) / 1000)),
-      requestsTotal: delivered,
-      latencyMs: summary(mixLatencies),
-      serverCpuMsPerRequest: round(mixCpu / Math.max(1, delivered), 3),
-      failures: { ...failures, mismatches: Math.max(0, total - likesRefused - delivered) },
-    });
-    results.push({
-      target: `mix-gateway-${mixSubscribers}`,
-      description: 'the same deliveries, from the event heard on NATS (by this process too) to the `next` message',
-      url: topology.gatewayUrl,
-      requestsPerSec: 0,
-      requestsTotal: fromBus.length,
-      latencyMs: summary(fromBus),
-      failures: { errors: 0, timeouts: 0, non2xx: 0, mismatches: 0 },
-    });
-    heard.unsubscribe();
-    await bus.close();
-    const upsert = summary(fromUpsert);
-    results.push({
-      target: `mix-from-upsert-${mixSubscribers}`,
-      description: 'the same deliveries, from the notification written in feed (event updatedAt) to the `next` message',
-      url: topology.gatewayUrl,
-      requestsPerSec: 0,
-      requestsTotal: fromUpsert.length,
-      latencyMs: upsert,
-      failures: { errors: 0, timeouts: 0, non2xx: 0, mismatches: 0 },
-    });
-    await close(mixClients);
 
     return {
       settings: {
@@ -437,6 +466,7 @@ export default async function subscriptionsBench(): Promise<BenchReport> {
         idle,
         mix: { subscribers: mixSubscribers, likesPerSecond: mixRate, seconds: mixSeconds, authors: mixAuthors },
         selection: POST_LIKED,
+        parts: [...parts],
         topology: 'startTopology: gateway and each subgraph their own process; this process generates load',
         likeSubscriberProcesses: receivers.size,
         loadAverageAtEnd: loadAverage(),
@@ -444,12 +474,14 @@ export default async function subscriptionsBench(): Promise<BenchReport> {
       results,
       ratios: {
         ...ratios,
-        [`rssKiBPerIdleSocket@${idle}`]: round((rssAfter - rssBefore) / idle / 1024, 2),
-        gatewayRssMiBFresh: round(rssBefore / 2 ** 20),
-        [`gatewayRssMiB@${idle}`]: round(rssAfter / 2 ** 20),
-        mixGatewayCpuMsPerDeliveredEvent: round(mixCpu / Math.max(1, delivered), 3),
-        mixLikesSent: total,
-        mixLikesRefusedByPosts: likesRefused,
+        ...(parts.has('idle')
+          ? {
+              [`rssKiBPerIdleSocket@${idle}`]: round((rssAfter - rssBefore) / idle / 1024, 2),
+              gatewayRssMiBFresh: round(rssBefore / 2 ** 20),
+              [`gatewayRssMiB@${idle}`]: round(rssAfter / 2 ** 20),
+            }
+          : {}),
+        ...mixRatios,
       },
     };
   } finally {

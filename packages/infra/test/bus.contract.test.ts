@@ -452,6 +452,222 @@ describe.each(adapters)('EventBus contract: %s', (_name, create) => {
     expect(busy).toEqual([1]);
   });
 
+  describe('concurrency with an ordering key', () => {
+    type Keyed = { key: string; n: number };
+    const byKey = ({ data }: { data: Keyed }) => data.key;
+    const name = (m: BusMessage<Keyed>) => `${m.data.key}${m.data.n}`;
+    /** Handler start and end events, in the order they happened. */
+    function timeline() {
+      const events: string[] = [];
+      return {
+        events,
+        started: () => events.filter((e) => e.startsWith('start ')).map((e) => e.slice(6)),
+        ended: () => events.filter((e) => e.startsWith('end ')).map((e) => e.slice(4)),
+        /** The most handlers that were running at once. */
+        maxRunning: () => {
+          let running = 0;
+          let max = 0;
+          for (const e of events) {
+            running += e.startsWith('start ') ? 1 : -1;
+            max = Math.max(max, running);
+          }
+          return max;
+        },
+        /** Whether two handlers of `key` ever ran at once, or one started before an earlier one of its key. */
+        inOrder: (key: string, expected: string[]) => {
+          const own = events.filter((e) => e.slice(e.indexOf(' ') + 1).startsWith(key));
+          return own.join(',') === expected.flatMap((m) => [`start ${m}`, `end ${m}`]).join(',');
+        },
+      };
+    }
+    const signal = () => {
+      let fire!: () => void;
+      const fired = new Promise<void>((resolve) => (fire = resolve));
+      return { fire, fired };
+    };
+
+    it('should handle one key in order, one at a time, while other keys run beside it', async () => {
+      const t = timeline();
+      const b1Started = signal();
+      const consumer = await h.bus.consume<Keyed>({
+        stream: 'TEST',
+        durable: 'keyed-order',
+        filterSubject: 'test.keyed.order',
+        maxDeliver: 3,
+        concurrency: 4,
+        orderingKey: byKey,
+        handler: async (m) => {
+          t.events.push(`start ${name(m)}`);
+          if (m.data.key === 'b') b1Started.fire();
+          // a1 can only end once b1 has started: a consumer running one message at a time never gets past it.
+          if (name(m) === 'a1') await b1Started.fired;
+          t.events.push(`end ${name(m)}`);
+        },
+      });
+      const sequence = ['a1', 'a2', 'b1', 'a3', 'b2', 'c1', 'a4'];
+      for (const m of sequence) await h.bus.publish('test.keyed.order', { key: m[0], n: Number(m[1]) });
+      await vi.waitFor(() => expect(t.ended().sort()).toEqual([...sequence].sort()), { timeout: 10_000 });
+      await consumer.stop();
+      expect(t.events.indexOf('start b1')).toBeLessThan(t.events.indexOf('end a1'));
+      expect(t.inOrder('a', ['a1', 'a2', 'a3', 'a4'])).toBe(true);
+      expect(t.inOrder('b', ['b1', 'b2'])).toBe(true);
+    });
+
+    it('should run no more handlers at once than its concurrency', async () => {
+      const t = timeline();
+      const release = signal();
+      // Published before the consumer starts, so every message is there to be taken at once.
+      for (let n = 1; n <= 6; n++) await h.bus.publish('test.keyed.limit', { key: `k${n}`, n });
+      const consumer = await h.bus.consume<Keyed>({
+        stream: 'TEST',
+        durable: 'keyed-limit',
+        filterSubject: 'test.keyed.limit',
+        maxDeliver: 3,
+        concurrency: 3,
+        prefetch: 6,
+        orderingKey: byKey,
+        handler: async (m) => {
+          t.events.push(`start ${m.data.key}`);
+          await release.fired;
+          t.events.push(`end ${m.data.key}`);
+        },
+      });
+      await vi.waitFor(() => expect(t.started()).toHaveLength(3));
+      release.fire();
+      await vi.waitFor(() => expect(t.ended()).toHaveLength(6), { timeout: 10_000 });
+      await consumer.stop();
+      expect(t.maxRunning()).toBe(3);
+      expect(t.events.slice(0, 3).every((e) => e.startsWith('start '))).toBe(true);
+    });
+
+    it('should count tries per message: a poison one dead-lettered, a retried one handled, its key free meanwhile', async () => {
+      const t = timeline();
+      const tries = new Map<string, number>();
+      const consumer = await h.bus.consume<Keyed>({
+        stream: 'TEST',
+        durable: 'keyed-tries',
+        filterSubject: 'test.keyed.tries',
+        maxDeliver: 2,
+        retryDelayMs: 10,
+        maxRetryDelayMs: 20,
+        concurrency: 4,
+        orderingKey: byKey,
+        handler: async (m) => {
+          const id = name(m);
+          const count = (tries.get(id) ?? 0) + 1;
+          tries.set(id, count);
+          t.events.push(`start ${id}`);
+          t.events.push(`end ${id}`);
+          if (id === 'p1') throw new Error('poison payload');
+          if (id === 'a1' && count === 1) throw new Error('a bug fixed by the next try');
+          // Retried until t2 is handled: were t1's key held through its retries, it would never be.
+          if (id === 't1' && !tries.has('t2')) {
+            throw new TransientError('database unreachable', {
+              cause: Object.assign(new Error('x'), { code: 'P1001' }),
+            });
+          }
+        },
+      });
+      for (const m of ['a1', 'p1', 't1', 'a2', 'p2', 't2']) {
+        await h.bus.publish('test.keyed.tries', { key: m[0], n: Number(m[1]) }, { msgId: `keyed-tries-${m}` });
+      }
+      await vi.waitFor(
+        async () => expect(await h.bus.deadLetters({ stream: 'TEST', durable: 'keyed-tries' })).toHaveLength(1),
+        { timeout: 10_000 },
+      );
+      await vi.waitFor(() => expect(t.ended()).toContain('t2'), { timeout: 10_000 });
+      await vi.waitFor(() => expect(t.ended().filter((id) => id === 't1').length).toBe(tries.get('t1')));
+      const settled = () => [...tries].filter(([id]) => id !== 't1');
+      await vi.waitFor(() => expect(Object.fromEntries(settled())).toEqual({ a1: 2, a2: 1, p1: 2, p2: 1, t2: 1 }));
+      expect(tries.get('t1')).toBeGreaterThanOrEqual(2);
+      await consumer.stop();
+      const [letter] = await h.bus.deadLetters({ stream: 'TEST', durable: 'keyed-tries' });
+      expect(letter).toMatchObject({ data: { key: 'p', n: 1 }, tries: { poison: 2, transient: 0 } });
+      // First deliveries keep their key's order: a2 starts only after a1's first try ended...
+      const first = (id: string, kind: 'start' | 'end') => t.events.indexOf(`${kind} ${id}`);
+      expect(first('a2', 'start')).toBeGreaterThan(first('a1', 'end'));
+      expect(first('p2', 'start')).toBeGreaterThan(first('p1', 'end'));
+      // ...but a retry does not hold its key: t2 was handled between two tries of t1.
+      expect(first('t2', 'start')).toBeLessThan(t.events.lastIndexOf('start t1'));
+    });
+
+    it('should finish the messages in hand on stop and hand the ones not started, waiting for their key too, back at once', async () => {
+      const spec = {
+        stream: 'TEST',
+        durable: 'keyed-handover',
+        filterSubject: 'test.keyed.handover',
+        maxDeliver: 3,
+        concurrency: 3,
+        prefetch: 4,
+        orderingKey: byKey,
+        // Far longer than the test may take: the handover must not wait for it.
+        ackWaitMs: 120_000,
+      };
+      const release = signal();
+      const t = timeline();
+      const a = await h.bus.consume<Keyed>({
+        ...spec,
+        handler: async (m) => {
+          t.events.push(`start ${name(m)}`);
+          await release.fired;
+          t.events.push(`end ${name(m)}`);
+        },
+      });
+      // x1, y1 and z1 take the three slots; x2 waits for x1.
+      for (const m of ['x1', 'y1', 'x2', 'z1']) {
+        await h.bus.publish('test.keyed.handover', { key: m[0], n: Number(m[1]) });
+      }
+      await vi.waitFor(() => expect(t.started().sort()).toEqual(['x1', 'y1', 'z1']));
+      const second: string[] = [];
+      const b = await h.bus.consume<Keyed>({ ...spec, handler: async (m) => void second.push(name(m)) });
+      const stopping = a.stop();
+      release.fire();
+      await stopping;
+      // stop() resolved only after every handler in hand had ended.
+      expect(t.ended().sort()).toEqual(['x1', 'y1', 'z1']);
+      await vi.waitFor(() => expect(second).toEqual(['x2']), { timeout: 10_000 });
+      expect(t.started()).not.toContain('x2');
+      await b.stop();
+    });
+
+    it('should abort every job in hand on stop and hand them over without counting a try (abandonOnStop)', async () => {
+      const spec = {
+        stream: 'TEST',
+        durable: 'keyed-abandon',
+        filterSubject: 'test.keyed.abandon',
+        maxDeliver: 1,
+        concurrency: 2,
+        orderingKey: byKey,
+        ackWaitMs: 120_000,
+        abandonOnStop: true,
+      };
+      const aborted: string[] = [];
+      const started: string[] = [];
+      const a = await h.bus.consume<Keyed>({
+        ...spec,
+        handler: (m) =>
+          new Promise<void>((_resolve, reject) => {
+            started.push(name(m));
+            m.signal.addEventListener('abort', () => {
+              aborted.push(name(m));
+              reject(new Error('job killed'));
+            });
+          }),
+      });
+      await h.bus.publish('test.keyed.abandon', { key: 'x', n: 1 });
+      await h.bus.publish('test.keyed.abandon', { key: 'y', n: 1 });
+      await vi.waitFor(() => expect(started.sort()).toEqual(['x1', 'y1']));
+      await a.stop();
+      expect(aborted.sort()).toEqual(['x1', 'y1']);
+      const done: string[] = [];
+      const b = await h.bus.consume<Keyed>({ ...spec, handler: async (m) => void done.push(name(m)) });
+      await vi.waitFor(() => expect(done.sort()).toEqual(['x1', 'y1']), { timeout: 10_000 });
+      // maxDeliver 1: had an abandoned try counted, its message would have been dead-lettered instead.
+      expect(await h.bus.deadLetters({ stream: 'TEST', durable: 'keyed-abandon' })).toEqual([]);
+      await b.stop();
+    });
+  });
+
   it('should list the dead letters of every stream when no stream is named', async () => {
     await h.bus.ensureStream({ name: 'OTHER', subjects: ['other.>'] });
     const consumer = await h.bus.consume<{ n: number }>({
@@ -673,6 +889,53 @@ describe('EventBus on NATS JetStream: deliveries across connections', () => {
     consumers.push(await bus.consume<{ n: number }>({ ...spec, handler: async (m) => void survivor.push(m.data.n) }));
     await doomed.nc.close();
     await vi.waitFor(() => expect(survivor).toEqual([1]), { timeout: 2_000 + 3_000 });
+  });
+
+  it('should keep every message in hand, and one waiting for its key, with the consumer past the ack wait', async () => {
+    const spec = {
+      stream: 'TEST',
+      durable: 'slow-keyed',
+      filterSubject: 'test.slow-keyed',
+      maxDeliver: 3,
+      ackWaitMs: 1_000,
+      // A slot free for x2, which therefore waits for x1 taken (not merely fetched ahead, as ADR 9 allows).
+      concurrency: 3,
+      orderingKey: ({ data }: { data: { key: string } }) => data.key,
+    };
+    const deliveries: string[] = [];
+    let finish!: () => void;
+    const finished = new Promise<void>((resolve) => (finish = resolve));
+    release.push(finish);
+    consumers.push(
+      await bus.consume<{ key: string; n: number }>({
+        ...spec,
+        handler: async (m) => {
+          deliveries.push(`busy ${m.data.key}${m.data.n}`);
+          await finished;
+        },
+      }),
+    );
+    // All three go to the busy consumer (its pull asks for 4); x2 waits there for x1.
+    for (const [key, n] of [
+      ['x', 1],
+      ['y', 1],
+      ['x', 2],
+    ] as const)
+      await bus.publish('test.slow-keyed', { key, n });
+    await vi.waitFor(() => expect(deliveries.sort()).toEqual(['busy x1', 'busy y1']));
+    const other = await connect();
+    consumers.push(
+      await other.bus.consume<{ key: string; n: number }>({
+        ...spec,
+        handler: async (m) => void deliveries.push(`other ${m.data.key}${m.data.n}`),
+      }),
+    );
+    // Three ack waits: without progress reports for each (x2 included) a message would have gone to the other.
+    await new Promise((resolve) => setTimeout(resolve, 3_000));
+    expect(deliveries.sort()).toEqual(['busy x1', 'busy y1']);
+    finish();
+    await vi.waitFor(() => expect(deliveries).toContain('busy x2'));
+    expect(deliveries.filter((d) => d.startsWith('other'))).toEqual([]);
   });
 
   it('should keep a message that takes longer than the ack wait with the consumer working on it', async () => {

@@ -15,6 +15,11 @@ export const feedEnvSchema = subgraphEnvSchema.extend({
   FEED_FANOUT_BATCH: env.int(1_000, 1),
   /** Batch jobs (of any post), and separately posts being split, one feed process works on at once (its consumers). */
   FEED_FANOUT_CONCURRENCY: env.int(4, 1),
+  /**
+   * POSTS events (likes, comments, mentions, deletions) one feed process's `feed-posts` consumer handles at once;
+   * those of one post one at a time, in order.
+   */
+  FEED_POSTS_CONCURRENCY: env.int(8, 1),
   /** Recent posts of a newly followed account copied into the follower's timeline. */
   FEED_BACKFILL_POSTS: env.int(50, 0),
   /** Likes (comments, follows ...) within one such window are grouped into one notification. */

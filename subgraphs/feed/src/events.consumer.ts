@@ -232,13 +232,47 @@ export class FeedEventsHandler {
   }
 }
 
-/** The three durable consumers of the handler above; the streams are ensured so start order does not matter. */
-export async function startEventConsumers(bus: EventBus, handler: FeedEventsHandler): Promise<Consumer[]> {
+export interface EventConsumerOptions {
+  /** `feed-posts` handlers running at once (FEED_POSTS_CONCURRENCY); default 1. */
+  postsConcurrency?: number;
+}
+
+/**
+ * The POSTS events of one post are handled one at a time, in stream order (first deliveries; ADR 9): that keeps
+ * a like before its unlike, every event of one notification group (its target is the post, or a comment or
+ * mention in it) and a post's deletion before what follows it in order within a process, where the handlers'
+ * versions and timestamps would otherwise have to sort them out. Events of different posts touch different
+ * notification groups and replica rows and run side by side.
+ */
+export const postOrderingKey = ({ subject, data }: Pick<Message, 'subject' | 'data'>): string =>
+  typeof data.postId === 'string' ? data.postId : subject;
+
+/**
+ * The three durable consumers of the handler above; the streams are ensured so start order does not matter.
+ * Only `feed-posts` runs concurrently: USERS and SOCIAL events are few (sign-ins, follows), and the SOCIAL ones
+ * of different pairs interact (a block ends follows and hides notifications of other pairs), so they stay in
+ * stream order, one at a time.
+ */
+export async function startEventConsumers(
+  bus: EventBus,
+  handler: FeedEventsHandler,
+  options: EventConsumerOptions = {},
+): Promise<Consumer[]> {
   const consumers: Consumer[] = [];
+  const postsConcurrency = options.postsConcurrency ?? 1;
   const specs = [
     { stream: USERS_STREAM, durable: 'feed-users', filterSubject: 'users.user.*', handler: handler.users },
     { stream: SOCIAL_STREAM, durable: 'feed-social', filterSubject: 'social.>', handler: handler.social },
-    { stream: POSTS_STREAM, durable: 'feed-posts', filterSubject: 'posts.>', handler: handler.posts },
+    {
+      stream: POSTS_STREAM,
+      durable: 'feed-posts',
+      filterSubject: 'posts.>',
+      handler: handler.posts,
+      concurrency: postsConcurrency,
+      orderingKey: postOrderingKey,
+      // Room to look past events of posts that are busy for those of others.
+      prefetch: Math.max(4, 2 * postsConcurrency),
+    },
   ];
   try {
     for (const spec of specs) {
@@ -251,7 +285,9 @@ export async function startEventConsumers(bus: EventBus, handler: FeedEventsHand
           // Infrastructure failures are retried as long as they last; five tries only for content failures.
           maxDeliver: 5,
           ackWaitMs: FEED_ACK_WAIT_MS,
-          prefetch: 4,
+          prefetch: spec.prefetch ?? 4,
+          concurrency: spec.concurrency ?? 1,
+          ...(spec.orderingKey ? { orderingKey: spec.orderingKey } : {}),
           handler: spec.handler,
         }),
       );

@@ -115,7 +115,7 @@ export async function startFeedSubgraph(deps: FeedDeps): Promise<RunningServer> 
         }),
       );
     }
-    consumers.push(...(await startEventConsumers(bus, handler)));
+    consumers.push(...(await startEventConsumers(bus, handler, { postsConcurrency: config.FEED_POSTS_CONCURRENCY })));
     return await startSubgraphServer<Context>({
       ...commonServerOptions('feed', deps),
       schema: subgraphSchema('feed', resolvers),

@@ -11,6 +11,7 @@ import {
   type PostLikeEvent,
 } from '@insta/events';
 import { encodeCursor } from '@insta/infra';
+import { postOrderingKey } from '../src/events.consumer.ts';
 import { NotificationsRepository } from '../src/notifications.repository.ts';
 import { eventually, publishEvent, startFeedHarness, type FeedHarness, type TestUser } from './harness.ts';
 
@@ -398,6 +399,55 @@ describe('grouped notifications on replicas', () => {
     for (const row of rows) {
       expect(row.actorCount).toBe(2);
       expect(row.actors.map((x) => x.actorId).sort()).toEqual([a, b].sort());
+    }
+  });
+});
+
+describe('notifications of many posts at once (feed-posts concurrency)', () => {
+  it('should key every POSTS event the feed reads by its post', () => {
+    const postId = randomUUID();
+    const envelope = { eventId: randomUUID(), occurredAt: new Date().toISOString() };
+    const events: [string, object][] = [
+      [PostsSubjects.postCreated, { postId, authorId: randomUUID() }],
+      [PostsSubjects.postDeleted, { postId, authorId: randomUUID() }],
+      [PostsSubjects.postLiked, { postId, postAuthorId: randomUUID(), userId: randomUUID() }],
+      [PostsSubjects.postUnliked, { postId, postAuthorId: randomUUID(), userId: randomUUID() }],
+      [PostsSubjects.commentAdded, { postId, commentId: randomUUID(), parentId: randomUUID() }],
+      [PostsSubjects.mentionCreated, { postId, commentId: randomUUID(), mentionedUserId: randomUUID() }],
+    ];
+    for (const [subject, data] of events)
+      expect(postOrderingKey({ subject, data: { ...envelope, ...data } })).toBe(postId);
+  });
+
+  it("should handle the likes and unlikes of many posts side by side and keep each post's in order", async () => {
+    const [author, ana, bob] = [await h.createUser(), await h.createUser(), await h.createUser()];
+    const posts: string[] = [];
+    for (let i = 0; i < 12; i++) posts.push(await postBy(author));
+    // Interleaved across posts, as on the stream under load: per post ana likes, bob likes, ana unlikes.
+    for (const [user, subject] of [
+      [ana, PostsSubjects.postLiked],
+      [bob, PostsSubjects.postLiked],
+      [ana, PostsSubjects.postUnliked],
+    ] as const) {
+      for (const postId of posts) await like(postId, author, user, subject);
+    }
+    await eventually(async () => {
+      const { nodes } = await notificationsOf(author, { first: 50 });
+      expect(nodes.map((n) => n.post?.id).sort()).toEqual([...posts].sort());
+      for (const node of nodes) expect(node).toMatchObject({ type: 'LIKE', actorCount: 1, actors: [{ id: bob.id }] });
+    });
+    await eventually(() =>
+      expect(
+        removed
+          .filter((e) => e.userId === author.id && e.actorId === ana.id)
+          .map((e) => e.postId)
+          .sort(),
+      ).toEqual([...posts].sort()),
+    );
+    const { nodes } = await notificationsOf(author, { first: 50 });
+    // One post's adds one at a time, in stream order: each notification announced with 1 (ana), then 2 (bob).
+    for (const node of nodes) {
+      expect(upserted.filter((e) => e.notificationId === node.id).map((e) => e.actorCount)).toEqual([1, 2]);
     }
   });
 });

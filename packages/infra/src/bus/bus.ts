@@ -66,8 +66,25 @@ export interface ConsumerSpec<T> {
    * not how long a handler may take. Default 15 s.
    */
   ackWaitMs?: number;
-  /** Messages a consumer holds at a time (the one being handled plus those fetched ahead). Default 4. */
+  /**
+   * Messages a consumer fetches ahead of those it handles (JetStream's pull batch); also the most it holds
+   * taken, that is being handled or waiting for their key (`orderingKey`). Default 4, never fewer than
+   * `concurrency`.
+   */
   prefetch?: number;
+  /**
+   * Messages one consumer handles at once. Default 1: one at a time, in stream order. Above 1, give an
+   * `orderingKey` unless the handler tolerates any order.
+   */
+  concurrency?: number;
+  /**
+   * With `concurrency` above 1: the first deliveries of messages with the same key are handled one at a time, in
+   * stream order (each starts once the one before it has been acknowledged, retried or dead-lettered); messages
+   * with different keys run side by side. A retried message does not hold its key: it comes back after its
+   * backoff, possibly after later messages of its key (as it does with concurrency 1). The order holds within one
+   * consumer, not across the replicas sharing a durable. Called with the parsed payload; it must not throw.
+   */
+  orderingKey?: (message: { subject: string; data: T }) => string;
   /**
    * For jobs longer than a shutdown grace (media transcodes): `stop()` aborts the message's `signal` instead of
    * waiting for the handler, and a handler that then fails hands the message back at once, without counting a
@@ -80,8 +97,8 @@ export interface ConsumerSpec<T> {
 
 export interface Consumer {
   /**
-   * Finishes the message being handled (or, with `abandonOnStop`, aborts it and hands it back), hands the ones
-   * fetched ahead back at once, and stops.
+   * Finishes the messages being handled (or, with `abandonOnStop`, aborts them and hands them back), hands the
+   * ones not started (fetched ahead, or waiting for their key) back at once, and stops.
    */
   stop(): Promise<void>;
 }

@@ -211,24 +211,52 @@ export class MemoryEventBus implements EventBus {
     }
     const state = durable;
     let running = true;
-    let current: AbortController | null = null;
+    const inFlight = new Map<number, { controller: AbortController; task: Promise<void> }>();
+    const busyKeys = new Set<string>();
+    /** Each message's ordering key, computed once (the scan below passes over waiting messages again). */
+    const keys = new WeakMap<StoredMessage, string | undefined>();
     let wake: () => void = () => undefined;
     const waker = () => wake();
     state.wakers.add(waker);
+    const keyOf = (message: StoredMessage): string | undefined => {
+      if (!spec.orderingKey) return undefined;
+      if (keys.has(message)) return keys.get(message);
+      let key: string | undefined;
+      try {
+        key = spec.orderingKey({ subject: message.subject, data: JSON.parse(message.json) as T });
+      } catch {
+        // Unparseable: dead-lettered without a handler, so it waits for no key.
+        key = undefined;
+      }
+      keys.set(message, key);
+      return key;
+    };
     const loop = (async () => {
       while (running && !this.closed) {
         const now = Date.now();
-        let next: number | undefined;
+        let next: StoredMessage | undefined;
         let soonest = Infinity;
-        for (const [seq, delivery] of state.pending) {
-          if (state.inFlight.has(seq)) continue;
-          if (delivery.notBefore <= now) {
-            next = seq;
+        if (inFlight.size < settings.concurrency) {
+          for (const [seq, delivery] of state.pending) {
+            if (state.inFlight.has(seq)) continue;
+            if (delivery.notBefore > now) {
+              soonest = Math.min(soonest, delivery.notBefore);
+              continue;
+            }
+            const message = stream.messages.find((m) => m.seq === seq);
+            if (!message) {
+              state.pending.delete(seq);
+              continue;
+            }
+            // Pending is in stream order: the first due message of a key free now is the next one of its key.
+            const key = keyOf(message);
+            if (key !== undefined && busyKeys.has(key)) continue;
+            next = message;
             break;
           }
-          soonest = Math.min(soonest, delivery.notBefore);
         }
         if (next === undefined) {
+          // Woken by a publish, a message of this durable settled (here or in another consumer), or a retry due.
           await new Promise<void>((resolve) => {
             const timer = soonest < Infinity ? setTimeout(resolve, soonest - now) : undefined;
             wake = () => {
@@ -239,28 +267,29 @@ export class MemoryEventBus implements EventBus {
           wake = () => undefined;
           continue;
         }
-        const message = stream.messages.find((m) => m.seq === next);
-        const delivery = state.pending.get(next)!;
-        if (!message) {
-          state.pending.delete(next);
-          continue;
-        }
+        const message = next;
+        const delivery = state.pending.get(message.seq)!;
+        const key = keyOf(message);
         delivery.count++;
-        state.inFlight.add(next);
-        current = new AbortController();
-        try {
-          await this.handle(spec, settings, message, delivery, state, current.signal);
-        } finally {
-          current = null;
-          state.inFlight.delete(next);
-          wakeAll(state);
-        }
+        state.inFlight.add(message.seq);
+        if (key !== undefined) busyKeys.add(key);
+        const controller = new AbortController();
+        const task = this.handle(spec, settings, message, delivery, state, controller.signal)
+          .catch((error: unknown) => this.logger.error({ err: error, durable: spec.durable }, 'event not settled'))
+          .finally(() => {
+            inFlight.delete(message.seq);
+            if (key !== undefined) busyKeys.delete(key);
+            state.inFlight.delete(message.seq);
+            wakeAll(state);
+          });
+        inFlight.set(message.seq, { controller, task });
       }
+      while (inFlight.size > 0) await Promise.all([...inFlight.values()].map((f) => f.task));
     })();
     return {
       stop: async () => {
         running = false;
-        if (spec.abandonOnStop) current?.abort();
+        if (spec.abandonOnStop) for (const { controller } of inFlight.values()) controller.abort();
         state.wakers.delete(waker);
         wake();
         await loop;

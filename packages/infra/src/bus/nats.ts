@@ -33,6 +33,7 @@ import {
   eventsHandled,
 } from '../metrics/registry.ts';
 import { eventTraceparent, withEventSpan } from '../tracing/tracing.ts';
+import { KeyedDispatcher } from './ordering.ts';
 import { consumerSettings, onFailure, TryLedger, type ConsumerSettings } from './retry.ts';
 
 export async function connectNats(url: string, name: string): Promise<NatsConnection> {
@@ -41,6 +42,15 @@ export async function connectNats(url: string, name: string): Promise<NatsConnec
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
+
+/** A message a consumer holds: being handled, or waiting for a free slot or for its key. */
+interface Held<T> {
+  msg: JsMsg;
+  /** Without the prefix. */
+  subject: string;
+  parsed: { ok: true; data: T } | { ok: false; text: string };
+  heartbeat: ReturnType<typeof setInterval>;
+}
 
 /**
  * `NATS_STREAM_MAX_BYTES` (optional, bytes): a ceiling on every stream's `max_bytes`. JetStream reserves each file
@@ -170,7 +180,17 @@ export class NatsEventBus implements EventBus {
       return { pending: info.num_pending, ackPending: info.num_ack_pending };
     });
     let stopping = false;
-    let current: AbortController | null = null;
+    const inFlight = new Set<AbortController>();
+    const dispatcher = new KeyedDispatcher<Held<T>>(settings.concurrency, async (held) => {
+      const controller = new AbortController();
+      inFlight.add(controller);
+      try {
+        await this.handle(spec, settings, ledger, held, controller.signal);
+      } finally {
+        inFlight.delete(controller);
+        clearInterval(held.heartbeat);
+      }
+    });
     const done = (async () => {
       try {
         for await (const msg of messages) {
@@ -179,56 +199,88 @@ export class NatsEventBus implements EventBus {
             this.settle(() => msg.nak());
             continue;
           }
-          current = new AbortController();
-          await this.handle(spec, settings, ledger, msg, current.signal);
-          current = null;
+          const held = this.hold<T>(msg, settings);
+          dispatcher.add(this.keyOf(spec, held), held);
+          // The next message only while a slot is free (with concurrency 1: once this one is settled), and no
+          // more held than the prefetch: those waiting for their key count too.
+          while ((dispatcher.full || dispatcher.held >= settings.prefetch) && !stopping) {
+            await dispatcher.nextChange();
+          }
         }
       } catch (error) {
         // Only a closed connection ends the iteration this way; its messages are redelivered after the ack wait.
         this.logger.error({ err: error, durable: spec.durable }, 'event consumer ended');
       }
+      await dispatcher.drained();
     })();
     return {
       stop: async () => {
         stopping = true;
         stopReporting();
-        if (spec.abandonOnStop) current?.abort();
+        for (const held of dispatcher.takeWaiting()) {
+          clearInterval(held.heartbeat);
+          this.settle(() => held.msg.nak());
+        }
+        if (spec.abandonOnStop) for (const controller of inFlight) controller.abort();
         messages.stop();
         await done;
       },
     };
   }
 
-  /** One message: handled with progress reports, then acknowledged, retried or dead-lettered. Never throws. */
+  /**
+   * A message taken from the server: parsed once, and reporting progress from now until it is settled, so one
+   * waiting behind others of its key keeps its place as one being handled does.
+   */
+  private hold<T>(msg: JsMsg, settings: ConsumerSettings): Held<T> {
+    const text = decoder.decode(msg.data);
+    let parsed: Held<T>['parsed'];
+    try {
+      parsed = { ok: true, data: JSON.parse(text) as T };
+    } catch {
+      parsed = { ok: false, text };
+    }
+    const heartbeat = setInterval(
+      () => this.settle(() => msg.working()),
+      Math.max(500, Math.floor(settings.ackWaitMs / 3)),
+    );
+    return { msg, subject: msg.subject.slice(this.prefix.length + 1), parsed, heartbeat };
+  }
+
+  /** The message's ordering key; none for an unparseable payload (it is dead-lettered without a handler). */
+  private keyOf<T>(spec: ConsumerSpec<T>, held: Held<T>): string | undefined {
+    if (!spec.orderingKey || !held.parsed.ok) return undefined;
+    try {
+      return spec.orderingKey({ subject: held.subject, data: held.parsed.data });
+    } catch (error) {
+      this.logger.error({ err: error, durable: spec.durable, subject: held.subject }, 'ordering key failed; unordered');
+      return undefined;
+    }
+  }
+
+  /** One message: handled, then acknowledged, retried or dead-lettered. Never throws. */
   private async handle<T>(
     spec: ConsumerSpec<T>,
     settings: ConsumerSettings,
     ledger: TryLedger,
-    msg: JsMsg,
+    held: Held<T>,
     signal: AbortSignal,
   ) {
+    const { msg, subject, parsed } = held;
     const sequence = msg.info.streamSequence;
-    const subject = msg.subject.slice(this.prefix.length + 1);
     const tries = ledger.peek(sequence);
     const ageMs = Date.now() - Number(msg.timestampNanos / 1_000_000n);
-    const text = decoder.decode(msg.data);
-    let data: T;
-    try {
-      data = JSON.parse(text) as T;
-    } catch {
+    if (!parsed.ok) {
       await this.deadLetterAndAck(spec, settings, ledger, msg, {
         subject,
-        data: text,
+        data: parsed.text,
         raw: true,
         reason: 'unparseable payload',
         tries: { ...tries, poison: tries.poison + 1 },
       });
       return;
     }
-    const heartbeat = setInterval(
-      () => this.settle(() => msg.working()),
-      Math.max(500, Math.floor(settings.ackWaitMs / 3)),
-    );
+    const { data } = parsed;
     if (msg.info.deliveryCount > 1) eventRedeliveries.inc({ durable: spec.durable });
     const timer = eventHandleDuration.startTimer({ durable: spec.durable });
     try {
@@ -241,14 +293,12 @@ export class NatsEventBus implements EventBus {
           signal,
         }),
       );
-      clearInterval(heartbeat);
       timer();
       this.settle(() => msg.ack());
       eventsHandled.inc({ durable: spec.durable, outcome: 'acked' });
       ledger.forget(sequence);
       return;
     } catch (error) {
-      clearInterval(heartbeat);
       timer();
       if (signal.aborted) {
         // Abandoned by stop(): not a try; another consumer starts it over now.

@@ -10,13 +10,21 @@ export interface Tries {
 export type ConsumerSettings = Required<
   Pick<
     ConsumerSpec<unknown>,
-    'maxDeliver' | 'retryDelayMs' | 'maxRetryDelayMs' | 'maxAgeMs' | 'alertAfterMs' | 'ackWaitMs' | 'prefetch'
+    | 'maxDeliver'
+    | 'retryDelayMs'
+    | 'maxRetryDelayMs'
+    | 'maxAgeMs'
+    | 'alertAfterMs'
+    | 'ackWaitMs'
+    | 'prefetch'
+    | 'concurrency'
   >
 >;
 
 const HOUR_MS = 3_600_000;
 
 export function consumerSettings(spec: ConsumerSpec<unknown>): ConsumerSettings {
+  const concurrency = Math.max(1, Math.floor(spec.concurrency ?? 1));
   return {
     maxDeliver: Math.max(1, spec.maxDeliver),
     retryDelayMs: spec.retryDelayMs ?? 500,
@@ -24,7 +32,9 @@ export function consumerSettings(spec: ConsumerSpec<unknown>): ConsumerSettings 
     maxAgeMs: spec.maxAgeMs ?? 24 * HOUR_MS,
     alertAfterMs: spec.alertAfterMs ?? 60_000,
     ackWaitMs: spec.ackWaitMs ?? 15_000,
-    prefetch: Math.max(1, spec.prefetch ?? 4),
+    // A consumer cannot run more messages than it holds.
+    prefetch: Math.max(concurrency, spec.prefetch ?? 4),
+    concurrency,
   };
 }
 
