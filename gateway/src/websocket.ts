@@ -16,6 +16,7 @@ import {
 } from './edge/live-connections.ts';
 import { NextMessages } from './edge/next-messages.ts';
 import { operationValidator, toGraphQLError } from './edge/operation-validator.ts';
+import { startKeepAlive } from './edge/keep-alive.ts';
 import type { SocketGuard } from './edge/socket-guard.ts';
 import { graphql } from './graphql-runtime.ts';
 import { EventQueue } from './realtime/event-queue.ts';
@@ -126,12 +127,15 @@ export function startWebSocketServer(options: WebSocketServerOptions) {
     return unauthenticated(SESSION_REVOKED_REASON);
   };
 
-  return useServer<Record<string, unknown>, ConnectionExtra>(
+  const server = useServer<Record<string, unknown>, ConnectionExtra>(
     {
       connectionInitWaitTimeout: config.WS_CONNECTION_INIT_TIMEOUT_MS,
       onConnect: async (ctx) => {
         const client = options.guard.client(ctx.extra.request);
         ctx.extra.client = client;
+        // Nothing reads the upgrade request after this (the client's address and origin are taken): an open
+        // socket would otherwise keep its IncomingMessage, headers and all, for as long as it lives.
+        (ctx.extra as { request?: unknown }).request = undefined;
         const authorization = ctx.connectionParams?.authorization;
         if (authorization !== undefined && typeof authorization !== 'string') {
           const reason = 'connectionParams.authorization must be "Bearer <access token>"';
@@ -182,7 +186,8 @@ export function startWebSocketServer(options: WebSocketServerOptions) {
       onComplete: (ctx, id) => void ctx.extra.subscriptionIds?.delete(id),
       onSubscribe: async (ctx, id, payload) => {
         const identity = ctx.extra.identity ?? null;
-        const client = ctx.extra.client ?? options.guard.client(ctx.extra.request);
+        // Set by onConnect, which graphql-ws runs before any subscribe is accepted.
+        const client = ctx.extra.client!;
         const refused = await checkSession(ctx.extra);
         if (refused) return refused;
         const document = validate(payload.query);
@@ -245,23 +250,28 @@ export function startWebSocketServer(options: WebSocketServerOptions) {
         return (await options.executeOperation(request, identity, client)) as ExecutionResult;
       },
       // Subscription results skip graphql-ws's per-message path (a promise, an onNext copy and a JSON.stringify
-      // per subscriber): the queue writes each result's `next` message to the socket as it is pushed, its JSON
-      // made once per result for all subscribers (ADR 15, "Delivery"). graphql-ws still iterates the queue, so
+      // per subscriber): the queue writes each result's `next` frame to the socket as it is pushed, its JSON
+      // made once per result for all subscribers, one buffer and one write per socket (ADR 15, "Delivery"). graphql-ws still iterates the queue, so
       // `complete` and `error` are its own and come after the results, on the same socket.
       subscribe: (args) => {
         const { subscription } = args.contextValue as OperationContext;
         if (!subscription) throw new Error('onSubscribe did not open the subscription');
         const { queue, socket, id } = subscription;
         const prefix = NextMessages.prefix(id);
-        queue.attach((result, written) => {
-          if (socket.readyState !== socket.OPEN) return written();
-          socket.send(messages.message(prefix, result), { binary: false, compress: false }, written);
-        });
+        queue.attach((result, written) => messages.send(socket, prefix, result, written));
         return queue;
       },
       onNext: (_ctx, _id, _payload, _args, result) => payload(result),
     },
     wss,
-    config.WS_KEEPALIVE_MS > 0 ? config.WS_KEEPALIVE_MS : Infinity,
+    // Pings come from one sweep for all sockets (edge/keep-alive.ts), not a timer per socket in graphql-ws.
+    Infinity,
   );
+  const stopKeepAlive = config.WS_KEEPALIVE_MS > 0 ? startKeepAlive(wss, config.WS_KEEPALIVE_MS) : () => undefined;
+  return {
+    dispose: async () => {
+      stopKeepAlive();
+      await server.dispose();
+    },
+  };
 }

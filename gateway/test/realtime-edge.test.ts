@@ -219,6 +219,32 @@ describe('the realtime edge: per-address cap, origin and keep-alive', () => {
     socket.close();
   });
 
+  it('should terminate a socket that does not answer the ping by the next one, and keep the others', async () => {
+    const url = t.gateway.url.replace(/^http/, 'ws');
+    const open = (autoPong: boolean) =>
+      new Promise<WebSocket>((resolve, reject) => {
+        const socket = new WebSocket(url, 'graphql-transport-ws', { autoPong });
+        socket.on('open', () => {
+          socket.send(JSON.stringify({ type: 'connection_init' }));
+          resolve(socket);
+        });
+        socket.on('error', reject);
+      });
+    const [silent, answering] = await Promise.all([open(false), open(true)]);
+    let answeringPings = 0;
+    answering.on('ping', () => void answeringPings++);
+    const closed = await new Promise<{ code: number; pings: number }>((resolve) => {
+      let pings = 0;
+      silent.on('ping', () => void pings++);
+      silent.on('close', (code) => resolve({ code, pings }));
+    });
+    // Terminated (no close frame: 1006) after it let a ping go unanswered; the answering one is still open.
+    expect(closed).toEqual({ code: 1006, pings: 1 });
+    await vi.waitFor(() => expect(answeringPings).toBeGreaterThanOrEqual(2));
+    expect(answering.readyState).toBe(WebSocket.OPEN);
+    answering.close();
+  });
+
   it('should answer a subscription POSTed without the multipart Accept with 406 naming the transports', async () => {
     const { status, body } = await t.post({ query: 'subscription { anything }' });
     expect(status).toBe(406);

@@ -1,3 +1,5 @@
+const NOTHING = () => undefined;
+
 /**
  * The results waiting for one client subscription: the AsyncGenerator graphql-ws iterates (it calls `return()`
  * when the client completes the operation or disconnects). Bounded: a push beyond `capacity` waiting results
@@ -18,6 +20,8 @@ export class EventQueue<T> implements AsyncGenerator<T, undefined, unknown> {
   private sink: ((item: T, written: () => void) => void) | null = null;
   /** Results handed to the sink and not yet written. */
   private unwritten = 0;
+  /** The sink's `written`: one function per queue (made by `attach`), not a closure per result. */
+  private written: () => void = NOTHING;
 
   constructor(
     private readonly capacity: number,
@@ -45,13 +49,14 @@ export class EventQueue<T> implements AsyncGenerator<T, undefined, unknown> {
    */
   attach(sink: (item: T, written: () => void) => void): void {
     this.sink = sink;
+    this.written = () => void this.unwritten--;
     for (const item of this.items.splice(0)) this.toSink(sink, item);
   }
 
   private toSink(sink: (item: T, written: () => void) => void, item: T) {
     if (this.unwritten >= this.capacity) return this.fail(this.overflowError());
     this.unwritten++;
-    sink(item, () => void this.unwritten--);
+    sink(item, this.written);
   }
 
   /** Ends the subscription with an error at once; the results still waiting are dropped. */

@@ -70,5 +70,8 @@ export function toConnection<R, T>(
   return { edges, pageInfo: { hasNextPage: rows.length > size, endCursor: edges.at(-1)?.cursor ?? null } };
 }
 
+/** Built once: `z.uuid()` per call made a schema per id (~2.5 µs, most of a 5000-viewer `postAudience`). */
+const UUID = z.uuid();
+
 /** Ids are UUIDs; anything else cannot name a row, so lookups answer null without asking Postgres. */
-export const isUuid = (value: string) => z.uuid().safeParse(value).success;
+export const isUuid = (value: string) => UUID.safeParse(value).success;
