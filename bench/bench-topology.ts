@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createTestDatabase, type TestDatabase } from '@insta/db/testing';
 import { setCursorSecret } from '@insta/infra';
-import { testServices, uniquePrefix } from '@insta/infra/testing';
+import { removeStreamsOf, testServices, uniquePrefix } from '@insta/infra/testing';
 import {
   freePort,
   ManagedProcess,
@@ -61,7 +61,13 @@ export async function startBenchTopology(options: {
   setCursorSecret(signingSecret);
   const database = await createTestDatabase();
   const logDir = await mkdtemp(join(tmpdir(), `${prefix}-logs-`));
-  const stops: (() => Promise<unknown>)[] = [() => database.drop(), () => rm(logDir, { recursive: true, force: true })];
+  // Stopped in reverse: the processes first, then their streams (each reserves up to NATS_STREAM_MAX_BYTES of the
+  // shared server's storage until deleted), the logs and the database.
+  const stops: (() => Promise<unknown>)[] = [
+    () => database.drop(),
+    () => removeStreamsOf(testServices.natsUrl, prefix),
+    () => rm(logDir, { recursive: true, force: true }),
+  ];
   const stopAll = async () => {
     for (const stop of stops.splice(0).reverse()) await stop();
   };

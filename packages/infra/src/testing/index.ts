@@ -104,6 +104,26 @@ export * from './metrics.ts';
 export * from './tracing.ts';
 
 /**
+ * Deletes every stream of one deployment (named `<prefix>_NAME`, as the NATS bus names them), for runs that make
+ * large streams and know when they are done (benches: each stream reserves its `max_bytes` on the server).
+ * Returns how many were deleted.
+ */
+export async function removeStreamsOf(natsUrl: string, prefix: string): Promise<number> {
+  const nc = await connect({ servers: natsUrl, name: 'stream-janitor' });
+  try {
+    const jsm = await jetstreamManager(nc);
+    const own = `${prefix}_`.replace(/[^A-Za-z0-9_-]/g, '_');
+    let removed = 0;
+    for await (const name of jsm.streams.names()) {
+      if (name.startsWith(own) && (await jsm.streams.delete(name).catch(() => false))) removed++;
+    }
+    return removed;
+  } finally {
+    await nc.close();
+  }
+}
+
+/**
  * Deletes the streams test runs left on the shared JetStream server (named `uniquePrefix(...)_NAME`) that are older
  * than `olderThanMs`: tests do not delete their streams one by one, and each reserves storage on the server. Runs
  * still going (younger streams) are left alone. Returns how many were deleted.
