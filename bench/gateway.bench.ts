@@ -25,6 +25,17 @@ import {
 const QUERY = 'query($u: String!) { user(username: $u) { id username } }';
 const USERNAME = 'bench_user';
 
+interface Target {
+  name: string;
+  description: string;
+  url: string;
+  request: (n: number) => DistinctRequest;
+  /** The answering processes whose CPU is measured. */
+  pids: Record<string, number>;
+  /** Paced load (req/s overall) instead of as fast as the connections go. */
+  overallRate?: number;
+}
+
 const round = (n: number, digits = 3) => Math.round(n * 10 ** digits) / 10 ** digits;
 
 export default async function gatewayBench(): Promise<BenchReport> {
@@ -34,6 +45,9 @@ export default async function gatewayBench(): Promise<BenchReport> {
   const warmupS = intFromEnv('BENCH_WARMUP_S', 3);
   const rounds = intFromEnv('BENCH_ROUNDS', 3);
   const only = process.env.BENCH_TARGETS?.split(',');
+  // Diagnostic (ADR 19): the users subgraph called directly at this overall rate (req/s), to compare its CPU per
+  // request with the one it costs behind the gateway at the same rate; 0 leaves the target out.
+  const directRate = intFromEnv('BENCH_DIRECT_RATE', 0);
   // observability.bench.ts sets the OTLP endpoint and sampler for the processes it measures.
   const otel = Object.fromEntries(Object.entries(process.env).filter(([k, v]) => k.startsWith('OTEL_') && v)) as Record<
     string,
@@ -90,7 +104,7 @@ export default async function gatewayBench(): Promise<BenchReport> {
       },
       body,
     });
-    const targets = [
+    const targets: Target[] = [
       {
         name: 'ours',
         description: 'our gateway (own process) → users subgraph (own process)',
@@ -126,17 +140,37 @@ export default async function gatewayBench(): Promise<BenchReport> {
         description: 'users subgraph, identity header signed per request by the load generator',
         url: usersUrl,
         request: direct,
-        pids: { users: usersPid },
+        pids: { users: usersPid } as Record<string, number>,
       },
+      ...(directRate > 0
+        ? [
+            {
+              name: 'direct-paced',
+              description: `users subgraph as direct, paced at ${directRate} req/s overall`,
+              url: usersUrl,
+              request: direct,
+              pids: { users: usersPid } as Record<string, number>,
+              overallRate: directRate,
+            },
+          ]
+        : []),
     ].filter((t) => !only || only.includes(t.name));
 
     const check = (text: string) => text.trimEnd() === expected;
+    const load = (target: Target) => ({
+      url: target.url,
+      connections,
+      durationS,
+      request: target.request,
+      check,
+      ...(target.overallRate && { overallRate: target.overallRate }),
+    });
     for (const target of targets) {
       const { headers, body: sent } = target.request(0);
       const text = await answersGraphQL(target.url, headers, sent);
       if (!check(text)) throw new Error(`${target.name}: unexpected answer ${text}`);
       process.stderr.write(`gateway bench: ${target.name} warm-up ${warmupS} s\n`);
-      await loadDistinct({ url: target.url, connections, durationS: warmupS, request: target.request, check });
+      await loadDistinct({ ...load(target), durationS: warmupS });
     }
     const measured = new Map<string, { runs: autocannon.Result[]; cpuMs: Record<string, number>; requests: number }>();
     for (let i = 0; i < rounds; i++) {
@@ -144,7 +178,7 @@ export default async function gatewayBench(): Promise<BenchReport> {
         process.stderr.write(`gateway bench: round ${i + 1}/${rounds}, ${target.name} ${durationS} s\n`);
         const { result, cpuMsPerRequest } = await cpuPerRequest(
           target.pids,
-          () => loadDistinct({ url: target.url, connections, durationS, request: target.request, check }),
+          () => loadDistinct(load(target)),
           (r) => r.requests.total,
         );
         const entry = measured.get(target.name) ?? { runs: [], cpuMs: {}, requests: 0 };
@@ -190,6 +224,7 @@ export default async function gatewayBench(): Promise<BenchReport> {
       ['ours', 'direct'],
       ['ours-fast', 'ours'],
       ['ours-fast', 'direct'],
+      ['ours', 'direct-paced'],
       ['stock', 'direct'],
     ] as const) {
       const x = results.find((r) => r.target === a);

@@ -67,6 +67,13 @@ class RootSampler implements Sampler {
 let installed: { provider: NodeTracerProvider; prisma: PrismaInstrumentation } | null = null;
 
 /**
+ * Whether a tracer provider is installed. Without one the OpenTelemetry API is a no-op (no propagator, no context
+ * manager, non-recording spans), so the span helpers below skip it altogether and run their work directly: a
+ * request that no sampler can see pays no span, context or header work (ADR 19).
+ */
+export const tracingInstalled = (): boolean => installed !== null;
+
+/**
  * Registers the global tracer provider with `processors`; idempotent per process (the first one wins). Prisma's
  * tracing is turned on with it (@prisma/instrumentation, the version of @prisma/client): a span per query
  * (`prisma:client:operation`) with one per SQL statement (`prisma:client:db_query`) under it.
@@ -138,6 +145,7 @@ export function withServerSpan<T>(
   attributes: Attributes,
   fn: () => Promise<T>,
 ): Promise<T> {
+  if (!installed) return fn();
   const parent = propagation.extract(ROOT_CONTEXT, headers, headerGetter);
   const span = tracer().startSpan(name, { kind: SpanKind.SERVER, attributes }, parent);
   return inSpan(span, parent, fn);
@@ -166,6 +174,8 @@ export function withClientSpan<T>(
   attributes: Attributes,
   fn: (headers: Record<string, string>) => Promise<T>,
 ): Promise<T> {
+  // Without a provider there is no span to start and no propagator to write `traceparent`: no headers to add.
+  if (!installed) return fn({});
   const parent = context.active();
   const span = tracer().startSpan(name, { kind: SpanKind.CLIENT, attributes }, parent);
   const headers: Record<string, string> = {};
@@ -198,6 +208,7 @@ export function withEventSpan<T>(
   attributes: Attributes,
   fn: () => Promise<T>,
 ): Promise<T> {
+  if (!installed) return fn();
   const parent =
     typeof traceparent === 'string' ? propagation.extract(ROOT_CONTEXT, { traceparent }, headerGetter) : ROOT_CONTEXT;
   const span = tracer().startSpan(name, { kind: SpanKind.CONSUMER, attributes }, parent);
