@@ -10,7 +10,7 @@
 import { randomUUID } from 'node:crypto';
 import type autocannon from 'autocannon';
 import pg from 'pg';
-import { IDENTITY_HEADER, issueAccessToken, requestPath, signIdentity } from '@insta/infra';
+import { CLIENT_IP_HEADER, IDENTITY_HEADER, issueAccessToken, requestPath, signIdentity } from '@insta/infra';
 import { answersGraphQL, startBenchTopology } from './bench-topology.ts';
 import {
   cpuPerRequest,
@@ -48,6 +48,9 @@ export default async function gatewayBench(): Promise<BenchReport> {
   // Diagnostic (ADR 19): the users subgraph called directly at this overall rate (req/s), to compare its CPU per
   // request with the one it costs behind the gateway at the same rate; 0 leaves the target out.
   const directRate = intFromEnv('BENCH_DIRECT_RATE', 0);
+  // Diagnostic (ADR 19): `direct-as-gateway`, the users subgraph called directly with the bytes our gateway sends
+  // it (the planner's query, x-request-id, x-client-ip under the signature), paced as direct-paced when that is set.
+  const asGateway = process.env.BENCH_DIRECT_AS_GATEWAY === 'on';
   // observability.bench.ts sets the OTLP endpoint and sampler for the processes it measures.
   const otel = Object.fromEntries(Object.entries(process.env).filter(([k, v]) => k.startsWith('OTEL_') && v)) as Record<
     string,
@@ -104,6 +107,25 @@ export default async function gatewayBench(): Promise<BenchReport> {
       },
       body,
     });
+    // What our gateway sends the users subgraph for QUERY: the planner's printed fetch, the variables it uses.
+    const gatewayBody = JSON.stringify({
+      query: 'query($u:String!){user(username:$u){id username}}',
+      variables: { u: USERNAME },
+    });
+    const likeGateway = (n: number): DistinctRequest => ({
+      headers: {
+        'content-type': 'application/json',
+        'x-request-id': randomUUID(),
+        [CLIENT_IP_HEADER]: '127.0.0.1',
+        [IDENTITY_HEADER]: signIdentity(bench.signingSecret, viewers[n % viewers.length]!.identity, {
+          audience: 'users',
+          path: requestPath(usersUrl),
+          body: gatewayBody,
+          clientIp: '127.0.0.1',
+        }),
+      },
+      body: gatewayBody,
+    });
     const targets: Target[] = [
       {
         name: 'ours',
@@ -151,6 +173,18 @@ export default async function gatewayBench(): Promise<BenchReport> {
               request: direct,
               pids: { users: usersPid } as Record<string, number>,
               overallRate: directRate,
+            },
+          ]
+        : []),
+      ...(asGateway
+        ? [
+            {
+              name: 'direct-as-gateway',
+              description: `users subgraph sent our gateway's request bytes${directRate > 0 ? `, paced at ${directRate} req/s` : ''}`,
+              url: usersUrl,
+              request: likeGateway,
+              pids: { users: usersPid } as Record<string, number>,
+              ...(directRate > 0 && { overallRate: directRate }),
             },
           ]
         : []),
@@ -225,6 +259,7 @@ export default async function gatewayBench(): Promise<BenchReport> {
       ['ours-fast', 'ours'],
       ['ours-fast', 'direct'],
       ['ours', 'direct-paced'],
+      ['direct-as-gateway', 'direct-paced'],
       ['stock', 'direct'],
     ] as const) {
       const x = results.find((r) => r.target === a);
