@@ -46,6 +46,12 @@ describe('span helpers without and with a tracer provider', () => {
     expect(answer).toBe(42);
     expect(sent).toEqual({});
     await expect(withServerSpan('server', {}, {}, () => Promise.reject(new Error('failed')))).rejects.toThrow('failed');
+    // A synchronous throw comes back as a rejection, as it does with a provider.
+    const throwing = () => {
+      throw new Error('thrown');
+    };
+    await expect(withServerSpan('server', {}, {}, throwing)).rejects.toThrow('thrown');
+    await expect(withClientSpan('client', {}, throwing)).rejects.toThrow('thrown');
   });
 
   it('should continue the caller trace and send traceparent once a provider is installed', async () => {

@@ -73,6 +73,15 @@ let installed: { provider: NodeTracerProvider; prisma: PrismaInstrumentation } |
  */
 export const tracingInstalled = (): boolean => installed !== null;
 
+/** `fn()` as the helpers run it untraced: a synchronous throw still comes back as a rejection, as from `inSpan`. */
+function untraced<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return fn();
+  } catch (error) {
+    return Promise.reject(error);
+  }
+}
+
 /**
  * Registers the global tracer provider with `processors`; idempotent per process (the first one wins). Prisma's
  * tracing is turned on with it (@prisma/instrumentation, the version of @prisma/client): a span per query
@@ -145,7 +154,7 @@ export function withServerSpan<T>(
   attributes: Attributes,
   fn: () => Promise<T>,
 ): Promise<T> {
-  if (!installed) return fn();
+  if (!installed) return untraced(fn);
   const parent = propagation.extract(ROOT_CONTEXT, headers, headerGetter);
   const span = tracer().startSpan(name, { kind: SpanKind.SERVER, attributes }, parent);
   return inSpan(span, parent, fn);
@@ -175,7 +184,7 @@ export function withClientSpan<T>(
   fn: (headers: Record<string, string>) => Promise<T>,
 ): Promise<T> {
   // Without a provider there is no span to start and no propagator to write `traceparent`: no headers to add.
-  if (!installed) return fn({});
+  if (!installed) return untraced(() => fn({}));
   const parent = context.active();
   const span = tracer().startSpan(name, { kind: SpanKind.CLIENT, attributes }, parent);
   const headers: Record<string, string> = {};
@@ -208,7 +217,7 @@ export function withEventSpan<T>(
   attributes: Attributes,
   fn: () => Promise<T>,
 ): Promise<T> {
-  if (!installed) return fn();
+  if (!installed) return untraced(fn);
   const parent =
     typeof traceparent === 'string' ? propagation.extract(ROOT_CONTEXT, { traceparent }, headerGetter) : ROOT_CONTEXT;
   const span = tracer().startSpan(name, { kind: SpanKind.CONSUMER, attributes }, parent);
