@@ -49,8 +49,9 @@ export default async function gatewayBench(): Promise<BenchReport> {
   // request with the one it costs behind the gateway at the same rate; 0 leaves the target out.
   const directRate = intFromEnv('BENCH_DIRECT_RATE', 0);
   // Diagnostic (ADR 19): `direct-as-gateway`, the users subgraph called directly with the bytes our gateway sends
-  // it (the planner's query, x-request-id, x-client-ip under the signature), paced as direct-paced when that is set.
-  const asGateway = process.env.BENCH_DIRECT_AS_GATEWAY === 'on';
+  // it (the planner's query, x-request-id, x-client-ip under the signature), paced as direct-paced when that is set;
+  // `=parts` adds one target per difference alone (`direct+query`, `direct+request-id`, `direct+client-ip`).
+  const asGateway = process.env.BENCH_DIRECT_AS_GATEWAY;
   // observability.bench.ts sets the OTLP endpoint and sampler for the processes it measures.
   const otel = Object.fromEntries(Object.entries(process.env).filter(([k, v]) => k.startsWith('OTEL_') && v)) as Record<
     string,
@@ -112,19 +113,34 @@ export default async function gatewayBench(): Promise<BenchReport> {
       query: 'query($u:String!){user(username:$u){id username}}',
       variables: { u: USERNAME },
     });
-    const likeGateway = (n: number): DistinctRequest => ({
-      headers: {
-        'content-type': 'application/json',
-        'x-request-id': randomUUID(),
-        [CLIENT_IP_HEADER]: '127.0.0.1',
-        [IDENTITY_HEADER]: signIdentity(bench.signingSecret, viewers[n % viewers.length]!.identity, {
-          audience: 'users',
-          path: requestPath(usersUrl),
-          body: gatewayBody,
-          clientIp: '127.0.0.1',
-        }),
-      },
-      body: gatewayBody,
+    type GatewayPart = 'query' | 'request-id' | 'client-ip';
+    const likeGateway =
+      (parts: readonly GatewayPart[]) =>
+      (n: number): DistinctRequest => {
+        const sent = parts.includes('query') ? gatewayBody : body;
+        const clientIp = parts.includes('client-ip') ? '127.0.0.1' : undefined;
+        return {
+          headers: {
+            'content-type': 'application/json',
+            ...(parts.includes('request-id') && { 'x-request-id': randomUUID() }),
+            ...(clientIp && { [CLIENT_IP_HEADER]: clientIp }),
+            [IDENTITY_HEADER]: signIdentity(bench.signingSecret, viewers[n % viewers.length]!.identity, {
+              audience: 'users',
+              path: requestPath(usersUrl),
+              body: sent,
+              ...(clientIp && { clientIp }),
+            }),
+          },
+          body: sent,
+        };
+      };
+    const asGatewayTarget = (name: string, parts: readonly GatewayPart[]): Target => ({
+      name,
+      description: `users subgraph sent our gateway's ${parts.join(', ')}${directRate > 0 ? `, paced at ${directRate} req/s` : ''}`,
+      url: usersUrl,
+      request: likeGateway(parts),
+      pids: { users: usersPid },
+      ...(directRate > 0 && { overallRate: directRate }),
     });
     const targets: Target[] = [
       {
@@ -176,17 +192,11 @@ export default async function gatewayBench(): Promise<BenchReport> {
             },
           ]
         : []),
-      ...(asGateway
-        ? [
-            {
-              name: 'direct-as-gateway',
-              description: `users subgraph sent our gateway's request bytes${directRate > 0 ? `, paced at ${directRate} req/s` : ''}`,
-              url: usersUrl,
-              request: likeGateway,
-              pids: { users: usersPid } as Record<string, number>,
-              ...(directRate > 0 && { overallRate: directRate }),
-            },
-          ]
+      ...(asGateway === 'on' || asGateway === 'parts'
+        ? [asGatewayTarget('direct-as-gateway', ['query', 'request-id', 'client-ip'])]
+        : []),
+      ...(asGateway === 'parts'
+        ? (['query', 'request-id', 'client-ip'] as const).map((part) => asGatewayTarget(`direct+${part}`, [part]))
         : []),
     ].filter((t) => !only || only.includes(t.name));
 
