@@ -10,7 +10,7 @@
 import { randomUUID } from 'node:crypto';
 import type autocannon from 'autocannon';
 import pg from 'pg';
-import { IDENTITY_HEADER, issueAccessToken, requestPath, signIdentity } from '@insta/infra';
+import { CLIENT_IP_HEADER, IDENTITY_HEADER, issueAccessToken, requestPath, signIdentity } from '@insta/infra';
 import { answersGraphQL, startBenchTopology } from './bench-topology.ts';
 import {
   cpuPerRequest,
@@ -25,6 +25,17 @@ import {
 const QUERY = 'query($u: String!) { user(username: $u) { id username } }';
 const USERNAME = 'bench_user';
 
+interface Target {
+  name: string;
+  description: string;
+  url: string;
+  request: (n: number) => DistinctRequest;
+  /** The answering processes whose CPU is measured. */
+  pids: Record<string, number>;
+  /** Paced load (req/s overall) instead of as fast as the connections go. */
+  overallRate?: number;
+}
+
 const round = (n: number, digits = 3) => Math.round(n * 10 ** digits) / 10 ** digits;
 
 export default async function gatewayBench(): Promise<BenchReport> {
@@ -34,6 +45,13 @@ export default async function gatewayBench(): Promise<BenchReport> {
   const warmupS = intFromEnv('BENCH_WARMUP_S', 3);
   const rounds = intFromEnv('BENCH_ROUNDS', 3);
   const only = process.env.BENCH_TARGETS?.split(',');
+  // Diagnostic (ADR 19): the users subgraph called directly at this overall rate (req/s), to compare its CPU per
+  // request with the one it costs behind the gateway at the same rate; 0 leaves the target out.
+  const directRate = intFromEnv('BENCH_DIRECT_RATE', 0);
+  // Diagnostic (ADR 19): `direct-as-gateway`, the users subgraph called directly with the bytes our gateway sends
+  // it (the planner's query, x-request-id, x-client-ip under the signature), paced as direct-paced when that is set;
+  // `=parts` adds one target per difference alone (`direct+query`, `direct+request-id`, `direct+client-ip`).
+  const asGateway = process.env.BENCH_DIRECT_AS_GATEWAY;
   // observability.bench.ts sets the OTLP endpoint and sampler for the processes it measures.
   const otel = Object.fromEntries(Object.entries(process.env).filter(([k, v]) => k.startsWith('OTEL_') && v)) as Record<
     string,
@@ -90,7 +108,41 @@ export default async function gatewayBench(): Promise<BenchReport> {
       },
       body,
     });
-    const targets = [
+    // What our gateway sends the users subgraph for QUERY: the planner's printed fetch, the variables it uses.
+    const gatewayBody = JSON.stringify({
+      query: 'query($u:String!){user(username:$u){id username}}',
+      variables: { u: USERNAME },
+    });
+    type GatewayPart = 'query' | 'request-id' | 'client-ip';
+    const likeGateway =
+      (parts: readonly GatewayPart[]) =>
+      (n: number): DistinctRequest => {
+        const sent = parts.includes('query') ? gatewayBody : body;
+        const clientIp = parts.includes('client-ip') ? '127.0.0.1' : undefined;
+        return {
+          headers: {
+            'content-type': 'application/json',
+            ...(parts.includes('request-id') && { 'x-request-id': randomUUID() }),
+            ...(clientIp && { [CLIENT_IP_HEADER]: clientIp }),
+            [IDENTITY_HEADER]: signIdentity(bench.signingSecret, viewers[n % viewers.length]!.identity, {
+              audience: 'users',
+              path: requestPath(usersUrl),
+              body: sent,
+              ...(clientIp && { clientIp }),
+            }),
+          },
+          body: sent,
+        };
+      };
+    const asGatewayTarget = (name: string, parts: readonly GatewayPart[]): Target => ({
+      name,
+      description: `users subgraph sent our gateway's ${parts.join(', ')}${directRate > 0 ? `, paced at ${directRate} req/s` : ''}`,
+      url: usersUrl,
+      request: likeGateway(parts),
+      pids: { users: usersPid },
+      ...(directRate > 0 && { overallRate: directRate }),
+    });
+    const targets: Target[] = [
       {
         name: 'ours',
         description: 'our gateway (own process) → users subgraph (own process)',
@@ -126,17 +178,43 @@ export default async function gatewayBench(): Promise<BenchReport> {
         description: 'users subgraph, identity header signed per request by the load generator',
         url: usersUrl,
         request: direct,
-        pids: { users: usersPid },
+        pids: { users: usersPid } as Record<string, number>,
       },
+      ...(directRate > 0
+        ? [
+            {
+              name: 'direct-paced',
+              description: `users subgraph as direct, paced at ${directRate} req/s overall`,
+              url: usersUrl,
+              request: direct,
+              pids: { users: usersPid } as Record<string, number>,
+              overallRate: directRate,
+            },
+          ]
+        : []),
+      ...(asGateway === 'on' || asGateway === 'parts'
+        ? [asGatewayTarget('direct-as-gateway', ['query', 'request-id', 'client-ip'])]
+        : []),
+      ...(asGateway === 'parts'
+        ? (['query', 'request-id', 'client-ip'] as const).map((part) => asGatewayTarget(`direct+${part}`, [part]))
+        : []),
     ].filter((t) => !only || only.includes(t.name));
 
     const check = (text: string) => text.trimEnd() === expected;
+    const load = (target: Target) => ({
+      url: target.url,
+      connections,
+      durationS,
+      request: target.request,
+      check,
+      ...(target.overallRate && { overallRate: target.overallRate }),
+    });
     for (const target of targets) {
       const { headers, body: sent } = target.request(0);
       const text = await answersGraphQL(target.url, headers, sent);
       if (!check(text)) throw new Error(`${target.name}: unexpected answer ${text}`);
       process.stderr.write(`gateway bench: ${target.name} warm-up ${warmupS} s\n`);
-      await loadDistinct({ url: target.url, connections, durationS: warmupS, request: target.request, check });
+      await loadDistinct({ ...load(target), durationS: warmupS });
     }
     const measured = new Map<string, { runs: autocannon.Result[]; cpuMs: Record<string, number>; requests: number }>();
     for (let i = 0; i < rounds; i++) {
@@ -144,7 +222,7 @@ export default async function gatewayBench(): Promise<BenchReport> {
         process.stderr.write(`gateway bench: round ${i + 1}/${rounds}, ${target.name} ${durationS} s\n`);
         const { result, cpuMsPerRequest } = await cpuPerRequest(
           target.pids,
-          () => loadDistinct({ url: target.url, connections, durationS, request: target.request, check }),
+          () => loadDistinct(load(target)),
           (r) => r.requests.total,
         );
         const entry = measured.get(target.name) ?? { runs: [], cpuMs: {}, requests: 0 };
@@ -190,6 +268,8 @@ export default async function gatewayBench(): Promise<BenchReport> {
       ['ours', 'direct'],
       ['ours-fast', 'ours'],
       ['ours-fast', 'direct'],
+      ['ours', 'direct-paced'],
+      ['direct-as-gateway', 'direct-paced'],
       ['stock', 'direct'],
     ] as const) {
       const x = results.find((r) => r.target === a);

@@ -55,6 +55,18 @@ describe('cost limit with variables and default page sizes (MAX_COST 5000)', () 
     expect(body.errors).toBeUndefined();
   });
 
+  it('should measure a known document on every request with its own variables (cost cached only without them)', async () => {
+    const small = { query: THREE_LEVELS, variables: { a: 2, b: 2, c: 2 } };
+    expect((await t.post(small)).status).toBe(200);
+    await expectCostRefusal({ query: THREE_LEVELS, variables: { a: 100, b: 100, c: 100 } });
+    expect((await t.post(small)).status).toBe(200);
+  });
+
+  it('should refuse a known costly document without variables on every request', async () => {
+    await expectCostRefusal({ query: DEFAULT_PAGES });
+    await expectCostRefusal({ query: DEFAULT_PAGES });
+  });
+
   it('should refuse a costly operation over the socket, counting its variables', async () => {
     const { client } = wsClient(t.gateway.url);
     const refused = await runOnce(client, THREE_LEVELS, { a: 100, b: 100, c: 100 });

@@ -3,7 +3,7 @@ import { connectRedis, createLogger } from '@insta/infra';
 import { startPrivateRedis, testServices, uniquePrefix, type PrivateServer } from '@insta/infra/testing';
 import { EntityCache, type SubgraphRequest, type SubgraphResponse } from '../src/cache/entity-cache.ts';
 import { RedisEntityCacheStore } from '../src/cache/entity-cache-store.ts';
-import { dedupingFetcher } from '../src/cache/inflight-dedupe.ts';
+import { dedupingFetcher, requestKey } from '../src/cache/inflight-dedupe.ts';
 import { tagsForEvent, tagsForMutation } from '../src/cache/invalidation.ts';
 import { Tags } from '../src/cache/entity-cache-policy.ts';
 import { isWriteOperation } from '../src/subgraph-data-source.ts';
@@ -218,6 +218,20 @@ describe('entity cache', () => {
     const responses = await Promise.all(pending);
     expect(calls).toBe(4);
     expect(await Promise.all(responses.map((r) => r.text()))).toEqual(Array(5).fill('{"data":{"ok":true}}'));
+  });
+
+  it('should key a read by URL, method, headers but the request id (any case or order) and body', () => {
+    const key = (headers: Record<string, string>, body = '{}', url = 'http://posts/graphql', method = 'POST') =>
+      requestKey(url, method, headers, body);
+    const base = key({ 'x-insta-principal-claim': 'ana', 'save-data': 'on', 'x-request-id': '1' });
+    expect(key({ 'Save-Data': 'on', 'X-Request-Id': '2', 'x-insta-principal-claim': 'ana' })).toBe(base);
+    expect(key({ 'x-insta-principal-claim': 'bob', 'save-data': 'on' })).not.toBe(base);
+    expect(key({ 'x-insta-principal-claim': 'ana' })).not.toBe(base);
+    expect(key({ 'x-insta-principal-claim': 'ana', 'save-data': 'on' }, '{"a":1}')).not.toBe(base);
+    expect(key({ 'x-insta-principal-claim': 'ana', 'save-data': 'on' }, '{}', 'http://media/graphql')).not.toBe(base);
+    expect(key({ 'x-insta-principal-claim': 'ana', 'save-data': 'on' }, '{}', undefined, 'GET')).not.toBe(base);
+    // A body cannot pass for a header: the number of header lines comes before them.
+    expect(key({ a: '1' }, 'b:2\n{}')).not.toBe(key({ a: '1', b: '2' }, '{}'));
   });
 });
 

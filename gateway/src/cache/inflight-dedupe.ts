@@ -13,11 +13,7 @@ export function dedupingFetcher(fetcher: Fetcher, subgraph: string, isWrite: (bo
   const inFlight = new Map<string, Promise<FetcherResponse>>();
   return async (url, init = {}) => {
     if (isWrite(init.body) || typeof init.body !== 'string') return fetcher(url, init);
-    const headers = Object.entries((init.headers ?? {}) as Record<string, string>)
-      .filter(([name]) => name.toLowerCase() !== 'x-request-id')
-      .map(([name, value]) => `${name.toLowerCase()}:${value}`)
-      .sort();
-    const key = JSON.stringify([url, init.method ?? 'GET', headers, init.body]);
+    const key = requestKey(url, init.method ?? 'GET', (init.headers ?? {}) as Record<string, string>, init.body);
     const pending = inFlight.get(key);
     if (pending) {
       inflightDeduplicated.inc({ subgraph });
@@ -31,4 +27,19 @@ export function dedupingFetcher(fetcher: Fetcher, subgraph: string, isWrite: (bo
       inFlight.delete(key);
     }
   };
+}
+
+/**
+ * What makes two reads identical: URL, method, the headers but the request id (names lower-cased, in name order)
+ * and the body, one a line. None of the first three can hold a line break (Node refuses one in a header value or
+ * a URL), and the body comes last, so distinct requests cannot make the same key.
+ */
+export function requestKey(url: string, method: string, headers: Readonly<Record<string, string>>, body: string) {
+  const lines: string[] = [];
+  for (const name in headers) {
+    const lower = name.toLowerCase();
+    if (lower !== 'x-request-id') lines.push(`${lower}:${headers[name]}`);
+  }
+  lines.sort();
+  return `${url}\n${method}\n${lines.length}\n${lines.join('\n')}\n${body}`;
 }

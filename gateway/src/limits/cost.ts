@@ -33,6 +33,17 @@ export function operationCost(
   operation: OperationDefinitionNode,
   variables: Readonly<Record<string, unknown>> | undefined,
 ): number {
+  return measureCost(schema, document, operation, variables).cost;
+}
+
+/** The cost, and whether a variable's value went into it (else it is the operation's for any variables). */
+function measureCost(
+  schema: GraphQLSchema,
+  document: DocumentNode,
+  operation: OperationDefinitionNode,
+  variables: Readonly<Record<string, unknown>> | undefined,
+): { cost: number; readVariables: boolean } {
+  let readVariables = false;
   const fragments = new Map<string, FragmentDefinitionNode>();
   for (const definition of document.definitions) {
     if (definition.kind === graphql.Kind.FRAGMENT_DEFINITION) fragments.set(definition.name.value, definition);
@@ -46,6 +57,7 @@ export function operationCost(
     if (!node) return undefined;
     if (node.kind === graphql.Kind.INT) return Number(node.value);
     if (node.kind === graphql.Kind.VARIABLE) {
+      readVariables = true;
       const name = node.name.value;
       const value = variables?.[name];
       if (typeof value === 'number' && Number.isInteger(value)) return value;
@@ -100,7 +112,32 @@ export function operationCost(
   };
 
   const root = schema.getRootType(operation.operation);
-  return root ? cost(operation.selectionSet, root, 1, new Set()) : 0;
+  return { cost: root ? cost(operation.selectionSet, root, 1, new Set()) : 0, readVariables };
+}
+
+/**
+ * Costs that no variable goes into, per schema and operation. Apollo Server's document store hands every request
+ * of a known query the same parsed document, whose cost against one schema cannot change: it is walked once, not
+ * per request (a document parsed anew, as a websocket message's, is measured anew). An operation with a variable
+ * under `first` is measured on every request, with that request's variables.
+ */
+const constantCosts = new WeakMap<GraphQLSchema, WeakMap<OperationDefinitionNode, number>>();
+
+function costOf(
+  schema: GraphQLSchema,
+  document: DocumentNode,
+  operation: OperationDefinitionNode,
+  variables: Readonly<Record<string, unknown>> | undefined,
+): number {
+  let known = constantCosts.get(schema);
+  const cached = known?.get(operation);
+  if (cached !== undefined) return cached;
+  const { cost, readVariables } = measureCost(schema, document, operation, variables);
+  if (!readVariables) {
+    if (!known) constantCosts.set(schema, (known = new WeakMap()));
+    known.set(operation, cost);
+  }
+  return cost;
 }
 
 /** OPERATION_LIMIT_EXCEEDED (HTTP 400) when the operation costs more than MAX_COST. */
@@ -111,7 +148,7 @@ export function checkOperationCost(
   operation: OperationDefinitionNode,
   variables: Readonly<Record<string, unknown>> | undefined,
 ): void {
-  const found = operationCost(schema, document, operation, variables);
+  const found = costOf(schema, document, operation, variables);
   if (found <= limit.MAX_COST) return;
   throw new graphql.GraphQLError(`Cost limit of ${limit.MAX_COST} exceeded, found ${found}.`, {
     extensions: { code: ErrorCode.OperationLimitExceeded, http: { status: 400 } },

@@ -21,7 +21,9 @@ export function timedFetcher(fetcher: Fetcher, subgraph: string): Fetcher {
     withClientSpan(`fetch ${subgraph}`, { subgraph }, async (trace) => {
       const end = subgraphFetchDuration.startTimer({ subgraph });
       try {
-        const response = await fetcher(url, { ...init, headers: withHeaders(init.headers, trace) });
+        // No tracer provider, no `traceparent`: the request goes as it came.
+        const traced = Object.keys(trace).length === 0 ? init : { ...init, headers: withHeaders(init.headers, trace) };
+        const response = await fetcher(url, traced);
         end({ outcome: response.status >= 500 ? 'error' : 'ok' });
         return response;
       } catch (error) {

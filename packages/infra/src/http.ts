@@ -45,6 +45,17 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, hea
 }
 
 /**
+ * The query string of a request target as `URL#search` gives it, for Apollo Server's URLSearchParams (which decodes
+ * alike what URL would have percent-encoded): without a URL object per request.
+ */
+export function searchOf(target: string): string {
+  const hash = target.indexOf('#');
+  const path = hash < 0 ? target : target.slice(0, hash);
+  const queryAt = path.indexOf('?');
+  return queryAt < 0 || queryAt === path.length - 1 ? '' : path.slice(queryAt);
+}
+
+/**
  * Hands one Node HTTP request to Apollo Server (no framework in between: the gateway and every subgraph use
  * this). The caller decides routing and builds the context.
  */
@@ -60,7 +71,7 @@ export async function handleGraphQL<TContext extends BaseContext>(
   for (const [name, value] of Object.entries(req.headers)) {
     if (value !== undefined) headers.set(name, Array.isArray(value) ? value.join(', ') : value);
   }
-  const url = new URL(req.url ?? '/', 'http://localhost');
+  const search = searchOf(req.url ?? '/');
   let body: unknown;
   if (req.method === 'POST') {
     const raw = rawBody ?? (await readBody(req));
@@ -77,7 +88,7 @@ export async function handleGraphQL<TContext extends BaseContext>(
     }
   }
   const result = await server.executeHTTPGraphQLRequest({
-    httpGraphQLRequest: { method: req.method ?? 'GET', headers, search: url.search, body },
+    httpGraphQLRequest: { method: req.method ?? 'GET', headers, search, body },
     context,
   });
   for (const [name, value] of result.headers) res.setHeader(name, value);

@@ -67,6 +67,22 @@ class RootSampler implements Sampler {
 let installed: { provider: NodeTracerProvider; prisma: PrismaInstrumentation } | null = null;
 
 /**
+ * Whether a tracer provider is installed. Without one the OpenTelemetry API is a no-op (no propagator, no context
+ * manager, non-recording spans), so the span helpers below skip it altogether and run their work directly: a
+ * request that no sampler can see pays no span, context or header work (ADR 19).
+ */
+export const tracingInstalled = (): boolean => installed !== null;
+
+/** `fn()` as the helpers run it untraced: a synchronous throw still comes back as a rejection, as from `inSpan`. */
+function untraced<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return fn();
+  } catch (error) {
+    return Promise.reject(error);
+  }
+}
+
+/**
  * Registers the global tracer provider with `processors`; idempotent per process (the first one wins). Prisma's
  * tracing is turned on with it (@prisma/instrumentation, the version of @prisma/client): a span per query
  * (`prisma:client:operation`) with one per SQL statement (`prisma:client:db_query`) under it.
@@ -138,6 +154,7 @@ export function withServerSpan<T>(
   attributes: Attributes,
   fn: () => Promise<T>,
 ): Promise<T> {
+  if (!installed) return untraced(fn);
   const parent = propagation.extract(ROOT_CONTEXT, headers, headerGetter);
   const span = tracer().startSpan(name, { kind: SpanKind.SERVER, attributes }, parent);
   return inSpan(span, parent, fn);
@@ -166,6 +183,8 @@ export function withClientSpan<T>(
   attributes: Attributes,
   fn: (headers: Record<string, string>) => Promise<T>,
 ): Promise<T> {
+  // Without a provider there is no span to start and no propagator to write `traceparent`: no headers to add.
+  if (!installed) return untraced(() => fn({}));
   const parent = context.active();
   const span = tracer().startSpan(name, { kind: SpanKind.CLIENT, attributes }, parent);
   const headers: Record<string, string> = {};
@@ -198,6 +217,7 @@ export function withEventSpan<T>(
   attributes: Attributes,
   fn: () => Promise<T>,
 ): Promise<T> {
+  if (!installed) return untraced(fn);
   const parent =
     typeof traceparent === 'string' ? propagation.extract(ROOT_CONTEXT, { traceparent }, headerGetter) : ROOT_CONTEXT;
   const span = tracer().startSpan(name, { kind: SpanKind.CONSUMER, attributes }, parent);
