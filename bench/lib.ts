@@ -96,6 +96,8 @@ export interface DistinctLoadOptions {
   check: (body: string) => boolean;
   /** Requests per second over all connections; unset: as fast as the target answers. */
   overallRate?: number;
+  /** Stop after this many requests instead of after `durationS` (autocannon then ignores the duration). */
+  amount?: number;
 }
 
 /**
@@ -112,6 +114,7 @@ export async function loadDistinct(options: DistinctLoadOptions): Promise<autoca
     // A shared two-core box under five engineers' loads can hold a page past autocannon's default 10 s.
     timeout: 30,
     ...(options.overallRate ? { overallRate: options.overallRate } : {}),
+    ...(options.amount ? { amount: options.amount } : {}),
     requests: [
       {
         method: 'POST',

@@ -638,7 +638,9 @@ describe.each(adapters)('EventBus contract: %s', (_name, create) => {
         maxDeliver: 1,
         concurrency: 2,
         orderingKey: byKey,
-        ackWaitMs: 120_000,
+        // Short: NATS 2.9 may send a message handed back while the stopping consumer's pull is still open back to
+        // that pull, where it waits for the ack wait (ADR 9). Nothing is lost or counted as a try either way.
+        ackWaitMs: 2_000,
         abandonOnStop: true,
       };
       const aborted: string[] = [];
@@ -661,7 +663,8 @@ describe.each(adapters)('EventBus contract: %s', (_name, create) => {
       expect(aborted.sort()).toEqual(['x1', 'y1']);
       const done: string[] = [];
       const b = await h.bus.consume<Keyed>({ ...spec, handler: async (m) => void done.push(name(m)) });
-      await vi.waitFor(() => expect(done.sort()).toEqual(['x1', 'y1']), { timeout: 10_000 });
+      // At least once: a message may come twice (handed back twice by the server), never not at all.
+      await vi.waitFor(() => expect([...new Set(done)].sort()).toEqual(['x1', 'y1']), { timeout: 15_000 });
       // maxDeliver 1: had an abandoned try counted, its message would have been dead-lettered instead.
       expect(await h.bus.deadLetters({ stream: 'TEST', durable: 'keyed-abandon' })).toEqual([]);
       await b.stop();

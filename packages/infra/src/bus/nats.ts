@@ -217,12 +217,13 @@ export class NatsEventBus implements EventBus {
       stop: async () => {
         stopping = true;
         stopReporting();
+        // No more pulls first: a message handed back while this consumer still pulls could come straight back to it.
+        messages.stop();
         for (const held of dispatcher.takeWaiting()) {
           clearInterval(held.heartbeat);
           this.settle(() => held.msg.nak());
         }
         if (spec.abandonOnStop) for (const controller of inFlight) controller.abort();
-        messages.stop();
         await done;
       },
     };
