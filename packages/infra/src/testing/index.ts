@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { jetstreamManager } from '@nats-io/jetstream';
+import { jetstreamManager, type StreamInfo } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { pino } from 'pino';
 import { IDENTITY_HEADER, requestPath, signIdentity, type Principal } from '../identity.ts';
@@ -103,19 +103,14 @@ export * from './tcp-proxy.ts';
 export * from './metrics.ts';
 export * from './tracing.ts';
 
-/**
- * Deletes every stream of one deployment (named `<prefix>_NAME`, as the NATS bus names them), for runs that make
- * large streams and know when they are done (benches: each stream reserves its `max_bytes` on the server).
- * Returns how many were deleted.
- */
-export async function removeStreamsOf(natsUrl: string, prefix: string): Promise<number> {
+/** Deletes the streams on the NATS server whose info `doomed` picks; returns how many were deleted. */
+async function removeStreams(natsUrl: string, doomed: (stream: StreamInfo) => boolean): Promise<number> {
   const nc = await connect({ servers: natsUrl, name: 'stream-janitor' });
   try {
     const jsm = await jetstreamManager(nc);
-    const own = `${prefix}_`.replace(/[^A-Za-z0-9_-]/g, '_');
     let removed = 0;
-    for await (const name of jsm.streams.names()) {
-      if (name.startsWith(own) && (await jsm.streams.delete(name).catch(() => false))) removed++;
+    for await (const stream of jsm.streams.list()) {
+      if (doomed(stream) && (await jsm.streams.delete(stream.config.name).catch(() => false))) removed++;
     }
     return removed;
   } finally {
@@ -124,22 +119,24 @@ export async function removeStreamsOf(natsUrl: string, prefix: string): Promise<
 }
 
 /**
+ * Deletes every stream of one deployment (named `<prefix>_NAME`, as the NATS bus names them), for runs that make
+ * large streams and know when they are done (benches: each stream reserves its `max_bytes` on the server).
+ * Returns how many were deleted.
+ */
+export function removeStreamsOf(natsUrl: string, prefix: string): Promise<number> {
+  const own = `${prefix}_`.replace(/[^A-Za-z0-9_-]/g, '_');
+  return removeStreams(natsUrl, (stream) => stream.config.name.startsWith(own));
+}
+
+/**
  * Deletes the streams test runs left on the shared JetStream server (named `uniquePrefix(...)_NAME`) that are older
  * than `olderThanMs`: tests do not delete their streams one by one, and each reserves storage on the server. Runs
  * still going (younger streams) are left alone. Returns how many were deleted.
  */
-export async function removeStaleTestStreams(natsUrl: string, olderThanMs = 3_600_000): Promise<number> {
-  const nc = await connect({ servers: natsUrl, name: 'test-stream-janitor' });
-  try {
-    const jsm = await jetstreamManager(nc);
-    const cutoff = Date.now() - olderThanMs;
-    let removed = 0;
-    for await (const stream of jsm.streams.list()) {
-      if (!/^t[0-9a-f]{8}_/.test(stream.config.name) || Date.parse(stream.created) > cutoff) continue;
-      if (await jsm.streams.delete(stream.config.name).catch(() => false)) removed++;
-    }
-    return removed;
-  } finally {
-    await nc.close();
-  }
+export function removeStaleTestStreams(natsUrl: string, olderThanMs = 3_600_000): Promise<number> {
+  const cutoff = Date.now() - olderThanMs;
+  return removeStreams(
+    natsUrl,
+    (stream) => /^t[0-9a-f]{8}_/.test(stream.config.name) && Date.parse(stream.created) <= cutoff,
+  );
 }

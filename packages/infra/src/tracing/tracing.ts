@@ -67,13 +67,11 @@ class RootSampler implements Sampler {
 let installed: { provider: NodeTracerProvider; prisma: PrismaInstrumentation } | null = null;
 
 /**
- * Whether a tracer provider is installed. Without one the OpenTelemetry API is a no-op (no propagator, no context
- * manager, non-recording spans), so the span helpers below skip it altogether and run their work directly: a
- * request that no sampler can see pays no span, context or header work (ADR 19).
+ * `fn()` as the span helpers below run it when no tracer provider is installed. Without one the OpenTelemetry API
+ * is a no-op (no propagator, no context manager, non-recording spans), so they skip it altogether: a request that
+ * no sampler can see pays no span, context or header work (ADR 19). A synchronous throw still comes back as a
+ * rejection, as from `inSpan`.
  */
-export const tracingInstalled = (): boolean => installed !== null;
-
-/** `fn()` as the helpers run it untraced: a synchronous throw still comes back as a rejection, as from `inSpan`. */
 function untraced<T>(fn: () => Promise<T>): Promise<T> {
   try {
     return fn();
