@@ -92,8 +92,8 @@ export const gatewayEnvSchema = z.object({
    * test it turn it on), so every other test reads the subgraphs as they are.
    */
   ENTITY_CACHE: z.enum(['on', 'off']).optional(),
-  /** Caps the TTL of every cached type (the policy's own TTLs are 30-60 s). */
-  ENTITY_CACHE_MAX_TTL_MS: env.int(60_000, 1),
+  /** Caps the TTL of every cached type (the policy's own TTLs are 60-300 s). */
+  ENTITY_CACHE_MAX_TTL_MS: env.int(300_000, 1),
   /** Entries held in each gateway process (L1); Redis (L2) holds what expiry leaves. */
   ENTITY_CACHE_L1_ENTRIES: env.int(50_000, 1),
   /** How long a gateway trusts the invalidation generations it read from Redis: others' bumps reach it by then. */

@@ -1,6 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connectRedis, createLogger } from '@insta/infra';
-import { startPrivateRedis, testServices, uniquePrefix, type PrivateServer } from '@insta/infra/testing';
+import { connectNats, connectRedis, createLogger, NatsEventBus } from '@insta/infra';
+import {
+  startPrivateNats,
+  startPrivateRedis,
+  testServices,
+  uniquePrefix,
+  type PrivateServer,
+} from '@insta/infra/testing';
 import { EntityCache, type SubgraphRequest, type SubgraphResponse } from '../src/cache/entity-cache.ts';
 import { RedisEntityCacheStore } from '../src/cache/entity-cache-store.ts';
 import { dedupingFetcher, requestKey } from '../src/cache/inflight-dedupe.ts';
@@ -188,6 +194,57 @@ describe('entity cache', () => {
     });
   });
 
+  describe('with NATS down', () => {
+    let nats: PrivateServer;
+    let bus: NatsEventBus;
+    beforeAll(async () => {
+      nats = await startPrivateNats();
+      bus = new NatsEventBus(await connectNats(nats.url, 'entity-cache-gap-test'), uniquePrefix('ecgap'), logger);
+    });
+    afterAll(async () => {
+      await bus?.close();
+      await nats?.destroy();
+    });
+
+    it('should bypass the cache while its listener is cut off and trust nothing of before once it is back', async () => {
+      const prefix = `${uniquePrefix('ec')}:`;
+      const cache = newCache(prefix);
+      await cache.listen(bus);
+      const subgraph = fakeSubgraph();
+      const read = async (on: EntityCache) => {
+        const response = await on.fetchEntities(
+          'posts',
+          request(POSTS_QUERY, 'Post', ['p']),
+          { viewerId: 'v1' },
+          subgraph.send,
+        );
+        return (response.data?._entities as { text: string }[])[0]?.text;
+      };
+      expect(await read(cache)).toBe('text of p v0');
+      expect(await read(cache)).toBe('text of p v0');
+      expect(subgraph.asked).toHaveLength(1);
+
+      await nats.stop();
+      // Cut off: every read goes to the subgraph (the listener may be missing the invalidations of this change).
+      await until(async () => {
+        const before = subgraph.asked.length;
+        await read(cache);
+        return subgraph.asked.length > before;
+      });
+      subgraph.change();
+      expect(await read(cache)).toBe('text of p v1');
+
+      // Its event never reached any gateway. Back on NATS, neither this process nor a fresh one (Redis) serves v0.
+      await nats.start();
+      await until(async () => {
+        const before = subgraph.asked.length;
+        expect(await read(cache)).toBe('text of p v1');
+        return subgraph.asked.length === before;
+      });
+      expect(await read(newCache(prefix))).toBe('text of p v1');
+    });
+  });
+
   it('should let identical reads in flight share one fetch, per identity, and always send writes', async () => {
     let calls = 0;
     let release: () => void = () => undefined;
@@ -272,6 +329,15 @@ describe('invalidation tags', () => {
     expect(tagsForEvent('users.user.active', { userId: 'u' })).toEqual([]);
   });
 });
+
+/** Polls a condition (each try a real read) for up to 15 s. */
+async function until(condition: () => Promise<boolean>) {
+  for (let i = 0; i < 300; i++) {
+    if (await condition()) return;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error('condition not met within 15 s');
+}
 
 async function waitForRedis(client: Redis) {
   for (let i = 0; i < 200; i++) {

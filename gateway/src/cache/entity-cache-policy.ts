@@ -7,6 +7,10 @@
  * - `viewer`: one entry per viewer: the posts subgraph decides per viewer whether a post or comment is visible
  *   (private authors, blocks) and what `viewerHasLiked` says, so its entities are never shared.
  *
+ * TTLs bound memory, not staleness: every change is invalidated by the mutation the gateway forwards or by its
+ * domain event, and while the gateway's event listener is cut off from the broker the cache is bypassed and then
+ * flushed (EntityCache.eventGap). They are minutes so that a viewer coming back to their feed finds it.
+ *
  * A selection naming one of `viewerFields` (fields resolved with the caller's identity) turns a public type into
  * a per-viewer one; `clientHints` adds the forwarded client hints to the key (media URLs depend on them).
  */
@@ -21,21 +25,22 @@ export interface TypePolicy {
 
 export const ENTITY_CACHE_POLICIES: Readonly<Record<string, Readonly<Record<string, TypePolicy>>>> = {
   posts: {
-    Post: { scope: 'viewer', ttlMs: 30_000 },
-    Comment: { scope: 'viewer', ttlMs: 30_000 },
+    Post: { scope: 'viewer', ttlMs: 300_000 },
+    Comment: { scope: 'viewer', ttlMs: 300_000 },
   },
   users: {
-    User: { scope: 'public', ttlMs: 60_000 },
+    User: { scope: 'public', ttlMs: 300_000 },
   },
   'social-graph': {
     User: {
       scope: 'public',
-      ttlMs: 30_000,
+      ttlMs: 300_000,
       viewerFields: ['followers', 'following', 'viewerFollowStatus', 'followsViewer'],
     },
   },
   media: {
-    // Signed URLs of private media live MEDIA_PRIVATE_URL_TTL_SECONDS (300 s by default): well past this.
+    // Signed URLs of private media live MEDIA_PRIVATE_URL_TTL_SECONDS (300 s by default): well past this. An entry
+    // must expire long before the URLs it holds, so media keep a TTL of their own, shorter than the others'.
     Media: { scope: 'public', ttlMs: 60_000, viewerFields: ['failureReason'], clientHints: true },
   },
 };

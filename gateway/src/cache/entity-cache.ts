@@ -87,6 +87,8 @@ export class EntityCache {
   /** A bump did not reach Redis (or may not have): the epoch is bumped as soon as Redis answers again. */
   private bumpLost = false;
   private storeDown = false;
+  /** Invalidation subscriptions cut off from the broker right now (eventGap): while any is, the cache is bypassed. */
+  private blindSubscriptions = 0;
   private readonly now: () => number;
   private subscriptions: EventSubscription<unknown>[] = [];
   private readonly selections = new Lru<string, string>(1_000);
@@ -141,6 +143,10 @@ export class EntityCache {
       lookups.push({ index, representation, typename, policy, tags, key: `${subgraph}|${selection}|${scope}` });
     });
     if (lookups.length === 0) return send(request);
+    if (this.blindSubscriptions > 0) {
+      entityCacheBypasses.inc();
+      return send(request);
+    }
 
     const cached = new Map<number, string>();
     let useStore = this.storeUsable();
@@ -286,12 +292,30 @@ export class EntityCache {
   /** Listens to the subgraphs' events on the bus (each instance sees each event) and invalidates from them. */
   async listen(bus: EventBus): Promise<void> {
     for (const subject of INVALIDATION_SUBJECTS) {
-      const subscription = await bus.subscribe<unknown>(subject);
+      const subscription = await bus.subscribe<unknown>(subject, { onGap: (state) => this.eventGap(state) });
       this.subscriptions.push(subscription);
       void (async () => {
         for await (const event of subscription) await this.invalidateForEvent(event.subject, event.data);
       })().catch((error: unknown) => this.options.logger.error({ err: error }, 'entity cache invalidation stopped'));
     }
+  }
+
+  /**
+   * The event listener was cut off from the broker: invalidations published meanwhile are lost to this gateway
+   * (and, if every gateway was cut off, to Redis). While blind, fetches bypass the cache; once back, every entry
+   * written before is dropped (the epoch, in Redis for every gateway, as after a lost bump), so what the cache
+   * remembers is never older than the events: entries' TTLs are a bound only for what no event reports.
+   */
+  private eventGap(state: 'lost' | 'restored') {
+    if (state === 'lost') {
+      this.blindSubscriptions++;
+      return;
+    }
+    if (this.blindSubscriptions === 0) return;
+    this.blindSubscriptions--;
+    if (this.options.store) this.bumpLost = true;
+    else this.localEpoch++;
+    entityCacheInvalidations.inc({ kind: 'epoch', source: 'event-gap' });
   }
 
   stop(): void {

@@ -122,6 +122,16 @@ export interface EventSubscription<T> extends AsyncIterable<BusEvent<T>> {
   unsubscribe(): void;
 }
 
+export interface SubscribeOptions {
+  /**
+   * Told when this subscription may miss events: `lost` when the connection to the broker dropped (what is
+   * published meanwhile never reaches it), `restored` once it is subscribed again. Whoever keeps state from the
+   * events (a cache invalidated by them) must then assume it missed some. The memory bus, in one process, never
+   * loses its subscribers and never calls it.
+   */
+  onGap?: (state: 'lost' | 'restored') => void;
+}
+
 /** What a dead letter records (its body on `dlq.<stream>.<durable>`). */
 export interface DeadLetterBody {
   /** The original subject, without prefix. */
@@ -161,7 +171,7 @@ export interface EventBus {
   announce(subject: string, data: unknown): Promise<void>;
   consume<T>(spec: ConsumerSpec<T>): Promise<Consumer>;
   /** Ephemeral fan-out: resolves once the subscription is registered, so a later publish reaches it. */
-  subscribe<T>(subject: string): Promise<EventSubscription<T>>;
+  subscribe<T>(subject: string, options?: SubscribeOptions): Promise<EventSubscription<T>>;
   /** Dead letters of every stream of this deployment (or of one stream / durable), oldest first. */
   deadLetters(filter?: DeadLetterFilter): Promise<DeadLetter[]>;
   /**

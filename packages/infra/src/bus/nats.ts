@@ -25,6 +25,7 @@ import {
   type EventBus,
   type EventSubscription,
   type StreamSpec,
+  type SubscribeOptions,
 } from './bus.ts';
 import {
   addConsumerPendingSource,
@@ -84,6 +85,8 @@ export class NatsEventBus implements EventBus {
   private jsm: JetStreamManager | undefined;
   /** The ceiling on every stream's `max_bytes` (see `streamBytesCeilingFromEnv`), if any. */
   readonly streamBytesCeiling: number | undefined;
+  private readonly gapListeners = new Set<NonNullable<SubscribeOptions['onGap']>>();
+  private watchingConnection = false;
 
   constructor(
     private readonly nc: NatsConnection,
@@ -452,8 +455,14 @@ export class NatsEventBus implements EventBus {
    * A core-NATS subscription: JetStream stores a published message and also delivers it to plain subscribers of
    * its subject, so every gateway instance sees every event without a consumer (or any state) on the server.
    */
-  async subscribe<T>(subject: string): Promise<EventSubscription<T>> {
+  async subscribe<T>(subject: string, options: SubscribeOptions = {}): Promise<EventSubscription<T>> {
     const subscription = this.nc.subscribe(`${this.prefix}.${subject}`);
+    const { onGap } = options;
+    if (onGap) {
+      this.gapListeners.add(onGap);
+      this.watchConnection();
+      void subscription.closed.finally(() => this.gapListeners.delete(onGap));
+    }
     await this.nc.flush();
     const prefixLength = this.prefix.length + 1;
     const logger = this.logger;
@@ -472,6 +481,29 @@ export class NatsEventBus implements EventBus {
     }
     const iterator = events();
     return { [Symbol.asyncIterator]: () => iterator, unsubscribe: () => subscription.unsubscribe() };
+  }
+
+  /**
+   * One loop over the connection's status for every subscription that wants to know of gaps: the client
+   * resubscribes by itself after a reconnect, but core NATS keeps nothing for a subscriber that was away.
+   */
+  private watchConnection() {
+    if (this.watchingConnection) return;
+    this.watchingConnection = true;
+    void (async () => {
+      let lost = false;
+      for await (const status of this.nc.status()) {
+        const state: 'lost' | 'restored' | null =
+          status.type === 'disconnect' && !lost ? 'lost' : status.type === 'reconnect' && lost ? 'restored' : null;
+        if (!state) continue;
+        lost = state === 'lost';
+        this.logger.warn(
+          { state },
+          lost ? 'broker connection lost: subscriptions miss events' : 'broker connection back',
+        );
+        for (const listener of this.gapListeners) listener(state);
+      }
+    })().catch((error: unknown) => this.logger.error({ err: error }, 'broker status watch stopped'));
   }
 
   async ping() {
