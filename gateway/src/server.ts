@@ -127,6 +127,7 @@ export async function createGatewayServer(options: GatewayServerOptions): Promis
       revocations.add(sessionId, expiresAt);
       live.revokeSession(sessionId);
     },
+    onMissed: () => void revocations.sync(),
   });
   await revocations.start();
   const isRevoked = (sessionId: string) => revocations.isRevoked(sessionId);

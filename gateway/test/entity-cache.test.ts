@@ -13,6 +13,7 @@ import { dedupingFetcher, requestKey } from '../src/cache/inflight-dedupe.ts';
 import { tagsForEvent, tagsForMutation } from '../src/cache/invalidation.ts';
 import { Tags } from '../src/cache/entity-cache-policy.ts';
 import { isWriteOperation } from '../src/subgraph-data-source.ts';
+import { waitFor } from '@insta/topology';
 
 const logger = createLogger('entity-cache-test', 'silent');
 const POSTS_QUERY =
@@ -330,15 +331,6 @@ describe('invalidation tags', () => {
   });
 });
 
-/** Polls a condition (each try a real read) for up to 15 s. */
-async function until(condition: () => Promise<boolean>) {
-  for (let i = 0; i < 300; i++) {
-    if (await condition()) return;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error('condition not met within 15 s');
-}
-
 async function waitForRedis(client: Redis) {
   for (let i = 0; i < 200; i++) {
     try {
@@ -350,3 +342,7 @@ async function waitForRedis(client: Redis) {
   }
   throw new Error('Redis did not come back');
 }
+
+/** Polls a condition (each try may be a real read) every 50 ms for up to 15 s. */
+const until = (condition: () => boolean | Promise<boolean>) =>
+  waitFor('the condition', async () => ((await condition()) ? true : undefined), { timeoutMs: 15_000, intervalMs: 50 });

@@ -6,6 +6,8 @@ export interface RevocationEventsOptions {
   logger: Logger;
   /** Called for every `users.session.revoked` event this gateway hears (the users subgraph writes it). */
   onRevoked(sessionId: string, expiresAt: number): void;
+  /** Called when the subscription is back after being cut off from NATS: events of the gap were missed. */
+  onMissed?(): void;
 }
 
 export interface RevocationEvents {
@@ -15,11 +17,15 @@ export interface RevocationEvents {
 /**
  * Listens to `users.session.revoked` on the bus (an ephemeral subscription: every gateway instance hears every
  * event), so that a sign-out or a refresh-token reuse revocation closes the session's sockets at once on every
- * instance. An event missed while this gateway was disconnected from NATS still arrives through the revocation
- * list's next sync (its `onRevoked`), at most REVOCATION_SYNC_INTERVAL_MS later.
+ * instance. An event missed while this gateway was disconnected from NATS arrives through the revocation list's
+ * sync (its `onRevoked`): the one `onMissed` starts when the subscription is back, or the next periodic one.
  */
 export async function listenToRevocations(options: RevocationEventsOptions): Promise<RevocationEvents> {
-  const subscription = await options.bus.subscribe<SessionRevokedEvent>(UsersSubjects.sessionRevoked);
+  const subscription = await options.bus.subscribe<SessionRevokedEvent>(UsersSubjects.sessionRevoked, {
+    onGap: (state) => {
+      if (state === 'restored') options.onMissed?.();
+    },
+  });
   void (async () => {
     try {
       for await (const event of subscription) {
