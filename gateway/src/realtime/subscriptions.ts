@@ -360,6 +360,10 @@ export class SubscriptionService {
    * once for all of them, as one of them (every field in it has the same value for each of them), and the
    * viewer part from the audience; a selection with other viewer-dependent fields runs once per distinct viewer.
    * A result without data (an entity became invisible between the check and the fetch) is skipped.
+   *
+   * The shared part does not wait for the authorization: it starts at once as the group's first member, and its
+   * result is used only if that member is among the recipients (then it is exactly what each of them would read);
+   * otherwise it is thrown away and run again as a recipient. Nothing reaches anyone before the check.
    */
   private async resolve(
     group: Group,
@@ -370,7 +374,19 @@ export class SubscriptionService {
     const out: Delivery[] = [];
     try {
       if (group.members.size === 0) return out;
-      const { members, audience } = await this.recipients(group, prepared, event);
+      const pending = this.recipients(group, prepared, event);
+      // The cache must not serve entities older than this event (ADR 17), whoever the plan runs as.
+      const fresh = this.options.beforeDeliver?.(prepared.source.subject, event);
+      const root = { [prepared.fieldName]: prepared.source.value(event) };
+      const { split } = prepared;
+      const sharedPlan = split.kind === 'shared' ? prepared.plan : split.kind === 'batched' ? split.shared : null;
+      const candidate = sharedPlan && group.members.size > 1 ? group.members.values().next().value! : null;
+      const early = candidate
+        ? Promise.resolve(fresh).then(() => this.execute(sharedPlan!, variables, candidate.identity, root))
+        : null;
+      early?.catch(() => undefined);
+      const { members, audience } = await pending;
+      await fresh;
       if (members.length === 0) return out;
       const byViewer = new Map<string, Member[]>();
       for (const member of members) {
@@ -379,10 +395,11 @@ export class SubscriptionService {
         if (list) list.push(member);
         else byViewer.set(viewer, [member]);
       }
-      await this.options.beforeDeliver?.(prepared.source.subject, event);
-      const root = { [prepared.fieldName]: prepared.source.value(event) };
-      const { split } = prepared;
-      if (byViewer.size === 1 || split.kind === 'per-viewer') {
+      const asRecipient = (plan: PlannedDocument) =>
+        early && candidate && plan === sharedPlan && members.includes(candidate)
+          ? early
+          : this.execute(plan, variables, members[0]!.identity, root);
+      if (split.kind === 'per-viewer' || (byViewer.size === 1 && split.kind === 'batched')) {
         await Promise.all(
           [...byViewer.values()].map(async (viewers) => {
             const result = await this.execute(prepared.plan, variables, viewers[0]!.identity, root);
@@ -390,10 +407,10 @@ export class SubscriptionService {
           }),
         );
       } else if (split.kind === 'shared') {
-        const result = await this.execute(prepared.plan, variables, members[0]!.identity, root);
+        const result = await asRecipient(prepared.plan);
         if (result) out.push([members, result]);
       } else {
-        const shared = await this.execute(split.shared, variables, members[0]!.identity, root);
+        const shared = await asRecipient(split.shared);
         if (shared) await this.resolveBatched(prepared, variables, root, shared, byViewer, audience, out);
       }
     } catch (error) {

@@ -251,6 +251,27 @@ describe('subscriptions shared across viewers (ADR 15), on the real Postgres, Re
     expect(asAna.results).toEqual([]);
   });
 
+  it('should give the others what they may read when the first subscriber of a group may not see the post', async () => {
+    const bea = await signUp('sh_fbe');
+    const ana = await signUp('sh_fan');
+    const cyd = await signUp('sh_fcy');
+    const postId = await createPost(bea, 'Seen by all but the first');
+    // Ana subscribes first: the group's shared part starts as her, before the authorization says she is out.
+    const asAna = await subscribe(ana.accessToken, LIKED, { postId });
+    const asCyd = await subscribe(cyd.accessToken, LIKED, { postId });
+    const anonymous = await subscribe(undefined, LIKED, { postId });
+    await gql('mutation($id: ID!) { block(userId: $id) }', { id: ana.user.id }, bea.accessToken);
+    await like(cyd, postId);
+    await vi.waitFor(() => expect([asCyd.results.length, anonymous.results.length]).toEqual([1, 1]), {
+      timeout: 10_000,
+    });
+    const post = { id: postId, likeCount: 1, author: { username: 'sh_fbe' } };
+    const shared = { likeCount: 1, user: { username: 'sh_fcy' } };
+    expect(asCyd.results[0]?.data?.postLiked).toEqual({ ...shared, post: { ...post, viewerHasLiked: true } });
+    expect(anonymous.results[0]?.data?.postLiked).toEqual({ ...shared, post: { ...post, viewerHasLiked: false } });
+    expect(asAna.results).toEqual([]);
+  });
+
   it('should deliver an event republished with the same id once', async () => {
     const bea = await signUp('sh_dbe');
     const ana = await signUp('sh_dan');
