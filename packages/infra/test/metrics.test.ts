@@ -3,6 +3,7 @@ import { GraphQLError } from 'graphql';
 import { describe, expect, it } from 'vitest';
 import {
   CallPolicy,
+  UNCOUNTED_PER_HANDLE,
   MAX_OPERATION_LABELS,
   OperationLabels,
   graphqlMetricsPlugin,
@@ -103,5 +104,14 @@ describe('metrics labels', () => {
       await expect(policy.execute(() => Promise.reject(refused), { idempotent: false })).rejects.toThrow();
     }
     expect(await state()).toBe(2);
+  });
+});
+
+describe('default process metrics', () => {
+  it('should export CPU, memory and event-loop lag but nothing computed by walking every handle', async () => {
+    const names = new Set(parseMetrics(await metricsText()).map((sample) => sample.name));
+    for (const name of ['process_cpu_seconds_total', 'process_resident_memory_bytes', 'nodejs_eventloop_lag_seconds'])
+      expect(names).toContain(name);
+    for (const name of UNCOUNTED_PER_HANDLE) expect(names).not.toContain(name);
   });
 });
