@@ -291,6 +291,8 @@ export default async function feedPageBench(): Promise<BenchReport> {
       return {
         hits: counterSum(text, /entity_cache.*hits?(_total)?$/),
         misses: counterSum(text, /entity_cache.*miss(es)?(_total)?$/),
+        // Fetches that went past the cache (Redis slower than its timeout or down, NATS lost).
+        bypasses: counterSum(text, /entity_cache_bypasses(_total)?$/),
       };
     };
     const measured = new Map<string, { runs: autocannon.Result[]; cpuMs: Record<string, number>; requests: number }>();
@@ -375,6 +377,7 @@ export default async function feedPageBench(): Promise<BenchReport> {
     );
     const hits = cacheAfter.hits !== null ? cacheAfter.hits - (cacheBefore.hits ?? 0) : null;
     const misses = cacheAfter.misses !== null ? cacheAfter.misses - (cacheBefore.misses ?? 0) : null;
+    const bypasses = cacheAfter.bypasses !== null ? cacheAfter.bypasses - (cacheBefore.bypasses ?? 0) : null;
     const ratio = (a: string, b: string) => round(rate(a) / rate(b), 3);
     return {
       settings: {
@@ -401,6 +404,7 @@ export default async function feedPageBench(): Promise<BenchReport> {
           hits,
           misses,
           hitRatio: hits !== null && misses !== null && hits + misses > 0 ? round(hits / (hits + misses), 3) : null,
+          bypasses,
         },
         layout:
           `startTopology (compiled bundles): ${SUBGRAPHS.join(', ')} and our gateway each their own process; a second ` +

@@ -156,6 +156,20 @@ describe('entity cache', () => {
     expect(subgraph.asked).toHaveLength(2);
   });
 
+  it('should not time out a Redis reply that only waited for a busy process', async () => {
+    const prefix = `${uniquePrefix('ec')}:`;
+    const subgraph = fakeSubgraph();
+    const read = (cache: EntityCache) =>
+      cache.fetchEntities('posts', request(POSTS_QUERY, 'Post', ['p']), { viewerId: 'v1' }, subgraph.send);
+    await read(newCache(prefix));
+    // A second process (empty L1, generations unknown) asks Redis, then its loop is busy past the timeout.
+    const pending = read(newCache(prefix, redis, 20));
+    const until = Date.now() + 100;
+    while (Date.now() < until);
+    expect(((await pending).data?._entities as { text: string }[])[0]?.text).toBe('text of p v0');
+    expect(subgraph.asked).toHaveLength(1);
+  });
+
   describe('with Redis down', () => {
     let server: PrivateServer;
     let client: Redis;

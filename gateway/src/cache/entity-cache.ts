@@ -390,17 +390,29 @@ export class EntityCache {
   private async withStore<T>(call: (store: EntityCacheStore) => Promise<T>): Promise<T> {
     const store = this.options.store;
     if (!store) throw new StoreUnavailable('no entity cache store');
+    let armed: NodeJS.Immediate | undefined;
     let timer: NodeJS.Timeout | undefined;
+    let late: NodeJS.Immediate | undefined;
+    // Times Redis, not this process: the clock starts once the call is written (ioredis's auto-pipelining writes in
+    // the check phase after the call, where `armed` runs next), and a timeout rejects only in the check phase after
+    // its own, so that a reply already in the socket (a loop busy past the deadline runs timers before I/O) is taken.
+    // Timed from the call instead, a gateway short of CPU can time its Redis calls out, bypass the cache and fall
+    // further behind.
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () => reject(new StoreUnavailable(`entity cache store slower than ${this.options.storeTimeoutMs} ms`)),
-        this.options.storeTimeoutMs,
-      );
+      armed = setImmediate(() => {
+        timer = setTimeout(() => {
+          late = setImmediate(() =>
+            reject(new StoreUnavailable(`entity cache store slower than ${this.options.storeTimeoutMs} ms`)),
+          );
+        }, this.options.storeTimeoutMs);
+      });
     });
     try {
       return await Promise.race([call(store), timeout]);
     } finally {
+      clearImmediate(armed);
       clearTimeout(timer);
+      clearImmediate(late);
     }
   }
 
