@@ -49,14 +49,23 @@ export class FanoutWorker {
     const { postId, authorId, createdAt } = message.data;
     const end = fanoutDuration.startTimer();
     const item: FeedItem = { id: postId, t: Date.parse(createdAt) };
+    // The replica's ranges are read while social-graph is asked for the count and the post is indexed: the three
+    // were one wait after another, on the path of every follower's timeline. The read stops at the celebrity
+    // threshold (a celebrity's post does not need them); a rejection is seen where it is awaited.
+    const replica = this.followers.ranges(
+      authorId,
+      this.settings.FEED_FANOUT_BATCH,
+      this.settings.FEED_CELEBRITY_FOLLOWERS,
+    );
+    replica.catch(() => undefined);
     const count = await this.socialGraph.followerCount(authorId);
     const celebrity = count >= this.settings.FEED_CELEBRITY_FOLLOWERS;
     const post = await this.feed.recordPost({ postId, authorId, createdAt: new Date(item.t), fannedOut: !celebrity });
     if (post.deleted) return;
-    // The author's own timeline and the replica's ranges do not depend on each other: one wait, not two.
+    // The author's own timeline and the replica check do not depend on each other: one wait, not two.
     const [, starts] = await Promise.all([
       this.write(authorId, item, [authorId], createdAt),
-      post.fannedOut ? this.rangeStarts(authorId, count) : Promise.resolve(null),
+      post.fannedOut ? this.rangeStarts(authorId, count, replica) : Promise.resolve(null),
     ]);
     if (!starts) return;
 
@@ -101,8 +110,12 @@ export class FanoutWorker {
    * followers of this author are then made social-graph's list. A count that differs only because an event is in
    * flight costs one such repair, which the event then confirms.
    */
-  private async rangeStarts(authorId: string, expected: number): Promise<string[]> {
-    const ranges = await this.followers.ranges(authorId, this.settings.FEED_FANOUT_BATCH);
+  private async rangeStarts(
+    authorId: string,
+    expected: number,
+    replica: Promise<{ count: number; starts: string[] }>,
+  ): Promise<string[]> {
+    const ranges = await replica;
     if (ranges.count === expected) return ranges.starts;
     const asOf = new Date();
     const ids: string[] = [];
