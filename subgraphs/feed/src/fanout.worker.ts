@@ -18,6 +18,13 @@ import type { TimelineRepository } from './timeline.repository.ts';
 /** social-graph's largest page of follower ids (used only to repair the follow replica). */
 const FOLLOWER_PAGE = 5_000;
 const DAY_MS = 86_400_000;
+/**
+ * The first range's lower bound: below every follower id. The ranges are read before the post is indexed, so a
+ * follow that lands after that read, with an id below the replica's first, would fall before the first start and
+ * also miss the follow's backfill (which looks for the post before it is indexed); from the nil UUID it is in the
+ * first range, which is read after the post is indexed.
+ */
+const BELOW_EVERY_ID = '00000000-0000-0000-0000-000000000000';
 
 export type FanoutSettings = Pick<
   FeedConfig,
@@ -73,7 +80,7 @@ export class FanoutWorker {
       postId,
       authorId,
       createdAt,
-      from,
+      from: i === 0 ? BELOW_EVERY_ID : from,
       to: starts[i + 1] ?? null,
     }));
     // The first range is written here while the others are queued (and taken by every instance's batch
