@@ -18,6 +18,13 @@ import type { TimelineRepository } from './timeline.repository.ts';
 /** social-graph's largest page of follower ids (used only to repair the follow replica). */
 const FOLLOWER_PAGE = 5_000;
 const DAY_MS = 86_400_000;
+/**
+ * The first range's lower bound: below every follower id. The ranges are read before the post is indexed, so a
+ * follow that lands after that read, with an id below the replica's first, would fall before the first start and
+ * also miss the follow's backfill (which looks for the post before it is indexed); from the nil UUID it is in the
+ * first range, which is read after the post is indexed.
+ */
+const BELOW_EVERY_ID = '00000000-0000-0000-0000-000000000000';
 
 export type FanoutSettings = Pick<
   FeedConfig,
@@ -49,14 +56,23 @@ export class FanoutWorker {
     const { postId, authorId, createdAt } = message.data;
     const end = fanoutDuration.startTimer();
     const item: FeedItem = { id: postId, t: Date.parse(createdAt) };
+    // The replica's ranges are read while social-graph is asked for the count and the post is indexed: the three
+    // were one wait after another, on the path of every follower's timeline. The read stops at the celebrity
+    // threshold (a celebrity's post does not need them); a rejection is seen where it is awaited.
+    const replica = this.followers.ranges(
+      authorId,
+      this.settings.FEED_FANOUT_BATCH,
+      this.settings.FEED_CELEBRITY_FOLLOWERS,
+    );
+    replica.catch(() => undefined);
     const count = await this.socialGraph.followerCount(authorId);
     const celebrity = count >= this.settings.FEED_CELEBRITY_FOLLOWERS;
     const post = await this.feed.recordPost({ postId, authorId, createdAt: new Date(item.t), fannedOut: !celebrity });
     if (post.deleted) return;
-    // The author's own timeline and the replica's ranges do not depend on each other: one wait, not two.
+    // The author's own timeline and the replica check do not depend on each other: one wait, not two.
     const [, starts] = await Promise.all([
       this.write(authorId, item, [authorId], createdAt),
-      post.fannedOut ? this.rangeStarts(authorId, count) : Promise.resolve(null),
+      post.fannedOut ? this.rangeStarts(authorId, count, replica) : Promise.resolve(null),
     ]);
     if (!starts) return;
 
@@ -64,7 +80,7 @@ export class FanoutWorker {
       postId,
       authorId,
       createdAt,
-      from,
+      from: i === 0 ? BELOW_EVERY_ID : from,
       to: starts[i + 1] ?? null,
     }));
     // The first range is written here while the others are queued (and taken by every instance's batch
@@ -101,8 +117,12 @@ export class FanoutWorker {
    * followers of this author are then made social-graph's list. A count that differs only because an event is in
    * flight costs one such repair, which the event then confirms.
    */
-  private async rangeStarts(authorId: string, expected: number): Promise<string[]> {
-    const ranges = await this.followers.ranges(authorId, this.settings.FEED_FANOUT_BATCH);
+  private async rangeStarts(
+    authorId: string,
+    expected: number,
+    replica: Promise<{ count: number; starts: string[] }>,
+  ): Promise<string[]> {
+    const ranges = await replica;
     if (ranges.count === expected) return ranges.starts;
     const asOf = new Date();
     const ids: string[] = [];

@@ -10,15 +10,37 @@ export class FollowersRepository {
 
   /**
    * How many approved follows of `authorId` the replica knows, and the first follower id of every `size` of them,
-   * ascending: range i is [starts[i], starts[i+1]), the last one open-ended. One scan of the author's index range.
+   * ascending: range i is [starts[i], starts[i+1]), the last one open-ended. One statement (one snapshot) over the
+   * author's range of the (followee_id, follower_id, active) index: each start is found from the previous one by
+   * an index-only `OFFSET size LIMIT 1` hop, and the count is `size` per start before the last plus what follows
+   * the last. As a window query (`row_number()` and `count(*) OVER ()` over every follow) the same answer cost
+   * 3–6× more (ADR 18: 10 000 follows ~15–25 ms against ~4–7 ms, 100 000 ~150 ms against ~30 ms, box loaded).
+   * With `limit`, it stops after the start that covers the limit-th follow: a count below `limit` is exact (and
+   * `starts` complete), otherwise it only says "at least `limit`" and `starts` are the first ones. The fan-out reads
+   * the ranges before it knows whether the author is a celebrity, and this keeps that read bounded.
    */
-  async ranges(authorId: string, size: number): Promise<{ count: number; starts: string[] }> {
-    const rows = await this.db.$queryRaw<{ follower_id: string; total: number }[]>`
-      SELECT follower_id::text, total::int FROM (
-        SELECT follower_id, row_number() OVER (ORDER BY follower_id) - 1 AS n, count(*) OVER () AS total
-        FROM feed.follows WHERE followee_id = ${authorId}::uuid AND active) f
-      WHERE n % ${size} = 0 ORDER BY follower_id`;
-    return { count: rows[0]?.total ?? 0, starts: rows.map((r) => r.follower_id) };
+  async ranges(
+    authorId: string,
+    size: number,
+    limit: number | null = null,
+  ): Promise<{ count: number; starts: string[] }> {
+    const rows = await this.db.$queryRaw<{ starts: string[] | null; total: number }[]>`
+      WITH RECURSIVE s(id, n) AS (
+        (SELECT follower_id, 1 FROM feed.follows
+         WHERE followee_id = ${authorId}::uuid AND active ORDER BY follower_id LIMIT 1)
+        UNION ALL
+        SELECT (SELECT f.follower_id FROM feed.follows f
+                WHERE f.followee_id = ${authorId}::uuid AND f.active AND f.follower_id >= s.id
+                ORDER BY f.follower_id OFFSET ${size}::int LIMIT 1), s.n + 1
+        FROM s WHERE s.id IS NOT NULL AND (${limit}::int IS NULL OR s.n * ${size}::int < ${limit}::int)),
+      r AS (SELECT array_agg(id ORDER BY id) AS ids FROM s WHERE id IS NOT NULL)
+      SELECT ids::text[] AS starts, coalesce((cardinality(ids) - 1) * ${size}::int + (
+        SELECT count(*) FROM (
+          SELECT FROM feed.follows f
+          WHERE f.followee_id = ${authorId}::uuid AND f.active AND f.follower_id >= ids[cardinality(ids)]
+          LIMIT CASE WHEN ${limit}::int IS NULL THEN NULL ELSE ${size}::int + 1 END) t), 0)::int AS total
+      FROM r`;
+    return { count: rows[0]?.total ?? 0, starts: rows[0]?.starts ?? [] };
   }
 
   /**

@@ -189,6 +189,29 @@ describe('fan-out batches', () => {
     expect(replica.map((r) => r.followerId).sort()).toEqual(followers);
   });
 
+  it('should repair a replica that holds more follows than the celebrity threshold for an author who is not one', async () => {
+    // social-graph knows 5 followers; the replica (events missed, a restored backup) holds 1 200 more, which the
+    // split's bounded read counts only up to the threshold (1 000 here): the count differs, so it repairs.
+    const { id, followers } = await author(5);
+    const stale = Array.from({ length: 1_200 }, () => randomUUID());
+    await h.db.feedUser.createMany({ data: stale.map((userId) => ({ userId, lastActiveAt: new Date() })) });
+    await h.db.feedFollow.createMany({
+      data: stale.map((followerId) => ({ followerId, followeeId: id, changedAt: new Date(clock) })),
+    });
+    const created = await post(id);
+    await eventually(async () => {
+      for (const f of followers) expect(await timeline(f)).toEqual([created.postId]);
+    });
+    await eventually(() => expect(announcedTo(created.postId).sort()).toEqual([id, ...followers].sort()));
+    const replica = await h.db.feedFollow.findMany({
+      where: { followeeId: id, active: true },
+      select: { followerId: true },
+    });
+    expect(replica.map((r) => r.followerId).sort()).toEqual(followers);
+    const reachedStale = (await Promise.all(stale.slice(0, 50).map(timeline))).filter((t) => t.length > 0);
+    expect(reachedStale).toEqual([]);
+  });
+
   it('should apply the retention limits on start, narrowing an older FEED stream', async () => {
     const info = async (name: string) => (await jsm.streams.info(`${prefix}_${name}`)).config;
     const feed = await info(FEED_STREAM.name);

@@ -84,3 +84,52 @@ describe('FollowersRepository.activeInRange', () => {
     }
   });
 });
+
+describe('FollowersRepository.ranges', () => {
+  /** The ranges as a window query gives them (the former implementation): every BATCH-th active follow's id. */
+  async function reference(followee: string, size: number) {
+    const rows = await db.$queryRaw<{ id: string }[]>`
+      SELECT id FROM (
+        SELECT follower_id::text AS id, row_number() OVER (ORDER BY follower_id) - 1 AS n
+        FROM feed.follows WHERE followee_id = ${followee}::uuid AND active) f
+      WHERE n % ${size} = 0 ORDER BY n`;
+    const [total] = await db.$queryRaw<{ count: number }[]>`
+      SELECT count(*)::int AS count FROM feed.follows WHERE followee_id = ${followee}::uuid AND active`;
+    return { count: total!.count, starts: rows.map((r) => r.id) };
+  }
+
+  it('should give the count and every size-th follower id, as a window over all follows would', async () => {
+    for (const size of [BATCH, 7, 19_800, 40_000]) {
+      expect(await followers.ranges(author, size)).toEqual(await reference(author, size));
+    }
+    expect(await followers.ranges(other, BATCH)).toEqual(await reference(other, BATCH));
+    expect(await followers.ranges(randomUUID(), BATCH)).toEqual({ count: 0, starts: [] });
+  });
+
+  it('should stop at the limit: exact below it, at least the limit (ranges still covering everyone) above it', async () => {
+    const full = await reference(author, BATCH);
+    // Below the limit: the same as without one.
+    expect(await followers.ranges(author, BATCH, full.count + 1)).toEqual(full);
+    expect(await followers.ranges(author, BATCH, full.count + 5_000)).toEqual(full);
+    // At or above it: a count of at least the limit, and the first starts (the last range is open-ended).
+    for (const limit of [full.count, 5_000, 4_500, 1]) {
+      const bounded = await followers.ranges(author, BATCH, limit);
+      expect(bounded.count).toBeGreaterThanOrEqual(limit);
+      expect(bounded.count).toBeLessThanOrEqual(full.count);
+      expect(bounded.starts).toEqual(full.starts.slice(0, Math.ceil(limit / BATCH)));
+    }
+  });
+
+  it('should find the starts by index-only hops, with no window, sort or scan of the table', async () => {
+    statements.length = 0;
+    await followers.ranges(author, BATCH, 30_000);
+    const [sql] = statements;
+    // Prisma numbers the parameters in the order the query names them.
+    const params = [author, author, BATCH, 30_000, BATCH, 30_000, BATCH, author, 30_000, BATCH];
+    const [row] = await db.$queryRawUnsafe<{ 'QUERY PLAN': unknown }[]>(`EXPLAIN (FORMAT JSON) ${sql}`, ...params);
+    const plan = JSON.stringify(row!['QUERY PLAN']);
+    expect(plan).not.toMatch(/"Node Type":"(Seq Scan|WindowAgg|Sort|Bitmap Heap Scan)"/);
+    expect(plan).toMatch(/"Node Type":"Recursive Union"/);
+    expect(plan).toMatch(/"Index Name":"follows_followee_id_follower_id_active_idx"/);
+  });
+});
