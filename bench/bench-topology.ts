@@ -40,7 +40,8 @@ export interface BenchTopology {
   /** The pid of each subgraph process, by name. */
   subgraphPids(): Record<string, number>;
   /** Another process of our gateway on the same subgraphs, with `env` added (e.g. ENTITY_CACHE=off). */
-  startGateway(label: string, env: Record<string, string>): Promise<{ url: string; pid: number }>;
+  /** `bundle`: another build's `gateway.mjs` instead of this checkout's (an A/B in one run). */
+  startGateway(label: string, env: Record<string, string>, bundle?: string): Promise<{ url: string; pid: number }>;
   /** Stock Apollo gateway or Hive Gateway, in a process of its own, on the same subgraphs. */
   startOther(kind: OtherGateway, env?: Record<string, string>): Promise<OtherGatewayProcess>;
   stop(): Promise<void>;
@@ -98,9 +99,10 @@ export async function startBenchTopology(options: {
       jwtSecret,
       signingSecret,
       subgraphPids: () => Object.fromEntries(SUBGRAPHS.map((name) => [name, topology.instances(name)[0]!.pid!])),
-      async startGateway(label, env) {
+      async startGateway(label, env, bundle) {
         const port = await freePort();
         const { command, args } = serviceCommand('gateway' satisfies ServiceName, 'dist', profileArgs);
+        if (bundle) args[args.length - 1] = bundle;
         const gateway = new ManagedProcess({
           label,
           command,

@@ -10,7 +10,10 @@
  *  - stock: @apollo/gateway defaults (stock-gateway.process.ts); hive / hive-nodedupe: Hive Gateway defaults,
  *    in-flight deduplication on / off (hive-gateway.process.ts); both add only our signed identity header;
  *  - pull: the page past each viewer's timeline, which the feed serves by the pull query over 500 followees;
- *  - ids: the ids-only page (the feed subgraph's own cost, no post fields) through our gateway.
+ *  - ids: the ids-only page (the feed subgraph's own cost, no post fields) through our gateway;
+ *  - base / ids-base, with BENCH_BASE_GATEWAY=<another build's dist/gateway.mjs>: the page and the ids-only page
+ *    through that build (ENTITY_CACHE=on, same subgraphs and Redis prefix), an A/B of a gateway change in one run.
+ * Only the gateways a target of BENCH_TARGETS needs are started.
  * Then cache-on again at 80% of its measured peak (autocannon overallRate): the latency there.
  * CPU per page of every process from /proc/<pid>/stat; the entity cache's hit ratio from the gateway's /metrics
  * when it exports one.
@@ -217,10 +220,22 @@ export default async function feedPageBench(): Promise<BenchReport> {
     );
 
     const cacheOn = { url: bench.topology.gatewayUrl, pid: bench.topology.instances('gateway')[0]!.pid! };
-    const cacheOff = await bench.startGateway('gateway-cache-off', { ENTITY_CACHE: 'off' });
-    const stock = await bench.startOther('stock');
-    const hive = await bench.startOther('hive', { HIVE_DEDUPE: 'on' });
-    const hiveNoDedupe = await bench.startOther('hive', { HIVE_DEDUPE: 'off' });
+    // Only the gateways some wanted target asks (BENCH_TARGETS): each costs a process start and its memory.
+    const wanted = (...names: string[]) => !only || names.some((name) => only.includes(name));
+    const notStarted = { url: '', pid: 0 };
+    const cacheOff = wanted('cache-off')
+      ? await bench.startGateway('gateway-cache-off', { ENTITY_CACHE: 'off' })
+      : notStarted;
+    const stock = wanted('stock') ? await bench.startOther('stock') : notStarted;
+    const hive = wanted('hive') ? await bench.startOther('hive', { HIVE_DEDUPE: 'on' }) : notStarted;
+    const hiveNoDedupe = wanted('hive-nodedupe') ? await bench.startOther('hive', { HIVE_DEDUPE: 'off' }) : notStarted;
+    // A/B of a gateway change in one run: another build of our gateway (e.g. main's worktree after `npm run build`)
+    // on the same subgraphs, Redis prefix and settings, its rounds alternating with ours.
+    const baseBundle = process.env.BENCH_BASE_GATEWAY;
+    const base =
+      baseBundle && wanted('base', 'ids-base')
+        ? await bench.startGateway('gateway-base', { ENTITY_CACHE: 'on' }, baseBundle)
+        : notStarted;
 
     const page = (query: string, after: (v: Viewer) => string | null) => (n: number) => {
       const viewer = viewers[n % viewers.length]!;
@@ -258,6 +273,22 @@ export default async function feedPageBench(): Promise<BenchReport> {
         request: page(FEED_IDS_QUERY, first),
         what: 'our gateway (ENTITY_CACHE=on), ids-only page (feed subgraph alone)',
       },
+      ...(baseBundle
+        ? [
+            {
+              name: 'base',
+              gw: base,
+              request: page(FEED_PAGE_QUERY, first),
+              what: `the base build of our gateway (${baseBundle}), ENTITY_CACHE=on`,
+            },
+            {
+              name: 'ids-base',
+              gw: base,
+              request: page(FEED_IDS_QUERY, first),
+              what: 'the base build of our gateway, ids-only page',
+            },
+          ]
+        : []),
     ].filter((t) => !only || only.includes(t.name));
 
     // Every response must be a whole page of 20 without errors; checked in full for a sample first.
@@ -275,7 +306,7 @@ export default async function feedPageBench(): Promise<BenchReport> {
     // The same page through every gateway: the comparison is of equals.
     const sample = page(FEED_PAGE_QUERY, first)(7);
     const reference = await answersGraphQL(cacheOn.url, sample.headers, sample.body);
-    for (const target of targets.filter((t) => !['pull', 'ids'].includes(t.name))) {
+    for (const target of targets.filter((t) => !['pull', 'ids', 'ids-base'].includes(t.name))) {
       const { headers, body } = target.request(7);
       const text = await answersGraphQL(target.gw.url, headers, body);
       if (JSON.stringify(JSON.parse(text)) !== JSON.stringify(JSON.parse(reference))) {
@@ -420,6 +451,13 @@ export default async function feedPageBench(): Promise<BenchReport> {
         'cache-on/cache-off req/s': ratio('cache-on', 'cache-off'),
         'timeline/pull req/s (gateway)': ratio('cache-on', 'pull'),
         'full/ids-only page req/s (gateway)': ratio('cache-on', 'ids'),
+        ...(baseBundle
+          ? {
+              'cache-on/base req/s': ratio('cache-on', 'base'),
+              // The ids-only page has no entity fetch: through our build when ids-base was not asked.
+              'full/ids-only page req/s (base gateway)': ratio('base', rate('ids-base') > 0 ? 'ids-base' : 'ids'),
+            }
+          : {}),
         ...(at80[0] ? { 'p99 ms at 80% of peak (cache-on)': at80[0].latencyMs.p99 } : {}),
       },
     };

@@ -96,6 +96,52 @@ describe('entity cache', () => {
     );
   });
 
+  it('should give every reader its own copy of a cached entity, nested objects included', async () => {
+    const prefix = `${uniquePrefix('ec')}:`;
+    const [one, other] = [newCache(prefix), newCache(prefix)];
+    let sent = 0;
+    // The subgraph's answer as the gateway gets it: parsed JSON, with a `__proto__` key a JSON scalar may hold.
+    const send = async (req: SubgraphRequest): Promise<SubgraphResponse> => {
+      sent++;
+      const reps = req.variables?.representations as { id: string }[];
+      return JSON.parse(
+        JSON.stringify({
+          data: { _entities: reps.map((r) => ({ id: r.id, author: { __typename: 'User', id: `u-${r.id}` } })) },
+        }).replace('"author"', '"meta":{"__proto__":{"admin":true}},"author"'),
+      ) as SubgraphResponse;
+    };
+    const query =
+      'query($representations:[_Any!]!){_entities(representations:$representations){...on Post{id meta author{__typename id}}}}';
+    const viewer = { viewerId: 'v1' };
+    const expected = [
+      JSON.parse('{"id":"a","meta":{"__proto__":{"admin":true}},"author":{"__typename":"User","id":"u-a"}}'),
+      { id: 'b', author: { __typename: 'User', id: 'u-b' } },
+    ];
+    // What the gateway does with each answer: adds `__typename` and merges the next fetch into the nested author.
+    const readAndMerge = async (cache: EntityCache, ids: string[]) => {
+      const response = await cache.fetchEntities('posts', request(query, 'Post', ids), viewer, send);
+      const entities = response.data?._entities as { __typename?: string; author: Record<string, unknown> }[];
+      const copy = structuredClone(entities);
+      for (const entity of entities) {
+        entity.__typename = 'Post';
+        entity.author.username = 'merged';
+      }
+      return copy;
+    };
+    expect(await readAndMerge(one, ['a', 'b'])).toEqual(expected);
+    expect(await readAndMerge(one, ['a', 'b'])).toEqual(expected);
+    expect(await readAndMerge(one, ['a', 'b'])).toEqual(expected);
+    expect(await readAndMerge(other, ['a', 'b'])).toEqual(expected);
+    expect(await readAndMerge(other, ['a', 'b'])).toEqual(expected);
+    expect(sent).toBe(1);
+    const [first] = (await one.fetchEntities('posts', request(query, 'Post', ['a']), viewer, send)).data?._entities as {
+      meta: object;
+    }[];
+    expect(Object.getPrototypeOf(first!.meta)).toBe(Object.prototype);
+    expect(Object.keys(first!.meta)).toEqual(['__proto__']);
+    expect((first!.meta as { admin?: boolean }).admin).toBeUndefined();
+  });
+
   it('should move error paths to the positions asked and cache neither failed nor null entities', async () => {
     const cache = newCache(`${uniquePrefix('ec')}:`);
     const subgraph = fakeSubgraph({ errorFor: 'c', nullFor: 'd' });
