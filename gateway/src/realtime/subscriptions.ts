@@ -380,7 +380,10 @@ export class SubscriptionService {
       const root = { [prepared.fieldName]: prepared.source.value(event) };
       const { split } = prepared;
       const sharedPlan = split.kind === 'shared' ? prepared.plan : split.kind === 'batched' ? split.shared : null;
-      const candidate = sharedPlan && group.members.size > 1 ? group.members.values().next().value! : null;
+      // Only for events to everyone who may see the post: one addressed to a few users (a notification) has its
+      // recipients at once, and the group's first member is almost never one of them.
+      const everyone = prepared.source.addressedTo(event) === null;
+      const candidate = sharedPlan && everyone && group.members.size > 1 ? group.members.values().next().value! : null;
       const early = candidate
         ? Promise.resolve(fresh).then(() => this.execute(sharedPlan!, variables, candidate.identity, root))
         : null;
