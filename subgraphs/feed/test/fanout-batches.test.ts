@@ -16,7 +16,7 @@ import { connectNats, NatsEventBus, type KeyValueStore, type RunningServer } fro
 import { silentLogger, testServices, uniquePrefix } from '@insta/infra/testing';
 import { startSubgraphHarness } from '@insta/test-support';
 import { loadFeedConfig, startFeedSubgraph, type FeedDeps, type FollowerSource } from '../src/server.ts';
-import { eventually, publishEvent } from './harness.ts';
+import { eventually, postCreatedEvent, publishEvent } from './harness.ts';
 
 /** social-graph's followers of each author, as the fake source answers (pages of 3 ids). */
 const graph = new Map<string, string[]>();
@@ -97,14 +97,7 @@ async function author(count: number, options: { replica?: boolean } = {}) {
 
 async function post(authorId: string): Promise<PostCreatedEvent> {
   clock += 1_000;
-  const event: PostCreatedEvent = {
-    postId: randomUUID(),
-    authorId,
-    createdAt: new Date(clock).toISOString(),
-    hashtags: [],
-    mentionedUserIds: [],
-    mediaIds: [],
-  };
+  const event = postCreatedEvent(authorId, new Date(clock));
   await publishEvent(bus, PostsSubjects.postCreated, event);
   return event;
 }

@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { PrismaClient } from '@insta/db';
-import { FeedSubjects, PostsSubjects, type FeedItemsAddedEvent, type PostCreatedEvent } from '@insta/events';
+import { FeedSubjects, PostsSubjects, type FeedItemsAddedEvent } from '@insta/events';
 import type { KeyValueStore, RunningServer } from '@insta/infra';
 import { startSubgraphHarness } from '@insta/test-support';
 import { loadFeedConfig, startFeedSubgraph, type FeedDeps, type FollowerSource } from '../src/server.ts';
-import { eventually, publishEvent } from './harness.ts';
+import { eventually, postCreatedEvent, publishEvent } from './harness.ts';
 
 const followers = Array.from({ length: 10 }, () => randomUUID()).sort();
 const authorId = randomUUID();
@@ -69,14 +69,7 @@ it('should give every follower the post exactly once after the worker died half-
   const reading = (async () => {
     for await (const event of live) announced.push(event.data);
   })();
-  const post: PostCreatedEvent = {
-    postId: randomUUID(),
-    authorId,
-    createdAt: new Date().toISOString(),
-    hashtags: [],
-    mentionedUserIds: [],
-    mediaIds: [],
-  };
+  const post = postCreatedEvent(authorId);
   await publishEvent(h.bus, PostsSubjects.postCreated, post);
 
   // The author's timeline and two batch jobs of 2 followers are written, then the worker dies.

@@ -2,7 +2,6 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createPrismaClient, type PrismaClient } from '@insta/db';
 import { createTestDatabase, type TestDatabase } from '@insta/db/testing';
-import type { PostCreatedEvent } from '@insta/events';
 import { connectRedis, MemoryEventBus, RedisKeyValueStore } from '@insta/infra';
 import { silentLogger, testServices, uniquePrefix } from '@insta/infra/testing';
 import { FanoutWorker } from '../src/fanout.worker.ts';
@@ -11,6 +10,7 @@ import { FeedRepository } from '../src/feed.repository.ts';
 import { FollowersRepository } from '../src/followers.repository.ts';
 import type { FollowerSource } from '../src/social-graph.client.ts';
 import { TimelineRepository } from '../src/timeline.repository.ts';
+import { postCreatedEvent } from './harness.ts';
 
 /**
  * The split reads the replica's ranges while it asks social-graph for the count and indexes the post (ADR 18). A
@@ -78,14 +78,7 @@ it('should give the post to follows applied after the split read the ranges, bel
     silentLogger,
   );
   replica.landing = [lowest, highest];
-  const event: PostCreatedEvent = {
-    postId: randomUUID(),
-    authorId,
-    createdAt: new Date().toISOString(),
-    hashtags: [],
-    mentionedUserIds: [],
-    mediaIds: [],
-  };
+  const event = postCreatedEvent(authorId);
   await worker.handle({
     subject: 'posts.post.created',
     data: event,

@@ -23,6 +23,16 @@ export interface TestUser {
 
 const DAY_MS = 86_400_000;
 
+/** A `posts.post.created` payload: a new post by `authorId`, without hashtags, mentions or media. */
+export const postCreatedEvent = (authorId: string, createdAt = new Date()): PostCreatedEvent => ({
+  postId: randomUUID(),
+  authorId,
+  createdAt: createdAt.toISOString(),
+  hashtags: [],
+  mentionedUserIds: [],
+  mediaIds: [],
+});
+
 /** Publishes an event the way an outbox relay does: envelope fields, eventId as msgId. */
 export async function publishEvent(bus: EventBus, subject: string, event: object, occurredAt = new Date()) {
   const eventId = randomUUID();
@@ -127,14 +137,7 @@ export async function startFeedHarness(env: Record<string, string> = {}, overrid
     /** Publishes `posts.post.created`; each post is one second newer than the previous one. */
     async post(author: TestUser): Promise<string> {
       clock += 1_000;
-      const event: PostCreatedEvent = {
-        postId: randomUUID(),
-        authorId: author.id,
-        createdAt: new Date(clock).toISOString(),
-        hashtags: [],
-        mentionedUserIds: [],
-        mediaIds: [],
-      };
+      const event = postCreatedEvent(author.id, new Date(clock));
       await publishEvent(h.bus, PostsSubjects.postCreated, event);
       posts.set(event.postId, event);
       return event.postId;

@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, expect, it, vi } from 'vitest';
 import { createPrismaClient, type PrismaClient } from '@insta/db';
 import { createTestDatabase, type TestDatabase } from '@insta/db/testing';
-import { PostsSubjects, type PostCreatedEvent } from '@insta/events';
+import { PostsSubjects } from '@insta/events';
 import { connectNats, connectRedis, NatsEventBus, RedisKeyValueStore, type RunningServer } from '@insta/infra';
 import {
   capturingLogger,
@@ -14,7 +14,7 @@ import {
   type TcpProxy,
 } from '@insta/infra/testing';
 import { loadFeedConfig, startFeedSubgraph, type FollowerSource } from '../src/server.ts';
-import { publishEvent } from './harness.ts';
+import { postCreatedEvent, publishEvent } from './harness.ts';
 
 const followers = Array.from({ length: 5 }, () => randomUUID());
 const authorId = randomUUID();
@@ -60,14 +60,7 @@ afterAll(async () => {
 async function publishPosts(count: number): Promise<string[]> {
   const ids: string[] = [];
   for (let i = 0; i < count; i++) {
-    const post: PostCreatedEvent = {
-      postId: randomUUID(),
-      authorId,
-      createdAt: new Date().toISOString(),
-      hashtags: [],
-      mentionedUserIds: [],
-      mediaIds: [],
-    };
+    const post = postCreatedEvent(authorId);
     await publishEvent(bus, PostsSubjects.postCreated, post);
     ids.push(post.postId);
   }
