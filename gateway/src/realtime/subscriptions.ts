@@ -319,9 +319,8 @@ export class SubscriptionService {
    * subscriptions end with UNAUTHENTICATED), minus those who may not see its post now (one batched call for all
    * of them, ADR 15), both asked at once. With the audience, for the viewer part of a batched selection.
    */
-  private async recipients(group: Group, prepared: PreparedOperation, event: unknown) {
+  private async recipients(group: Group, prepared: PreparedOperation, event: unknown, to: ReadonlySet<string> | null) {
     const addressed: Member[] = [];
-    const to = prepared.source.addressedTo(event);
     if (to === null) addressed.push(...group.members);
     else if (to.size < group.byUser.size) {
       for (const userId of to) for (const member of group.byUser.get(userId) ?? []) addressed.push(member);
@@ -374,7 +373,8 @@ export class SubscriptionService {
     const out: Delivery[] = [];
     try {
       if (group.members.size === 0) return out;
-      const pending = this.recipients(group, prepared, event);
+      const to = prepared.source.addressedTo(event);
+      const pending = this.recipients(group, prepared, event, to);
       // The cache must not serve entities older than this event (ADR 17), whoever the plan runs as.
       const fresh = this.options.beforeDeliver?.(prepared.source.subject, event);
       const root = { [prepared.fieldName]: prepared.source.value(event) };
@@ -382,8 +382,8 @@ export class SubscriptionService {
       const sharedPlan = split.kind === 'shared' ? prepared.plan : split.kind === 'batched' ? split.shared : null;
       // Only for events to everyone who may see the post: one addressed to a few users (a notification) has its
       // recipients at once, and the group's first member is almost never one of them.
-      const everyone = prepared.source.addressedTo(event) === null;
-      const candidate = sharedPlan && everyone && group.members.size > 1 ? group.members.values().next().value! : null;
+      const candidate =
+        sharedPlan && to === null && group.members.size > 1 ? group.members.values().next().value! : null;
       const early = candidate
         ? Promise.resolve(fresh).then(() => this.execute(sharedPlan!, variables, candidate.identity, root))
         : null;
@@ -398,10 +398,11 @@ export class SubscriptionService {
         if (list) list.push(member);
         else byViewer.set(viewer, [member]);
       }
-      const asRecipient = (plan: PlannedDocument) =>
-        early && candidate && plan === sharedPlan && members.includes(candidate)
+      // The shared part as a recipient: the early run if its member is one, else run again as the first recipient.
+      const sharedResult = () =>
+        early && candidate && members.includes(candidate)
           ? early
-          : this.execute(plan, variables, members[0]!.identity, root);
+          : this.execute(sharedPlan!, variables, members[0]!.identity, root);
       if (split.kind === 'per-viewer' || (byViewer.size === 1 && split.kind === 'batched')) {
         await Promise.all(
           [...byViewer.values()].map(async (viewers) => {
@@ -410,10 +411,10 @@ export class SubscriptionService {
           }),
         );
       } else if (split.kind === 'shared') {
-        const result = await asRecipient(prepared.plan);
+        const result = await sharedResult();
         if (result) out.push([members, result]);
       } else {
-        const shared = await asRecipient(split.shared);
+        const shared = await sharedResult();
         if (shared) await this.resolveBatched(prepared, variables, root, shared, byViewer, audience, out);
       }
     } catch (error) {
