@@ -13,7 +13,7 @@ import { dedupingFetcher, requestKey } from '../src/cache/inflight-dedupe.ts';
 import { tagsForEvent, tagsForMutation } from '../src/cache/invalidation.ts';
 import { Tags } from '../src/cache/entity-cache-policy.ts';
 import { isWriteOperation } from '../src/subgraph-data-source.ts';
-import { waitFor } from '@insta/topology';
+import { until } from './helpers.ts';
 
 const logger = createLogger('entity-cache-test', 'silent');
 const POSTS_QUERY =
@@ -210,8 +210,8 @@ describe('entity cache', () => {
     await read(newCache(prefix));
     // A second process (empty L1, generations unknown) asks Redis, then its loop is busy past the timeout.
     const pending = read(newCache(prefix, redis, 20));
-    const until = Date.now() + 100;
-    while (Date.now() < until);
+    const busyUntil = Date.now() + 100;
+    while (Date.now() < busyUntil);
     expect(((await pending).data?._entities as { text: string }[])[0]?.text).toBe('text of p v0');
     expect(subgraph.asked).toHaveLength(1);
   });
@@ -402,7 +402,3 @@ async function waitForRedis(client: Redis) {
   }
   throw new Error('Redis did not come back');
 }
-
-/** Polls a condition (each try may be a real read) every 50 ms for up to 15 s. */
-const until = (condition: () => boolean | Promise<boolean>) =>
-  waitFor('the condition', async () => ((await condition()) ? true : undefined), { timeoutMs: 15_000, intervalMs: 50 });

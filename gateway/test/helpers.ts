@@ -18,6 +18,7 @@ import {
   type KeyValueStore,
   type RunningServer,
 } from '@insta/infra';
+import { waitFor } from '@insta/topology';
 import { composeSupergraph } from '../src/compose.ts';
 import { loadGatewayConfig, type GatewayConfig } from '../src/config.ts';
 import { createGatewayServer, type GatewayServer } from '../src/server.ts';
@@ -194,3 +195,7 @@ export function accessToken(identity: Identity, options: { secret?: string; expi
     .setExpirationTime(options.expiresAt ?? now + 300)
     .sign(new TextEncoder().encode(options.secret ?? JWT_SECRET));
 }
+
+/** Polls a condition (each try may be a real read) every 50 ms for up to 15 s. */
+export const until = (condition: () => boolean | Promise<boolean>) =>
+  waitFor('the condition', async () => ((await condition()) ? true : undefined), { timeoutMs: 15_000, intervalMs: 50 });

@@ -3,7 +3,7 @@ import { UsersSubjects } from '@insta/events';
 import { connectNats, createLogger, NatsEventBus } from '@insta/infra';
 import { startPrivateNats, uniquePrefix, type PrivateServer } from '@insta/infra/testing';
 import { listenToRevocations, type RevocationEvents } from '../src/revocation/revocation-events.ts';
-import { waitFor } from '@insta/topology';
+import { until } from './helpers.ts';
 
 const logger = createLogger('revocation-events-test', 'silent');
 
@@ -49,7 +49,3 @@ describe('session revocation events', () => {
     expect(missed).toBe(1);
   });
 });
-
-/** Polls a condition (each try may be a real read) every 50 ms for up to 15 s. */
-const until = (condition: () => boolean | Promise<boolean>) =>
-  waitFor('the condition', async () => ((await condition()) ? true : undefined), { timeoutMs: 15_000, intervalMs: 50 });
