@@ -331,21 +331,23 @@ export default async function feedPageBench(): Promise<BenchReport> {
       await sql.query('CHECKPOINT');
       await new Promise((resolve) => setTimeout(resolve, settleMs));
     };
+    /** BENCH_WARMUP_PASSES pages per viewer, as fast as the connections go (the entity cache's steady state). */
+    const warmPass = (target: (typeof targets)[number]) =>
+      loadDistinct({
+        url: target.gw.url,
+        connections,
+        durationS: 0,
+        amount: warmupPasses * viewers.length,
+        request: target.request,
+        check,
+      });
     const firstPassReqPerSec: Record<string, number> = {};
     for (const target of targets) {
       process.stderr.write(`feed-page bench: ${target.name} warm-up ${warmupS} s\n`);
       await loadDistinct({ url: target.gw.url, connections, durationS: warmupS, request: target.request, check });
       if (warmupPasses > 0) {
         process.stderr.write(`feed-page bench: ${target.name} warm-up, ${warmupPasses} page(s) per viewer\n`);
-        const amount = warmupPasses * viewers.length;
-        const pass = await loadDistinct({
-          url: target.gw.url,
-          connections,
-          durationS: 0,
-          amount,
-          request: target.request,
-          check,
-        });
+        const pass = await warmPass(target);
         firstPassReqPerSec[target.name] = round(pass.requests.total / pass.duration);
       }
     }
@@ -386,17 +388,7 @@ export default async function feedPageBench(): Promise<BenchReport> {
       const overallRate = Math.max(1, Math.round(rate('cache-on') * 0.8));
       // The same steady state as the rounds: the warm-up pass's entries, written minutes ago, expire together
       // (ENTITY_CACHE TTLs), and this run would measure their refill instead.
-      if (warmupPasses > 0) {
-        const amount = warmupPasses * viewers.length;
-        await loadDistinct({
-          url: onTarget.gw.url,
-          connections,
-          durationS: 0,
-          amount,
-          request: onTarget.request,
-          check,
-        });
-      }
+      if (warmupPasses > 0) await warmPass(onTarget);
       await settle();
       process.stderr.write(`feed-page bench: cache-on at ${overallRate} req/s (80% of peak), ${durationS} s\n`);
       const r = await loadDistinct({
